@@ -1,0 +1,83 @@
+# coachbot developer tasks. `make test` is what CI runs (via .ci/run).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+PG_WAIT_SECONDS ?= 30
+
+PYTEST_ARGS ?=
+
+.PHONY: test demo lint format bench serve migrate clean postgres venv
+
+# The virtualenv itself.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# (Re)install the project + dev extras whenever pyproject.toml changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP) postgres
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/coachbot demo
+
+serve: $(STAMP)
+	$(BIN)/coachbot serve
+
+migrate: $(STAMP)
+	$(BIN)/coachbot migrate
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+# Make sure PostgreSQL answers on $(PG_HOST):$(PG_PORT); start it (installing it first if needed).
+postgres:
+	@pg_up() { \
+	  if command -v pg_isready >/dev/null 2>&1; then \
+	    pg_isready -q -h $(PG_HOST) -p $(PG_PORT); \
+	  else \
+	    (exec 3<>/dev/tcp/$(PG_HOST)/$(PG_PORT)) 2>/dev/null; \
+	  fi; \
+	}; \
+	if pg_up; then echo "postgres: accepting connections on $(PG_HOST):$(PG_PORT)"; exit 0; fi; \
+	if [ ! -d /etc/postgresql ]; then \
+	  echo "postgres: not installed; installing with apt-get"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; \
+	fi; \
+	version=$$(ls /etc/postgresql | sort -V | tail -n 1); \
+	if [ -z "$$version" ]; then echo "postgres: ERROR: no cluster version under /etc/postgresql" >&2; exit 1; fi; \
+	echo "postgres: starting cluster $$version/main"; \
+	pg_ctlcluster --skip-systemctl-redirect "$$version" main start \
+	  || echo "postgres: pg_ctlcluster start returned non-zero (maybe already starting); waiting anyway" >&2; \
+	for _ in $$(seq 1 $(PG_WAIT_SECONDS)); do \
+	  if pg_up; then echo "postgres: accepting connections on $(PG_HOST):$(PG_PORT)"; exit 0; fi; \
+	  sleep 1; \
+	done; \
+	echo "postgres: ERROR: nothing answers on $(PG_HOST):$(PG_PORT) after $(PG_WAIT_SECONDS)s" >&2; \
+	tail -n 20 "/var/log/postgresql/postgresql-$$version-main.log" >&2 || true; \
+	exit 1
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -f *.db *.db-wal *.db-shm

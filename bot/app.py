@@ -1,0 +1,113 @@
+"""App assembly: the Bolt app, its Slack client and the services behind the listeners.
+
+Everything is built inside the running event loop (aiohttp sessions must be),
+once per process, from one ``Settings``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+from storage.conversations import ConversationStore
+
+import handlers
+from bot.coaching import CoachingService
+from bot.config import Settings
+from bot.llm import CoachModel
+from storage.engine import create_db_engine
+
+logger = logging.getLogger(__name__)
+
+SLACK_TIMEOUT_SECONDS = 30
+SLACK_CONNECTIONS = 100
+
+
+@dataclass
+class Runtime:
+    """The process's long-lived objects, closed together on shutdown."""
+
+    settings: Settings
+    engine: AsyncEngine
+    store: ConversationStore
+    model: CoachModel
+    coaching: CoachingService
+    slack_client: AsyncWebClient
+    bolt: AsyncApp
+    started_at: float
+
+    async def close(self, drain_seconds: float = 10.0) -> None:
+        if not await self.coaching.drain(drain_seconds):
+            logger.warning("Shutting down with coaching turns still running")
+        await self.model.close()
+        if self.slack_client.session is not None:
+            await self.slack_client.session.close()
+        await self.engine.dispose()
+
+
+def build_slack_client(settings: Settings) -> AsyncWebClient:
+    """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, ttl_dns_cache=300, keepalive_timeout=60),
+    )
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT_SECONDS,
+        session=session,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_bolt_app(settings: Settings, client: AsyncWebClient, coaching: CoachingService) -> AsyncApp:
+    """Bolt with its request verification on, our services in every listener's context."""
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.slack_signing_secret,
+        process_before_response=False,
+    )
+
+    async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        context["coaching"] = coaching
+        if context.get("received_at") is None:
+            context["received_at"] = time.perf_counter()
+        await next()
+
+    app.use(attach_services)
+    handlers.register(app)
+    return app
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    engine = create_db_engine(settings.database_url, echo=settings.debug)
+    store = ConversationStore(engine)
+    model = CoachModel.from_settings(settings)
+    coaching = CoachingService(settings=settings, store=store, model=model)
+    client = build_slack_client(settings)
+    bolt = build_bolt_app(settings, client, coaching)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        store=store,
+        model=model,
+        coaching=coaching,
+        slack_client=client,
+        bolt=bolt,
+        started_at=time.time(),
+    )

@@ -1,0 +1,324 @@
+"""The coaching turn: store the coach's message, ask the model, stream the reply.
+
+Every Slack surface (DM, channel thread, agent panel) ends up here through a
+thin listener in ``handlers/``. The turn runs as an asyncio task, so a reply
+that streams for a minute holds no thread and no connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import openai
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+from storage.conversations import ConversationStore, RecordedMessage, SessionKey
+
+from bot.config import Settings
+from bot.llm import CoachModel, StreamStats
+from bot.mentions import MentionFilter
+from bot.prompt import DEFAULT_SYSTEM_PROMPT, build_messages
+from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, WriterStats
+from bot.timing import TurnTiming, TurnTimings, elapsed_ms
+
+logger = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 50
+TITLE_CHARS = 60
+THINKING_STATUS = "is thinking…"
+
+SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError)
+
+
+class Surface(enum.StrEnum):
+    """Where the coach wrote: it decides how a session starts and what feedback Slack can show."""
+
+    DIRECT_MESSAGE = "dm"
+    CHANNEL = "channel"
+    AGENT_PANEL = "agent_panel"
+
+
+@dataclass(frozen=True)
+class CoachMessage:
+    """A coach's message, parsed from whichever Slack event carried it."""
+
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    ts: str
+    user_id: str
+    text: str
+    surface: Surface
+    starts_session: bool
+    event_id: str | None = None
+    received_at: float | None = None
+
+
+class TurnOutcome(enum.StrEnum):
+    REPLIED = "replied"
+    DUPLICATE = "duplicate"
+    NOT_A_SESSION = "not_a_session"
+    MODEL_FAILED = "model_failed"
+    SLACK_FAILED = "slack_failed"
+    NOT_STORED = "not_stored"
+    FAILED = "failed"
+
+
+def failure_text(error: BaseException) -> str:
+    """A short, human explanation for the thread; never the raw error."""
+    saved = "Your message is saved, so just send it again in a minute."
+    if isinstance(error, openai.RateLimitError):
+        return f"I'm getting too many requests right now and couldn't answer. {saved}"
+    if isinstance(error, openai.APITimeoutError):
+        return f"The coaching model took too long to answer. {saved}"
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        return "I can't reach the coaching model: its API key was refused. Please tell your Slack admin."
+    return f"The coaching model is unavailable right now. {saved}"
+
+
+INTERRUPTED_NOTE = "\n\n_(My reply was cut off. Your message is saved; please ask again.)_"
+UNEXPECTED_TEXT = "Sorry, something went wrong on my side. Your message is saved; please ask again."
+NOT_STORED_TEXT = "Sorry, I couldn't save that message, so I haven't answered it. Please send it again."
+
+
+class CoachingService:
+    """Runs coaching turns. One instance per process, shared by all listeners."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: ConversationStore,
+        model: CoachModel,
+        timings: TurnTimings | None = None,
+        streaming: StreamingSupport | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._model = model
+        self._system_prompt = settings.coach_system_prompt or DEFAULT_SYSTEM_PROMPT
+        self.timings = timings or TurnTimings()
+        self.streaming = streaming or StreamingSupport()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def handle_message(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
+        """One whole turn. Never raises: every failure ends in a message to the coach or a log line."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            return await self._turn(message, client)
+        except Exception:
+            # The boundary of last resort: log (no message text) and still answer the coach.
+            logger.exception("Coaching turn failed (channel=%s)", message.channel_id)
+            self.timings.record_failure()
+            await self._post_quietly(client, _target_of(message), UNEXPECTED_TEXT)
+            return TurnOutcome.FAILED
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait for running turns to finish (graceful shutdown); True when all did."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def _turn(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
+        target = _target_of(message)
+        key = SessionKey(message.team_id, message.channel_id, message.thread_ts)
+        try:
+            recorded = await self._store.record_user_message(
+                key,
+                user_id=message.user_id,
+                slack_ts=message.ts,
+                text=message.text,
+                event_id=message.event_id,
+                start_session=message.starts_session,
+                title=message.text[:TITLE_CHARS] or None,
+            )
+        except Exception:
+            logger.exception("Could not store a coach message (channel=%s)", message.channel_id)
+            await self._post_quietly(client, target, NOT_STORED_TEXT)
+            self.timings.record_failure()
+            return TurnOutcome.NOT_STORED
+        if recorded is None:
+            return TurnOutcome.DUPLICATE if message.starts_session else TurnOutcome.NOT_A_SESSION
+
+        self._show_progress(message, recorded, client)
+        history = await self._store.load_history(recorded.session_id, limit=HISTORY_LIMIT)
+        prompt = build_messages(
+            history, system_prompt=self._system_prompt, token_budget=self._settings.context_token_budget
+        )
+        return await self._reply(message, recorded, prompt, target, client)
+
+    async def _reply(
+        self,
+        message: CoachMessage,
+        recorded: RecordedMessage,
+        prompt: list[dict[str, str]],
+        target: ThreadTarget,
+        client: AsyncWebClient,
+    ) -> TurnOutcome:
+        writer = SlackReplyWriter(
+            client,
+            target,
+            streaming=self.streaming,
+            flush_interval=self._settings.stream_flush_interval_ms / 1000,
+            part_chars=self._settings.reply_part_chars,
+        )
+        stats = StreamStats()
+        mentions = MentionFilter()
+        reply: list[str] = []
+        outcome = TurnOutcome.REPLIED
+        try:
+            try:
+                async for piece in self._model.stream_reply(prompt, stats):
+                    safe = mentions.feed(piece)
+                    reply.append(safe)
+                    writer.write(safe)
+                tail = mentions.flush()
+                reply.append(tail)
+                writer.write(tail)
+            except openai.APIError as error:
+                outcome = TurnOutcome.MODEL_FAILED
+                logger.warning(
+                    "Model call failed (session=%s, error=%s)", recorded.session_id, type(error).__name__
+                )
+                note = INTERRUPTED_NOTE if writer.has_sent_text else failure_text(error)
+                writer.write(note)
+            writer_stats = await writer.close()
+        except SLACK_ERRORS as error:
+            logger.warning(
+                "Slack call failed while replying (session=%s, error=%s)",
+                recorded.session_id,
+                _slack_error_name(error),
+            )
+            await self._post_quietly(
+                client, target, "Sorry, Slack had trouble showing my reply. Please ask again in a minute."
+            )
+            self.timings.record_failure()
+            await self._store_reply(recorded, "".join(reply), stats, None, message, failed=True)
+            return TurnOutcome.SLACK_FAILED
+
+        await self._store_reply(
+            recorded, "".join(reply), stats, writer_stats, message, failed=outcome is not TurnOutcome.REPLIED
+        )
+        self._record_timing(message, stats, writer_stats, failed=outcome is not TurnOutcome.REPLIED)
+        return outcome
+
+    async def _store_reply(
+        self,
+        recorded: RecordedMessage,
+        text: str,
+        stats: StreamStats,
+        writer_stats: WriterStats | None,
+        message: CoachMessage,
+        *,
+        failed: bool,
+    ) -> None:
+        try:
+            if text:
+                first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
+                latency = elapsed_ms(message.received_at, stats.last_token_at)
+                await self._store.record_assistant_message(
+                    recorded.session_id,
+                    slack_ts=first_ts,
+                    text=text,
+                    prompt_tokens=stats.prompt_tokens,
+                    completion_tokens=stats.completion_tokens,
+                    latency_ms=round(latency) if latency is not None else None,
+                )
+            if failed:
+                await self._store.record_system_message(recorded.session_id, "reply failed")
+        except Exception:
+            logger.exception("Could not store the reply (session=%s)", recorded.session_id)
+
+    def _record_timing(
+        self, message: CoachMessage, stats: StreamStats, writer: WriterStats, *, failed: bool
+    ) -> None:
+        timing = TurnTiming(
+            event_to_model_ms=elapsed_ms(message.received_at, stats.request_sent_at),
+            first_token_to_slack_ms=elapsed_ms(stats.first_token_at, writer.first_text_sent_at),
+            last_token_to_final_ms=elapsed_ms(stats.last_token_at, writer.final_call_done_at),
+            model_ms=elapsed_ms(stats.request_sent_at, stats.last_token_at),
+            total_ms=elapsed_ms(message.received_at, writer.final_call_done_at),
+        )
+        if failed:
+            self.timings.record_failure()
+        else:
+            self.timings.record(timing)
+        logger.info(
+            "Turn done (session surface=%s, event_to_model_ms=%s, first_token_to_slack_ms=%s, "
+            "last_token_to_final_ms=%s, model_ms=%s, completion_tokens=%s, slack_calls=%s)",
+            message.surface.value,
+            timing.event_to_model_ms,
+            timing.first_token_to_slack_ms,
+            timing.last_token_to_final_ms,
+            timing.model_ms,
+            stats.completion_tokens,
+            writer.slack_calls,
+        )
+
+    def _show_progress(
+        self, message: CoachMessage, recorded: RecordedMessage, client: AsyncWebClient
+    ) -> None:
+        """Optimistic feedback: "is thinking…" (and a title) in the agent panel, without waiting on Slack."""
+        if message.surface is not Surface.AGENT_PANEL:
+            return
+        self._spawn(
+            client.assistant_threads_setStatus(
+                channel_id=message.channel_id, thread_ts=message.thread_ts, status=THINKING_STATUS
+            )
+        )
+        if recorded.is_new_session and message.text:
+            self._spawn(
+                client.assistant_threads_setTitle(
+                    channel_id=message.channel_id,
+                    thread_ts=message.thread_ts,
+                    title=message.text[:TITLE_CHARS],
+                )
+            )
+
+    def _spawn(self, call: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(_best_effort(call))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _post_quietly(self, client: AsyncWebClient, target: ThreadTarget, text: str) -> None:
+        try:
+            await client.chat_postMessage(channel=target.channel_id, thread_ts=target.thread_ts, text=text)
+        except SLACK_ERRORS as error:
+            logger.error(
+                "Could not tell the coach about a failure (channel=%s, error=%s)",
+                target.channel_id,
+                _slack_error_name(error),
+            )
+
+
+def _target_of(message: CoachMessage) -> ThreadTarget:
+    return ThreadTarget(message.channel_id, message.thread_ts, message.team_id, message.user_id)
+
+
+async def _best_effort(call: Coroutine[Any, Any, Any]) -> None:
+    try:
+        await call
+    except SLACK_ERRORS as error:
+        logger.debug("Optional Slack call failed: %s", _slack_error_name(error))
+
+
+def _slack_error_name(error: BaseException) -> str:
+    if isinstance(error, SlackApiError):
+        return f"{type(error).__name__}:{error.response.get('error')}"
+    return type(error).__name__

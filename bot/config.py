@@ -1,0 +1,136 @@
+"""coachbot's settings: one object, built from the environment and passed in.
+
+Nothing in the project reads ``os.environ`` at import time; ``Settings.from_env``
+is called once by the CLI (or by a test) and the result is handed to whatever
+needs it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from urllib.parse import quote_plus
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(ValueError):
+    """A setting is present but unusable; the message names it."""
+
+
+def _bool(raw: str | None, default: bool = False) -> bool:
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob coachbot has. See the README's settings table."""
+
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+
+    openai_api_key: str = ""
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout: float = 60.0
+    openai_max_tokens: int = 16000
+    openai_max_retries: int = 2
+
+    database_url: str = "sqlite:///coachbot.db"
+    debug: bool = False
+
+    host: str = "0.0.0.0"
+    port: int = 3000
+    log_level: str = "INFO"
+
+    coach_system_prompt: str | None = None
+    context_token_budget: int = 12000
+    listener_threads: int = 32
+
+    stream_flush_interval_ms: int = 250
+    reply_part_chars: int = 11000
+    environment: str = "development"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+            slack_app_token=env.get("SLACK_APP_TOKEN", ""),
+            slack_api_url=_with_trailing_slash(env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
+            openai_api_key=env.get("OPENAI_API_KEY", ""),
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            openai_model=env.get("OPENAI_MODEL") or "gpt-4o-mini",
+            openai_timeout=_float(env, "OPENAI_TIMEOUT", 60.0),
+            openai_max_tokens=_int(env, "OPENAI_MAX_TOKENS", 16000) or 16000,
+            openai_max_retries=_int(env, "OPENAI_MAX_RETRIES", 2) or 0,
+            database_url=database_url_from_env(env),
+            debug=_bool(env.get("DEBUG")),
+            host=env.get("HOST") or "0.0.0.0",
+            port=_int(env, "PORT", 3000) or 3000,
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            coach_system_prompt=env.get("COACH_SYSTEM_PROMPT") or None,
+            context_token_budget=_int(env, "CONTEXT_TOKEN_BUDGET", 12000) or 12000,
+            listener_threads=_int(env, "LISTENER_THREADS", 32) or 32,
+            stream_flush_interval_ms=_int(env, "STREAM_FLUSH_INTERVAL_MS", 250) or 0,
+            reply_part_chars=_int(env, "REPLY_PART_CHARS", 11000) or 11000,
+            environment=(env.get("ENVIRONMENT") or "development").lower(),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields changed; handy for tests and the demo."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def missing_for_serving(self) -> list[str]:
+        """Names of settings the HTTP server cannot start without."""
+        missing = []
+        if not self.slack_bot_token:
+            missing.append("SLACK_BOT_TOKEN")
+        if not self.slack_signing_secret:
+            missing.append("SLACK_SIGNING_SECRET")
+        return missing
+
+
+def _with_trailing_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+def database_url_from_env(env: Mapping[str, str]) -> str:
+    """DATABASE_URL wins; ENVIRONMENT=production builds PostgreSQL from DB_*; else SQLite."""
+    if env.get("DATABASE_URL"):
+        return env["DATABASE_URL"]
+    if (env.get("ENVIRONMENT") or "").lower() == "production":
+        user = quote_plus(env.get("DB_USER", "postgres"))
+        password = env.get("DB_PASSWORD", "")
+        auth = f"{user}:{quote_plus(password)}" if password else user
+        host = env.get("DB_HOST", "localhost")
+        port = env.get("DB_PORT", "5432")
+        name = env.get("DB_NAME", "coachbot")
+        return f"postgresql://{auth}@{host}:{port}/{name}"
+    return f"sqlite:///{env.get('SQLITE_DB_PATH') or 'coachbot.db'}"

@@ -1,0 +1,101 @@
+"""Run the HTTP app on uvicorn: in the foreground, or in a background thread for tests and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import uvicorn
+from starlette.applications import Starlette
+from storage.migrate import upgrade_database
+
+from bot.app import Runtime
+from bot.config import Settings
+from bot.server import create_http_app
+
+
+def _config(settings: Settings, app: Starlette) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=15,
+    )
+
+
+def _install_executor(settings: Settings) -> None:
+    """Blocking helpers (DNS lookups, file work) share a pool sized by LISTENER_THREADS."""
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=settings.listener_threads, thread_name_prefix="coachbot")
+    )
+
+
+async def _serve(server: uvicorn.Server, settings: Settings) -> None:
+    _install_executor(settings)
+    await server.serve()
+
+
+def serve_forever(settings: Settings, *, socket_mode: bool = False, migrate: bool = True) -> None:
+    if migrate:
+        upgrade_database(settings.database_url)
+    server = uvicorn.Server(_config(settings, create_http_app(settings, socket_mode=socket_mode)))
+    asyncio.run(_serve(server, settings))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+class BackgroundServer:
+    """The real app on a real port, in a thread: what tests and the demo talk to."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        self.settings = settings.with_overrides(host="127.0.0.1", port=self.port)
+        self.http_app = create_http_app(self.settings)
+        self._server = uvicorn.Server(_config(self.settings, self.http_app))
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(target=self._run, name="coachbot-http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.url}/slack/events"
+
+    @property
+    def runtime(self) -> Runtime:
+        """The running app's services (timings, store), for tests and the demo to inspect."""
+        return self.http_app.state.runtime
+
+    def _run(self) -> None:
+        asyncio.run(_serve(self._server, self.settings))
+
+    def start(self, timeout: float = 20.0) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("coachbot HTTP server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 20.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

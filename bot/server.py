@@ -1,0 +1,123 @@
+"""The HTTP server: Slack's request URL, health checks, gzip.
+
+``POST /slack/events`` takes events, slash commands and interactivity alike
+and hands them to Bolt, whose signature verification stays on (401 for a bad
+or stale signature). A body Bolt could not parse gets a 400 instead of a
+traceback, but only once its signature checks out, so an unsigned probe learns
+nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import parse_qs
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.app import Runtime, build_runtime
+from bot.config import Settings
+
+logger = logging.getLogger(__name__)
+
+GZIP_MINIMUM_BYTES = 500
+GZIP_LEVEL = 6
+
+
+def malformed_reason(body: bytes, content_type: str) -> str | None:
+    """Why Bolt could not read this body, or None when it can.
+
+    Mirrors Bolt's own parsing: JSON for events, a form (with an optional JSON
+    ``payload``) for commands and interactivity.
+    """
+    try:
+        decoded = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "body is not UTF-8"
+    if content_type.startswith("application/json") or decoded.startswith("{"):
+        try:
+            parsed = json.loads(decoded)
+        except ValueError:
+            return "body is not valid JSON"
+        return None if isinstance(parsed, dict) else "JSON body is not an object"
+    payload = parse_qs(decoded).get("payload")
+    if payload:
+        try:
+            parsed = json.loads(payload[0])
+        except ValueError:
+            return "payload is not valid JSON"
+        return None if isinstance(parsed, dict) else "payload is not an object"
+    return None
+
+
+def create_http_app(
+    settings: Settings,
+    *,
+    socket_mode: bool = False,
+    runtime_factory: Callable[[Settings], Awaitable[Runtime]] = build_runtime,
+) -> Starlette:
+    verifier = SignatureVerifier(settings.slack_signing_secret)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = await runtime_factory(settings)
+        app.state.runtime = runtime
+        app.state.slack_handler = AsyncSlackRequestHandler(runtime.bolt)
+        socket_handler = None
+        if socket_mode:
+            socket_handler = AsyncSocketModeHandler(runtime.bolt, settings.slack_app_token)
+            await socket_handler.connect_async()
+            logger.info("Connected to Slack over Socket Mode")
+        try:
+            yield
+        finally:
+            if socket_handler is not None:
+                await socket_handler.close_async()
+            await runtime.close()
+
+    async def slack_events(request: Request) -> Response:
+        received_at = time.perf_counter()
+        body = await request.body()
+        reason = malformed_reason(body, request.headers.get("content-type", ""))
+        if reason is not None:
+            if not verifier.is_valid_request(body, dict(request.headers)):
+                return PlainTextResponse("invalid request", status_code=401)
+            logger.info("Rejected a malformed Slack request: %s", reason)
+            return PlainTextResponse(f"malformed request: {reason}", status_code=400)
+        handler: AsyncSlackRequestHandler = request.app.state.slack_handler
+        return await handler.handle(request, addition_context_properties={"received_at": received_at})
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        try:
+            async with runtime.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as error:  # any database failure means "not ready"
+            logger.warning("Readiness check failed: %s", type(error).__name__)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready", "database": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        middleware=[Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)],
+        lifespan=lifespan,
+    )

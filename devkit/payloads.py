@@ -1,0 +1,188 @@
+"""Builders for the payloads Slack sends to an app (Events API and slash commands).
+
+Plain functions over plain dicts so tests can build an event without a running
+emulator; ``SlackEmulator`` fills in its own team, bot and ts values.
+Shapes follow https://api.slack.com/events and https://api.slack.com/interactivity/slash-commands.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+import uuid
+from typing import Any
+
+VERIFICATION_TOKEN = "devkit-verification-token"
+DEFAULT_APP_ID = "A0DEVKIT"
+
+_event_counter = itertools.count(1)
+
+
+def new_event_id() -> str:
+    """A fresh, unique ``Ev...`` id (counter for uniqueness, random part so processes don't collide)."""
+    return f"Ev{next(_event_counter):05d}{secrets.token_hex(3).upper()}"
+
+
+def new_trigger_id() -> str:
+    return f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+
+
+def rich_text_blocks(text: str) -> list[dict[str, Any]]:
+    """The rich_text block Slack attaches to every user-typed message."""
+    return [
+        {
+            "type": "rich_text",
+            "block_id": secrets.token_hex(3),
+            "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
+        }
+    ]
+
+
+def message_event(
+    *,
+    channel: str,
+    user: str,
+    text: str,
+    ts: str,
+    team_id: str,
+    channel_type: str = "im",
+    thread_ts: str | None = None,
+) -> dict[str, Any]:
+    """A user's ``message`` event as delivered in ``event_callback.event``."""
+    event: dict[str, Any] = {
+        "client_msg_id": str(uuid.uuid4()),
+        "type": "message",
+        "text": text,
+        "user": user,
+        "ts": ts,
+        "blocks": rich_text_blocks(text),
+        "team": team_id,
+        "channel": channel,
+        "event_ts": ts,
+        "channel_type": channel_type,
+    }
+    if thread_ts is not None:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def app_mention_event(
+    *,
+    channel: str,
+    user: str,
+    text: str,
+    ts: str,
+    team_id: str,
+    bot_user_id: str,
+    thread_ts: str | None = None,
+) -> dict[str, Any]:
+    """An ``app_mention`` event; prefixes ``<@bot>`` unless the text already mentions the bot."""
+    mention = f"<@{bot_user_id}>"
+    full_text = text if mention in text else f"{mention} {text}"
+    event: dict[str, Any] = {
+        "client_msg_id": str(uuid.uuid4()),
+        "type": "app_mention",
+        "text": full_text,
+        "user": user,
+        "ts": ts,
+        "blocks": rich_text_blocks(full_text),
+        "team": team_id,
+        "channel": channel,
+        "event_ts": ts,
+    }
+    if thread_ts is not None:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def assistant_thread_started_event(
+    *,
+    channel: str,
+    thread_ts: str,
+    user: str,
+    team_id: str,
+    event_ts: str,
+    context_channel_id: str | None = None,
+) -> dict[str, Any]:
+    """Sent when a user opens the app's assistant pane (a new assistant thread)."""
+    return {
+        "type": "assistant_thread_started",
+        "assistant_thread": {
+            "user_id": user,
+            "context": {
+                "channel_id": context_channel_id or channel,
+                "team_id": team_id,
+                "enterprise_id": None,
+            },
+            "channel_id": channel,
+            "thread_ts": thread_ts,
+        },
+        "event_ts": event_ts,
+    }
+
+
+def event_callback(
+    event: dict[str, Any],
+    *,
+    team_id: str,
+    bot_user_id: str,
+    api_app_id: str = DEFAULT_APP_ID,
+    event_id: str | None = None,
+    event_time: int | None = None,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """The ``event_callback`` envelope Slack POSTs to the app's Events API URL."""
+    return {
+        "token": token,
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or new_event_id(),
+        "event_time": int(time.time()) if event_time is None else event_time,
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{secrets.token_hex(8)}",
+    }
+
+
+def slash_command(
+    *,
+    command: str,
+    text: str,
+    user_id: str,
+    user_name: str,
+    channel_id: str,
+    team_id: str,
+    response_url: str,
+    channel_name: str | None = None,
+    team_domain: str = "devkit",
+    api_app_id: str = DEFAULT_APP_ID,
+    trigger_id: str | None = None,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, str]:
+    """The form fields of a slash-command POST (all strings, as Slack form-encodes them)."""
+    return {
+        "token": token,
+        "team_id": team_id,
+        "team_domain": team_domain,
+        "channel_id": channel_id,
+        "channel_name": channel_name or ("directmessage" if channel_id.startswith("D") else "general"),
+        "user_id": user_id,
+        "user_name": user_name,
+        "command": command,
+        "text": text,
+        "api_app_id": api_app_id,
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": trigger_id or new_trigger_id(),
+    }

@@ -1,0 +1,10 @@
+"""Slack listeners. Each folder registers its own; the app calls ``register`` once."""
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers import assistant, events
+
+
+def register(app: AsyncApp) -> None:
+    assistant.register(app)
+    events.register(app)

@@ -1,0 +1,20 @@
+"""A coach's message in an agent-panel (or any threaded DM) thread."""
+
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.coaching import Surface
+from bot.slack_events import coach_message, is_from_a_person
+
+
+async def handle_user_message(
+    payload: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    if not is_from_a_person(payload):
+        return
+    message = coach_message(
+        payload, body=body, context=context, surface=Surface.AGENT_PANEL, starts_session=True
+    )
+    await context["coaching"].handle_message(message, client)

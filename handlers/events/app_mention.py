@@ -1,0 +1,18 @@
+"""An @mention in a channel starts (or continues) a session in the mention's thread."""
+
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.coaching import Surface
+from bot.slack_events import coach_message, is_from_a_person
+
+
+async def handle_app_mention(
+    event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    if not is_from_a_person(event):
+        return
+    message = coach_message(event, body=body, context=context, surface=Surface.CHANNEL, starts_session=True)
+    await context["coaching"].handle_message(message, client)

@@ -1,0 +1,344 @@
+"""The data access of a coaching turn: thread -> session, history, and recording messages.
+
+Every coach message passes through here, so it is written for latency: prebuilt Core statements
+(no ORM object loading), one pooled connection and as few round trips as the semantics allow,
+``INSERT … ON CONFLICT DO NOTHING … RETURNING`` instead of read-then-write, and a cache for the
+thread -> session id mapping (ids never change; absent sessions are never cached because another
+replica may create one at any moment).
+
+On PostgreSQL, reads and single-statement writes run in autocommit mode, saving the BEGIN and
+COMMIT/ROLLBACK round trips a transaction would add; a single statement is atomic anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.caches import CountingTTLCache
+from storage.models import (
+    TITLE_LENGTH,
+    MessageType,
+    chat_messages,
+    coaching_sessions,
+    processed_events,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+SESSION_CACHE_TTL_SECONDS = 30.0
+SESSION_CACHE_MAXSIZE = 10_000
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """A Slack thread; each thread the bot coaches in is one session."""
+
+    team_id: str
+    channel_id: str
+    thread_ts: str
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    """One earlier message of a session, as the prompt builder needs it."""
+
+    role: str  # "user" | "assistant" | "system"
+    text: str
+
+
+@dataclass(frozen=True)
+class RecordedMessage:
+    """Where a user message landed, and whether it opened the session."""
+
+    session_id: int
+    message_id: int
+    is_new_session: bool
+
+
+# Internal signal (compared by identity) that a known session id turned out to be gone.
+_STALE_SESSION = RecordedMessage(session_id=-1, message_id=-1, is_new_session=False)
+
+
+class ConversationStore:
+    """Sessions and messages on an AsyncEngine (SQLite via aiosqlite or PostgreSQL via asyncpg)."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, session_cache: CountingTTLCache[SessionKey, int] | None = None
+    ) -> None:
+        dialect = engine.dialect.name
+        if dialect == "postgresql":
+            insert: Any = postgresql.insert
+            # Shares the engine's pool; isolation is switched per checkout without a round trip.
+            self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        elif dialect == "sqlite":
+            insert = sqlite.insert
+            # pysqlite only opens a transaction before DML: reads already run without one.
+            self._autocommit = engine
+        else:
+            raise ValueError(f"unsupported database dialect {dialect!r}")
+        self._engine = engine
+        self.session_cache: CountingTTLCache[SessionKey, int] = (
+            session_cache
+            if session_cache is not None
+            else CountingTTLCache(SESSION_CACHE_MAXSIZE, SESSION_CACHE_TTL_SECONDS, name="sessions")
+        )
+
+        s, m, e = coaching_sessions, chat_messages, processed_events
+        # Built once: executing the same statement object skips rebuilding it on the hot path,
+        # and values travel as parameters so the compiled form is cached.
+        self._select_session = select(s.c.id).where(
+            s.c.team_id == bindparam("team_id"),
+            s.c.channel_id == bindparam("channel_id"),
+            s.c.thread_ts == bindparam("thread_ts"),
+        )
+        self._create_session = (
+            insert(s)
+            .on_conflict_do_nothing(index_elements=[s.c.team_id, s.c.channel_id, s.c.thread_ts])
+            .returning(s.c.id)
+        )
+        # Matching the thread as well as the id validates a cached id for free: a deleted
+        # session updates no row, and the transaction is abandoned before anything is written.
+        self._touch_session = (
+            update(s)
+            .where(
+                s.c.id == bindparam("b_session_id"),
+                s.c.team_id == bindparam("b_team_id"),
+                s.c.channel_id == bindparam("b_channel_id"),
+                s.c.thread_ts == bindparam("b_thread_ts"),
+            )
+            .values(updated_at=bindparam("b_now"))
+        )
+        self._claim_event = (
+            insert(e).on_conflict_do_nothing(index_elements=[e.c.team_id, e.c.event_id]).returning(e.c.id)
+        )
+        self._insert_message = (
+            insert(m).on_conflict_do_nothing(index_elements=[m.c.session_id, m.c.slack_ts]).returning(m.c.id)
+        )
+        self._insert_unposted_message = insert(m).returning(m.c.id)
+        self._select_message_by_ts = select(m.c.id).where(
+            m.c.session_id == bindparam("session_id"), m.c.slack_ts == bindparam("slack_ts")
+        )
+        # Served by idx_session_timestamp; id breaks ties between equal timestamps.
+        self._history = (
+            select(m.c.message_type, m.c.text)
+            .where(m.c.session_id == bindparam("session_id"))
+            .order_by(m.c.timestamp.desc(), m.c.id.desc())
+            .limit(bindparam("limit"))
+        )
+
+    async def find_session_id(self, key: SessionKey) -> int | None:
+        """The session coaching in this thread, or None when the bot is not coaching there."""
+        session_id: int | None = self.session_cache.get(key)
+        if session_id is not None:
+            return session_id
+        async with self._autocommit.connect() as conn:
+            session_id = await self._select_session_id(conn, key)
+        if session_id is not None:
+            self.session_cache.set(key, session_id)
+        return session_id
+
+    async def record_user_message(
+        self,
+        key: SessionKey,
+        *,
+        user_id: str,
+        slack_ts: str,
+        text: str,
+        event_id: str | None,
+        start_session: bool,
+        title: str | None = None,
+    ) -> RecordedMessage | None:
+        """Store a user's message, opening the thread's session when ``start_session``.
+
+        Returns None, having written nothing, when the thread is not a session and
+        ``start_session`` is False, and when the message is a duplicate: an ``event_id`` already
+        claimed (Slack redelivery) or a ``slack_ts`` already stored in the session (the same
+        message delivered as both app_mention and message). Otherwise claim, session, message and
+        the session's ``updated_at`` are written in one transaction.
+        """
+        use_cache = True
+        while True:
+            session_id: int | None = self.session_cache.get(key) if use_cache else None
+            if session_id is None and not start_session:
+                async with self._autocommit.connect() as conn:
+                    session_id = await self._select_session_id(conn, key)
+                if session_id is None:
+                    return None
+            recorded = await self._write_user_message(
+                key,
+                session_id,
+                user_id=user_id,
+                slack_ts=slack_ts,
+                text=text,
+                event_id=event_id,
+                title=title,
+            )
+            if recorded is _STALE_SESSION:
+                # The session was deleted since it was cached or looked up (e.g. by a retention
+                # purge). Forget it and decide once more from what the database holds now.
+                self.session_cache.pop(key)
+                if not use_cache:
+                    return None
+                logger.info("session %s of %s is gone; looking the thread up again", session_id, key)
+                use_cache = False
+                continue
+            if recorded is not None:
+                self.session_cache.set(key, recorded.session_id)
+            return recorded
+
+    async def load_history(self, session_id: int, *, limit: int = 50) -> list[HistoryMessage]:
+        """The newest ``limit`` messages of the session, oldest first (ties in time by id)."""
+        if limit <= 0:
+            return []
+        async with self._autocommit.connect() as conn:
+            result = await conn.execute(self._history, {"session_id": session_id, "limit": limit})
+            rows = result.all()
+        return [HistoryMessage(role=row.message_type, text=row.text) for row in reversed(rows)]
+
+    async def record_assistant_message(
+        self,
+        session_id: int,
+        *,
+        slack_ts: str | None,
+        text: str,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        latency_ms: int | None = None,
+    ) -> int:
+        """Store the coach's reply with its cost and latency; returns the message id.
+
+        Idempotent per ``slack_ts``: recording the same posted reply again returns the first id.
+        """
+        return await self._insert_single_message(
+            {
+                "session_id": session_id,
+                "message_type": MessageType.ASSISTANT.value,
+                "slack_ts": slack_ts,
+                "text": text,
+                "timestamp": utcnow(),
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "latency_ms": latency_ms,
+            }
+        )
+
+    async def record_system_message(self, session_id: int, text: str) -> int:
+        """Store a note in the session (e.g. that a reply failed) so later turns can see it."""
+        return await self._insert_single_message(
+            {
+                "session_id": session_id,
+                "message_type": MessageType.SYSTEM.value,
+                "slack_ts": None,
+                "text": text,
+                "timestamp": utcnow(),
+            }
+        )
+
+    async def _select_session_id(self, conn: AsyncConnection, key: SessionKey) -> int | None:
+        result = await conn.execute(
+            self._select_session,
+            {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts},
+        )
+        return result.scalar_one_or_none()
+
+    async def _write_user_message(
+        self,
+        key: SessionKey,
+        session_id: int | None,
+        *,
+        user_id: str,
+        slack_ts: str,
+        text: str,
+        event_id: str | None,
+        title: str | None,
+    ) -> RecordedMessage | None:
+        """The write transaction; ``session_id`` None means find-or-create the session.
+
+        Returns ``_STALE_SESSION`` when the given session no longer exists. Leaving the block
+        without ``commit`` (every early return) rolls everything back.
+        """
+        now = utcnow()
+        async with self._engine.connect() as conn:
+            if event_id is not None:
+                claim = await conn.execute(
+                    self._claim_event, {"team_id": key.team_id, "event_id": event_id, "received_at": now}
+                )
+                if claim.first() is None:
+                    return None  # this event was recorded before
+            is_new_session = False
+            if session_id is not None:
+                touched = await conn.execute(
+                    self._touch_session,
+                    {
+                        "b_session_id": session_id,
+                        "b_team_id": key.team_id,
+                        "b_channel_id": key.channel_id,
+                        "b_thread_ts": key.thread_ts,
+                        "b_now": now,
+                    },
+                )
+                if touched.rowcount != 1:
+                    return _STALE_SESSION
+            else:
+                created = await conn.execute(
+                    self._create_session,
+                    {
+                        "team_id": key.team_id,
+                        "channel_id": key.channel_id,
+                        "thread_ts": key.thread_ts,
+                        "user_id": user_id,
+                        "is_active": True,
+                        "title": title[:TITLE_LENGTH] if title else None,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                )
+                session_id = created.scalar_one_or_none()
+                if session_id is not None:
+                    is_new_session = True
+                else:  # the session exists (maybe a racing replica just committed it)
+                    found = await conn.execute(
+                        self._select_session,
+                        {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts},
+                    )
+                    session_id = found.scalar_one()
+            message = await conn.execute(
+                self._insert_message,
+                {
+                    "session_id": session_id,
+                    "message_type": MessageType.USER.value,
+                    "slack_ts": slack_ts,
+                    "text": text,
+                    "timestamp": now,
+                },
+            )
+            message_id = message.scalar_one_or_none()
+            if message_id is None:
+                return None  # this Slack message is stored already, under another event id
+            await conn.commit()
+        return RecordedMessage(session_id=session_id, message_id=message_id, is_new_session=is_new_session)
+
+    async def _insert_single_message(self, params: dict[str, Any]) -> int:
+        """One INSERT (plus a lookup when the posted message is already stored)."""
+        async with self._autocommit.connect() as conn:
+            message_id: int | None
+            if params["slack_ts"] is None:
+                message_id = (await conn.execute(self._insert_unposted_message, params)).scalar_one()
+            else:
+                message_id = (await conn.execute(self._insert_message, params)).scalar_one_or_none()
+                if message_id is None:
+                    existing = await conn.execute(
+                        self._select_message_by_ts,
+                        {"session_id": params["session_id"], "slack_ts": params["slack_ts"]},
+                    )
+                    message_id = existing.scalar_one()
+            await conn.commit()
+        assert message_id is not None
+        return message_id

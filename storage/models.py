@@ -1,0 +1,173 @@
+"""coachbot's schema: coaching sessions (one per Slack thread), their messages, processed events.
+
+The declarative classes are the single description of the schema for the application and for
+Alembic autogenerate; the hot path in ``storage.conversations`` uses the underlying ``Table``
+objects with Core statements, never ORM object loading.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    true,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+#: Names for constraints SQLAlchemy would otherwise leave to the database, so that both
+#: dialects (and later migrations that drop or alter them) agree on one name.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Slack ids ("T0123ABCD", "C…", "U…", "Ev…") and timestamps ("1700000000.123456") are short;
+# the bound leaves room without costing anything (VARCHAR(n) is stored by actual length).
+SLACK_ID_LENGTH = 64
+TITLE_LENGTH = 255
+
+
+class MessageType(StrEnum):
+    """Who said a message; stored as the plain string in ``chat_messages.message_type``."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC: the only kind of datetime the schema stores."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every dialect.
+
+    PostgreSQL's ``timestamptz`` keeps the instant, but SQLite stores naive text and would hand
+    back naive datetimes; normalising to UTC on the way in and tagging UTC on the way out makes
+    both return the same values and keeps SQLite's text ordering chronological.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given for a timezone-aware column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return cast(datetime, value).replace(tzinfo=UTC)
+        return cast(datetime, value).astimezone(UTC)
+
+
+#: 64-bit ids on PostgreSQL; on SQLite only ``INTEGER PRIMARY KEY`` is the autoincrementing rowid.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base sharing one ``MetaData`` with a naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CoachingSession(Base):
+    """One coaching conversation: a Slack thread, identified by (team, channel, thread_ts)."""
+
+    __tablename__ = "coaching_sessions"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "thread_ts", name="uq_session_thread"),
+        # Named as in the performance guide: "my recent active sessions" and vector-store lookup.
+        Index("idx_user_active_updated", "user_id", "is_active", "updated_at"),
+        Index("idx_vector_store", "vector_store_id"),
+        # SQLite would otherwise reuse the id of a deleted newest session for the next one, and a
+        # session id cached elsewhere must never come to mean another thread.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
+    channel_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
+    thread_ts: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    title: Mapped[str | None] = mapped_column(String(TITLE_LENGTH))
+    vector_store_id: Mapped[str | None] = mapped_column(String(TITLE_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+
+
+class ChatMessage(Base):
+    """One message of a session: the user's, the coach's reply, or a system note."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        # The same Slack message can arrive under two event ids (app_mention + message);
+        # NULL slack_ts (messages never posted, or not yet) may repeat.
+        UniqueConstraint("session_id", "slack_ts", name="uq_message_slack_ts"),
+        Index("idx_session_type_timestamp", "session_id", "message_type", "timestamp"),
+        Index("idx_session_timestamp", "session_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("coaching_sessions.id", ondelete="CASCADE"))
+    message_type: Mapped[str] = mapped_column(String(16))
+    slack_ts: Mapped[str | None] = mapped_column(String(SLACK_ID_LENGTH))
+    text: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class ProcessedEvent(Base):
+    """A Slack event id already handled, so a redelivery (Slack retries) is recorded once."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (
+        UniqueConstraint("team_id", "event_id", name="uq_processed_event"),
+        # For the purge job that deletes claims older than Slack's retry window.
+        Index("idx_processed_events_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
+    event_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+
+
+# Core handles for the hot path (``__table__`` is typed as a FromClause).
+coaching_sessions = cast(Table, CoachingSession.__table__)
+chat_messages = cast(Table, ChatMessage.__table__)
+processed_events = cast(Table, ProcessedEvent.__table__)
+
+#: The indexes revision 0002 adds, by table; the schema of the original app lacked them.
+PERFORMANCE_INDEXES: dict[str, tuple[str, ...]] = {
+    "coaching_sessions": ("idx_user_active_updated", "idx_vector_store"),
+    "chat_messages": ("idx_session_type_timestamp", "idx_session_timestamp"),
+    "processed_events": ("idx_processed_events_received_at",),
+}

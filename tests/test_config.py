@@ -1,0 +1,50 @@
+"""Settings come from the environment, with the performance guide's names."""
+
+import pytest
+
+from bot.config import Settings, SettingsError
+
+
+def test_defaults_are_usable_for_local_development() -> None:
+    settings = Settings.from_env({})
+    assert settings.openai_model == "gpt-4o-mini"
+    assert settings.openai_timeout == 60.0
+    assert settings.openai_max_tokens == 16000
+    assert settings.port == 3000
+    assert settings.database_url == "sqlite:///coachbot.db"
+    assert settings.slack_api_url == "https://slack.com/api/"
+
+
+def test_database_url_wins_over_everything() -> None:
+    env = {"DATABASE_URL": "postgresql://x@y/z", "ENVIRONMENT": "production", "SQLITE_DB_PATH": "a.db"}
+    assert Settings.from_env(env).database_url == "postgresql://x@y/z"
+
+
+def test_production_builds_a_postgresql_url_from_db_settings() -> None:
+    env = {
+        "ENVIRONMENT": "production",
+        "DB_USER": "coach",
+        "DB_PASSWORD": "p@ss word",
+        "DB_HOST": "db.internal",
+        "DB_PORT": "6432",
+        "DB_NAME": "ai_coaching",
+    }
+    assert (
+        Settings.from_env(env).database_url == "postgresql://coach:p%40ss+word@db.internal:6432/ai_coaching"
+    )
+
+
+def test_development_uses_the_sqlite_path() -> None:
+    assert Settings.from_env({"SQLITE_DB_PATH": "/tmp/x.db"}).database_url == "sqlite:////tmp/x.db"
+
+
+def test_slack_api_url_always_ends_with_a_slash() -> None:
+    assert (
+        Settings.from_env({"SLACK_API_URL": "http://127.0.0.1:9/api"}).slack_api_url
+        == "http://127.0.0.1:9/api/"
+    )
+
+
+def test_a_malformed_number_names_the_setting() -> None:
+    with pytest.raises(SettingsError, match="OPENAI_TIMEOUT"):
+        Settings.from_env({"OPENAI_TIMEOUT": "soon"})
