@@ -21,12 +21,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
-from storage.conversations import ConversationStore
 
 import handlers
 from bot.coaching import CoachingService
 from bot.config import Settings
 from bot.llm import CoachModel
+from storage.conversations import ConversationStore
 from storage.engine import create_db_engine
 
 logger = logging.getLogger(__name__)

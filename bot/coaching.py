@@ -18,7 +18,6 @@ import aiohttp
 import openai
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
-from storage.conversations import ConversationStore, RecordedMessage, SessionKey
 
 from bot.config import Settings
 from bot.llm import CoachModel, StreamStats
@@ -26,6 +25,7 @@ from bot.mentions import MentionFilter
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, build_messages
 from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, WriterStats
 from bot.timing import TurnTiming, TurnTimings, elapsed_ms
+from storage.conversations import ConversationStore, HistoryMessage, RecordedMessage, SessionKey
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,10 @@ class CoachingService:
             return TurnOutcome.DUPLICATE if message.starts_session else TurnOutcome.NOT_A_SESSION
 
         self._show_progress(message, recorded, client)
-        history = await self._store.load_history(recorded.session_id, limit=HISTORY_LIMIT)
+        if recorded.is_new_session:
+            history = [HistoryMessage(role="user", text=message.text)]  # nothing older to read
+        else:
+            history = await self._store.load_history(recorded.session_id, limit=HISTORY_LIMIT)
         prompt = build_messages(
             history, system_prompt=self._system_prompt, token_budget=self._settings.context_token_budget
         )
@@ -215,7 +218,9 @@ class CoachingService:
         await self._store_reply(
             recorded, "".join(reply), stats, writer_stats, message, failed=outcome is not TurnOutcome.REPLIED
         )
-        self._record_timing(message, stats, writer_stats, failed=outcome is not TurnOutcome.REPLIED)
+        self._record_timing(
+            recorded.session_id, message, stats, writer_stats, failed=outcome is not TurnOutcome.REPLIED
+        )
         return outcome
 
     async def _store_reply(
@@ -246,7 +251,7 @@ class CoachingService:
             logger.exception("Could not store the reply (session=%s)", recorded.session_id)
 
     def _record_timing(
-        self, message: CoachMessage, stats: StreamStats, writer: WriterStats, *, failed: bool
+        self, session_id: int, message: CoachMessage, stats: StreamStats, writer: WriterStats, *, failed: bool
     ) -> None:
         timing = TurnTiming(
             event_to_model_ms=elapsed_ms(message.received_at, stats.request_sent_at),
@@ -260,8 +265,9 @@ class CoachingService:
         else:
             self.timings.record(timing)
         logger.info(
-            "Turn done (session surface=%s, event_to_model_ms=%s, first_token_to_slack_ms=%s, "
-            "last_token_to_final_ms=%s, model_ms=%s, completion_tokens=%s, slack_calls=%s)",
+            "Turn done session=%s surface=%s event_to_model_ms=%s first_token_to_slack_ms=%s "
+            "last_token_to_final_ms=%s model_ms=%s completion_tokens=%s slack_calls=%s",
+            session_id,
             message.surface.value,
             timing.event_to_model_ms,
             timing.first_token_to_slack_ms,

@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 from starlette.applications import Starlette
-from storage.migrate import upgrade_database
 
 from bot.app import Runtime
 from bot.config import Settings
 from bot.server import create_http_app
+from storage.migrate import upgrade_database
 
 
 def _config(settings: Settings, app: Starlette) -> uvicorn.Config:

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Integer, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -130,7 +130,7 @@ class ConversationStore:
             select(m.c.message_type, m.c.text)
             .where(m.c.session_id == bindparam("session_id"))
             .order_by(m.c.timestamp.desc(), m.c.id.desc())
-            .limit(bindparam("limit"))
+            .limit(bindparam("limit", type_=Integer))
         )
 
     async def find_session_id(self, key: SessionKey) -> int | None:

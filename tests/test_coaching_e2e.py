@@ -8,10 +8,12 @@ SQLite or PostgreSQL (every test runs on both).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from bot.config import Settings
@@ -346,3 +348,22 @@ def test_health_and_readiness(coachbot: BackgroundServer) -> None:
         assert json.load(health) == {"status": "ok"}
     with urllib.request.urlopen(f"{coachbot.url}/readyz") as ready:
         assert json.load(ready)["database"] == "ok"
+
+
+def test_logs_at_info_hold_no_message_text_and_no_tokens(
+    slack_emulator: SlackEmulator,
+    fake_openai: FakeOpenAI,
+    coachbot: BackgroundServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    fake_openai.queue_reply("SECRET-REPLY-WORDS are here.")
+    converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="SECRET-COACH-WORDS"))
+    fake_openai.fail_next(500, times=5)
+    converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="SECRET-COACH-AGAIN"))
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Turn done session=" in logged
+    assert "Model call failed (session=" in logged
+    for secret in ("SECRET-", slack_emulator.bot_token, fake_openai.api_key, slack_emulator.signing_secret):
+        assert secret not in logged

@@ -16,8 +16,6 @@ from storage.conversations import ConversationStore, HistoryMessage, RecordedMes
 from storage.engine import create_db_engine
 from storage.models import TITLE_LENGTH, chat_messages, coaching_sessions, processed_events
 
-pytest_plugins = ["tests.fixtures.databases"]
-
 THREAD = SessionKey(team_id="T1", channel_id="C1", thread_ts="1700000000.000100")
 OTHER_THREAD = SessionKey(team_id="T1", channel_id="C1", thread_ts="1700000000.000200")
 

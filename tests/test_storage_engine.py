@@ -15,8 +15,6 @@ from sqlalchemy.pool import StaticPool
 from storage.engine import async_url, create_db_engine, make_session_factory, pool_status, sync_url
 from storage.models import CoachingSession
 
-pytest_plugins = ["tests.fixtures.databases"]
-
 
 @pytest.mark.parametrize(
     ("url", "expected"),

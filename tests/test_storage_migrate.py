@@ -26,8 +26,6 @@ from storage.migrate import (
 )
 from storage.models import PERFORMANCE_INDEXES, Base, coaching_sessions
 
-pytest_plugins = ["tests.fixtures.databases"]
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_TABLES = {"coaching_sessions", "chat_messages", "processed_events"}
 GUIDE_INDEXES = {
