@@ -6,7 +6,9 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -41,11 +43,25 @@ async def _serve(server: uvicorn.Server, settings: Settings) -> None:
     await server.serve()
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when it is installed: a faster event loop for every request and stream."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run_in_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(main)
+
+
 def serve_forever(settings: Settings, *, socket_mode: bool = False, migrate: bool = True) -> None:
     if migrate:
         upgrade_database(settings.database_url)
     server = uvicorn.Server(_config(settings, create_http_app(settings, socket_mode=socket_mode)))
-    asyncio.run(_serve(server, settings))
+    run_in_event_loop(_serve(server, settings))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -79,7 +95,7 @@ class BackgroundServer:
         return self.http_app.state.runtime
 
     def _run(self) -> None:
-        asyncio.run(_serve(self._server, self.settings))
+        run_in_event_loop(_serve(self._server, self.settings))
 
     def start(self, timeout: float = 20.0) -> BackgroundServer:
         self._thread.start()

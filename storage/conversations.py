@@ -273,20 +273,7 @@ class ConversationStore:
                 if claim.first() is None:
                     return None  # this event was recorded before
             is_new_session = False
-            if session_id is not None:
-                touched = await conn.execute(
-                    self._touch_session,
-                    {
-                        "b_session_id": session_id,
-                        "b_team_id": key.team_id,
-                        "b_channel_id": key.channel_id,
-                        "b_thread_ts": key.thread_ts,
-                        "b_now": now,
-                    },
-                )
-                if touched.rowcount != 1:
-                    return _STALE_SESSION
-            else:
+            if session_id is None:
                 created = await conn.execute(
                     self._create_session,
                     {
@@ -309,6 +296,19 @@ class ConversationStore:
                         {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts},
                     )
                     session_id = found.scalar_one()
+            if not is_new_session:
+                touched = await conn.execute(
+                    self._touch_session,
+                    {
+                        "b_session_id": session_id,
+                        "b_team_id": key.team_id,
+                        "b_channel_id": key.channel_id,
+                        "b_thread_ts": key.thread_ts,
+                        "b_now": now,
+                    },
+                )
+                if touched.rowcount != 1:
+                    return _STALE_SESSION
             message = await conn.execute(
                 self._insert_message,
                 {

@@ -127,6 +127,7 @@ def pool_status(engine: AsyncEngine) -> dict[str, Any]:
     """A snapshot of the connection pool for the admin /perf command.
 
     Only queue pools have size/overflow; a StaticPool or NullPool reports just its class.
+    ``overflow`` is SQLAlchemy's counter: negative while fewer than ``size`` connections exist.
     """
     pool = engine.pool
     status: dict[str, Any] = {"pool": type(pool).__name__}

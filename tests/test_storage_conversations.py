@@ -74,7 +74,7 @@ async def test_follow_up_in_the_thread_joins_the_same_session(store: Conversatio
 
     assert follow_up == RecordedMessage(first.session_id, follow_up.message_id, is_new_session=False)
     assert follow_up.message_id != first.message_id
-    assert (await session_row(engine, first.session_id)).updated_at >= opened.updated_at
+    assert (await session_row(engine, first.session_id)).updated_at > opened.updated_at
     assert [m.text for m in await store.load_history(first.session_id)] == [
         "I want to get better at giving feedback",
         "How?",
@@ -432,10 +432,12 @@ async def test_the_title_is_only_set_when_the_session_is_created(
     store: ConversationStore, engine: AsyncEngine
 ):
     session_id = (await start(store, title="First title")).session_id
+    opened = await session_row(engine, session_id)
 
-    await store.record_user_message(
+    # Another replica (nothing cached) sees a mention in the same thread.
+    again = await ConversationStore(engine).record_user_message(
         THREAD,
-        user_id="U1",
+        user_id="U2",
         slack_ts="1700000000.000300",
         text="again",
         event_id="Ev2",
@@ -443,7 +445,10 @@ async def test_the_title_is_only_set_when_the_session_is_created(
         title="Second title",
     )
 
-    assert (await session_row(engine, session_id)).title == "First title"
+    assert again == RecordedMessage(session_id, again.message_id, is_new_session=False)
+    row = await session_row(engine, session_id)
+    assert (row.title, row.user_id) == ("First title", "U1")
+    assert row.updated_at > opened.updated_at
 
 
 async def test_a_shared_cache_can_be_passed_in(engine: AsyncEngine):
