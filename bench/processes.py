@@ -294,9 +294,7 @@ def start_devkit(registry: ProcessRegistry, name: str, module: str, *args: str) 
 
 
 def start_fake_openai(registry: ProcessRegistry, ttft: float, tps: float) -> DevkitServer:
-    return start_devkit(
-        registry, "fake-openai", "devkit.fake_openai", "--ttft", str(ttft), "--tps", str(tps)
-    )
+    return start_devkit(registry, "fake-openai", "devkit.fake_openai", "--ttft", str(ttft), "--tps", str(tps))
 
 
 def start_slack_emulator(registry: ProcessRegistry) -> DevkitServer:

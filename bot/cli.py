@@ -35,9 +35,9 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    configure_logging("WARNING")  # the transcript is the demo's output; it prints its own timings
     from bot.demo import run_demo
 
-    configure_logging("WARNING")  # the transcript is the demo's output; it prints its own timings
     return run_demo(data_dir=args.data_dir)
 
 

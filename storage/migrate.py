@@ -89,8 +89,11 @@ def _use_sqlite_wal(engine: Engine) -> None:
 
 
 def upgrade_database(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` (any coachbot URL) to ``revision``, in one transaction.
+    """Migrate the database at ``url`` (any coachbot URL) to ``revision``.
 
+    On PostgreSQL everything runs in one transaction under an advisory lock, so replicas starting
+    together migrate one at a time and a failure leaves nothing half done. SQLite's driver
+    commits DDL as it goes; the revisions are written to be safe to run again after a failure.
     Synchronous: call it before the event loop starts, or through ``asyncio.to_thread``.
     """
     engine = create_engine(sync_url(url), poolclass=NullPool)

@@ -1,0 +1,145 @@
+"""``python -m bench``: coachbot measured as it runs in production, in its own process.
+
+Starts the fake OpenAI, the Slack emulator and ``coachbot serve`` (plus, for ``floor``, a minimal
+Bolt app) on 127.0.0.1, drives them from this process with signed Slack events, prints a table
+per scenario and a summary against the targets, and writes bench/results/<scenario>.json.
+Every child is stopped at the end, on errors and on Ctrl-C too; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+import aiohttp
+
+from bench.database import temporary_database
+from bench.harness import Harness, Options, ScenarioError, ScenarioResult
+from bench.load import DevkitClient, EventFactory, EventSender, client_session
+from bench.processes import (
+    REPO_ROOT,
+    SIGNING_SECRET,
+    DevkitServer,
+    HttpApp,
+    ProcessError,
+    ProcessRegistry,
+    start_coachbot,
+    start_fake_openai,
+    start_slack_emulator,
+)
+from bench.report import machine_info, render_scenario, render_summary, write_json
+from bench.scenarios import DEFAULT_SCENARIOS, SCENARIOS
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help="run this scenario (repeatable); default: " + ", ".join(DEFAULT_SCENARIOS),
+    )
+    parser.add_argument("--ttft", type=float, default=0.4, help="the fake model's time to first token, s")
+    parser.add_argument("--tps", type=float, default=60.0, help="the fake model's tokens per second")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a postgresql:// server URL: a fresh coachbot_bench_<random> database is created on it "
+        "and dropped afterwards (default: a fresh SQLite file in a temp dir)",
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
+    return parser.parse_args(argv)
+
+
+async def run_scenarios(
+    names: list[str],
+    options: Options,
+    registry: ProcessRegistry,
+    app: HttpApp,
+    slack: DevkitServer,
+    model: DevkitServer,
+    machine: dict[str, Any],
+) -> list[ScenarioResult]:
+    results: list[ScenarioResult] = []
+    async with client_session() as session:
+        harness = Harness(
+            options=options,
+            registry=registry,
+            app=app,
+            slack=slack,
+            model=model,
+            session=session,
+            slack_api=DevkitClient(session, slack.origin),
+            model_api=DevkitClient(session, model.origin),
+            sender=EventSender(session, app.events_url),
+            factory=EventFactory(SIGNING_SECRET, secrets.token_hex(3)),
+        )
+        for name in names:
+            result = await _run_one(name, harness)
+            results.append(result)
+            path = write_json(result, options, machine)  # at once: a later failure keeps this one
+            print(f"   wrote {path.relative_to(REPO_ROOT)}", flush=True)
+            if not app.process.alive:
+                raise app.process.fail("exited during the run")
+    return results
+
+
+async def _run_one(name: str, harness: Harness) -> ScenarioResult:
+    scenario = SCENARIOS[name]
+    budget = scenario.budget_s(harness.options.quick)
+    print(f"\n-- running {name} (at most {budget:.0f} s)…", flush=True)
+    started = time.perf_counter()
+    try:
+        result = await asyncio.wait_for(scenario.run(harness), budget)
+    except TimeoutError:
+        result = ScenarioResult(name, "", error=f"did not finish within {budget:.0f} s")
+    except (ScenarioError, ProcessError, aiohttp.ClientError) as error:
+        result = ScenarioResult(name, "", error=f"{type(error).__name__}: {error}")
+    result.duration_s = time.perf_counter() - started
+    print(render_scenario(result), flush=True)
+    return result
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM gets the same clean-up as Ctrl-C
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = list(dict.fromkeys(args.scenario or DEFAULT_SCENARIOS))
+    options = Options(ttft=args.ttft, tps=args.tps, quick=args.quick)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    registry = ProcessRegistry()
+    try:
+        with temporary_database(args.database_url) as database:
+            try:
+                print(
+                    f"starting the fake OpenAI, the Slack emulator and coachbot ({database.kind})…",
+                    flush=True,
+                )
+                model = start_fake_openai(registry, options.ttft, options.tps)
+                slack = start_slack_emulator(registry)
+                app = start_coachbot(registry, slack, model, database.url)
+                machine = machine_info(database)
+                results = asyncio.run(run_scenarios(names, options, registry, app, slack, model, machine))
+            finally:
+                registry.stop_all()  # before the database is dropped
+    except KeyboardInterrupt:
+        print("\ninterrupted: every process the bench started has been stopped", file=sys.stderr)
+        return 130
+    except ProcessError as error:
+        print(f"\nbench: {error}", file=sys.stderr)
+        return 1
+    print(render_summary(results, options, machine))
+    return 1 if any(result.error for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

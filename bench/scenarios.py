@@ -1,0 +1,495 @@
+"""The four scenarios. Each warms up, resets the fakes' records, drives load, and reads back timings.
+
+Cross-process latencies subtract perf_counter values taken in different processes (the
+generator, the fake OpenAI, the Slack emulator): all CLOCK_MONOTONIC on Linux, so comparable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bench.harness import (
+    Check,
+    Harness,
+    Row,
+    ScenarioResult,
+    run_sequential,
+    send_all,
+    thread_plan,
+    wait_for_count,
+    warm_up,
+)
+from bench.load import EventSender, Sent
+from bench.processes import TurnLog, process_usage, start_floor_app
+from bench.stats import Summary, ms, ratio, summarize
+from bench.traces import TEXT_METHODS, TurnTrace, trace_turns
+
+BURST_COACHES = 50
+BURST_TIMEOUT = 60.0
+ACK_THREADS = 1000
+ACK_RATE = 50.0  # messages per second
+ACK_SLOW_MS = 3000.0  # Slack retries an event not acknowledged within 3 s
+ACK_POLL_SECONDS = 0.5  # how often the generator asks the emulator which replies are complete
+ACK_DRAIN_TIMEOUT = 60.0
+
+_T = TypeVar("_T")
+
+
+# ------------------------------------------------------------------ shared measures
+
+
+def conversation_reads(calls: list[dict[str, Any]]) -> int:
+    """Slack conversations.* reads: coachbot keeps history in its database, so it should make none."""
+    return sum(1 for call in calls if str(call.get("method", "")).startswith("conversations."))
+
+
+def app_measures(turns: list[TurnLog]) -> dict[str, Summary]:
+    return {
+        "event_to_model_ms": summarize(t.event_to_model_ms for t in turns),
+        "first_token_to_slack_ms": summarize(t.first_token_to_slack_ms for t in turns),
+        "last_token_to_final_ms": summarize(t.last_token_to_final_ms for t in turns),
+        "model_ms": summarize(t.model_ms for t in turns),
+    }
+
+
+def cross_process(traces: list[TurnTrace]) -> dict[str, Summary]:
+    with_model = [t for t in traces if t.model is not None]
+    return {
+        "event_sent_to_model_received_ms": summarize(
+            ms(t.sent.sent_at, t.model.received_at) for t in with_model if t.model
+        ),
+        "model_first_token_to_first_text_ms": summarize(
+            ms(t.model.first_token_at, t.first_text_at) for t in with_model if t.model
+        ),
+        "model_last_token_to_stop_stream_ms": summarize(
+            ms(t.model.finished_at, t.end_at) for t in with_model if t.model
+        ),
+    }
+
+
+def errors(sent: list[Sent], traces: list[TurnTrace]) -> dict[str, int]:
+    return {
+        "non_200_acks": sum(1 for s in sent if s.status not in (0, 200)),
+        "no_http_answer": sum(1 for s in sent if s.status == 0),
+        "missing_replies": sum(1 for t in traces if t.sent.ok and not t.complete),
+    }
+
+
+READS_CHECK = "Slack conversations.* reads per turn"
+
+
+def reads_check(result: ScenarioResult, reads: int, turns: int) -> Check:
+    """Also records the counts, so the summary can fold every scenario's reads into one figure."""
+    result.metrics["conversations_reads"] = reads
+    result.metrics["turns_measured"] = turns
+    return Check(READS_CHECK, reads / turns if turns else None, 0.0, "reads")
+
+
+def _p(summary: Summary, key: str) -> float | None:
+    value = summary.get(key)
+    return None if value is None else float(value)
+
+
+# ------------------------------------------------------------------ turn
+
+
+async def turn(h: Harness) -> ScenarioResult:
+    """One coach at a time: the bot's own cost per turn, by its clock and by the fakes' clocks."""
+    result = ScenarioResult("turn", "one coach at a time: N turns in one DM thread, then a few threads")
+    count, extra = (10, 2) if h.options.quick else (30, 3)
+    progress = h.app_progress()
+    await warm_up(h.sender, h.factory, "DWTURN", progress)
+    await h.reset_fakes()
+    log_mark, problem_mark = h.app.log.turn_count(), h.app.log.problem_count()
+    sent = await run_sequential(h.sender, h.factory, thread_plan("DTURN", count, extra), progress)
+    traces, calls = await h.traces(sent)
+    app = app_measures(h.app.log.turns_since(log_mark))
+    xp = cross_process(traces)
+    acks = summarize(s.ack_ms for s in sent)
+    reads = conversation_reads(calls)
+    result.metrics = {
+        "turns": len(sent),
+        "top_level_turns": sum(1 for s in sent if s.event.top_level),
+        "app": app,
+        "cross_process": xp,
+        "by_kind": {
+            kind: cross_process([t for t in traces if t.sent.event.top_level is top])
+            for kind, top in (("top_level", True), ("follow_up", False))
+        },
+        "ack_ms": acks,
+        "slack_calls": dict(Counter(str(c["method"]) for c in calls)),
+        "conversations_reads": reads,
+        "errors": errors(sent, traces),
+        "app_problems": h.app.log.problems_since(problem_mark)[:20],
+    }
+    result.rows = [
+        Row("app: event → model request", app["event_to_model_ms"]),
+        Row("app: first token → first Slack text", app["first_token_to_slack_ms"]),
+        Row("app: last token → final Slack call", app["last_token_to_final_ms"]),
+        Row("x-proc: event sent → model request received", xp["event_sent_to_model_received_ms"]),
+        Row("x-proc: model first token → first text at Slack", xp["model_first_token_to_first_text_ms"]),
+        Row("x-proc: model last token → stopStream at Slack", xp["model_last_token_to_stop_stream_ms"]),
+        Row("ack", acks),
+        Row("turns (top-level threads)", value=f"{len(sent)} ({result.metrics['top_level_turns']})"),
+        Row("conversations.* reads", value=reads),
+        Row("errors", value=result.metrics["errors"]),
+    ]
+    result.checks = [
+        Check(
+            "first text after model's first token (x-proc p50)",
+            _p(xp["model_first_token_to_first_text_ms"], "p50"),
+            15.0,
+        ),
+        Check("event → model request (app-measured p50)", _p(app["event_to_model_ms"], "p50"), 6.0),
+        reads_check(result, reads, len(sent)),
+    ]
+    return result
+
+
+# ------------------------------------------------------------------ burst
+
+
+async def burst(h: Harness) -> ScenarioResult:
+    """50 coaches write their first message at the same moment."""
+    result = ScenarioResult("burst", f"{BURST_COACHES} coaches send a first message at the same moment")
+    progress = h.app_progress()
+    await warm_up(h.sender, h.factory, "DWBURST", progress)
+    await h.sender.warm_connections(BURST_COACHES + 10)
+    events = [h.factory.message(f"DBURST{i:03d}", f"UBURST{i:03d}") for i in range(BURST_COACHES)]
+    await h.reset_fakes()
+    log_mark, problem_mark = h.app.log.turn_count(), h.app.log.problem_count()
+    before = await progress()
+    sent = await send_all(h.sender, events)
+    expected = sum(1 for s in sent if s.ok)
+    await wait_for_count(progress, before + expected, BURST_TIMEOUT, poll=0.01)
+    traces, calls = await h.traces(sent)
+    ttft_ms, tps = h.options.ttft * 1000.0, h.options.tps
+
+    beyond_ttft = summarize(_minus(ms(t.sent.sent_at, t.first_text_at), ttft_ms) for t in traces)
+    complete = summarize(ms(t.sent.sent_at, t.end_at) for t in traces)
+    model_time = summarize(ms(t.model.received_at, t.model.finished_at) for t in traces if t.model)
+    nominal = summarize(ttft_ms + (t.model.tokens / tps * 1000.0 if tps else 0.0) for t in traces if t.model)
+    overhead = _difference(_p(complete, "p95"), _p(model_time, "p95"))
+    acks = summarize(s.ack_ms for s in sent)
+    reads = conversation_reads(calls)
+    xp = cross_process(traces)
+    result.metrics = {
+        "coaches": BURST_COACHES,
+        "first_text_beyond_ttft_ms": beyond_ttft,
+        "complete_ms": complete,
+        "model_time_ms": model_time,
+        "nominal_model_time_ms": nominal,
+        "overhead_beyond_model_time_p95_ms": overhead,
+        "overhead_beyond_nominal_p95_ms": _difference(_p(complete, "p95"), _p(nominal, "p95")),
+        "cross_process": xp,
+        "app": app_measures(h.app.log.turns_since(log_mark)),
+        "ack_ms": acks,
+        "conversations_reads": reads,
+        "errors": errors(sent, traces),
+        "app_problems": h.app.log.problems_since(problem_mark)[:20],
+    }
+    result.rows = [
+        Row("first text at Slack − send − TTFT", beyond_ttft),
+        Row("reply complete (stopStream) − send", complete),
+        Row("model time (fake finished − received)", model_time),
+        Row("nominal model time (ttft + tokens/tps)", nominal),
+        Row("overhead beyond model time (p95 − p95)", value=_fmt_ms(overhead)),
+        Row("x-proc: event sent → model request received", xp["event_sent_to_model_received_ms"]),
+        Row("x-proc: model first token → first text at Slack", xp["model_first_token_to_first_text_ms"]),
+        Row("ack", acks),
+        Row("conversations.* reads", value=reads),
+        Row("errors", value=result.metrics["errors"]),
+    ]
+    result.checks = [
+        Check("burst first text beyond TTFT p95", _p(beyond_ttft, "p95"), 250.0),
+        Check("burst complete p95 − model time p95", overhead, 400.0),
+        reads_check(result, reads, len(sent)),
+    ]
+    return result
+
+
+# ------------------------------------------------------------------ acks
+
+
+@dataclass
+class _Coach:
+    channel: str
+    user: str
+    thread_ts: str | None = None
+    expected: int = 0  # messages sent (and not refused) that should each get a reply
+
+
+async def acks(h: Harness) -> ScenarioResult:
+    """Open-loop load over many threads: are events acknowledged fast while replies stream?"""
+    seconds = 5.0 if h.options.quick else 20.0
+    result = ScenarioResult(
+        "acks", f"{ACK_THREADS} threads, {ACK_RATE:.0f} messages/s for {seconds:.0f} s, open loop"
+    )
+    progress = h.app_progress()
+    await warm_up(h.sender, h.factory, "DWACK", progress)
+    await h.reset_fakes()
+    log_mark, problem_mark = h.app.log.turn_count(), h.app.log.problem_count()
+    coaches = [_Coach(f"DACK{i:04d}", f"UACK{i:04d}") for i in range(ACK_THREADS)]
+    completed: Counter[str] = Counter()
+    usage_before = process_usage(h.app.process.pid)
+
+    stop_polling = asyncio.Event()
+    poller = asyncio.create_task(_poll_completions(h, completed, stop_polling))
+    try:
+        window_start = time.perf_counter()
+        sent, lags, skipped = await _open_loop(h, coaches, completed, seconds)
+        window = time.perf_counter() - window_start
+        usage_window = process_usage(h.app.process.pid)
+        drained = await _wait_until(
+            lambda: _all_idle(coaches, completed), ACK_DRAIN_TIMEOUT, ACK_POLL_SECONDS
+        )
+    finally:
+        stop_polling.set()
+        await poller
+    usage_after = process_usage(h.app.process.pid)
+    await _refresh_completions(h, completed)
+
+    traces, calls = await h.traces(sent)
+    ack_values = [s.ack_ms for s in sent]
+    ack_summary = summarize(ack_values)
+    slow = sum(1 for s in sent if s.ack_ms is None or s.ack_ms > ACK_SLOW_MS)
+    replies_expected = sum(c.expected for c in coaches)
+    replies_done = sum(min(completed[c.channel], c.expected) for c in coaches)
+    reads = conversation_reads(calls)
+    cpu = usage_window.cpu_seconds - usage_before.cpu_seconds
+    result.metrics = {
+        "threads": ACK_THREADS,
+        "rate_per_s": ACK_RATE,
+        "window_s": round(window, 3),
+        "sent": len(sent),
+        "top_level": sum(1 for s in sent if s.event.top_level),
+        "skipped_no_idle_thread": skipped,
+        "generator_lag_ms": summarize(lags),
+        "ack_ms": ack_summary,
+        "acks_over_3s": slow,
+        "replies_expected": replies_expected,
+        "replies_completed": replies_done,
+        "drained": drained,
+        "reply_complete_ms": summarize(ms(t.sent.sent_at, t.end_at) for t in traces),
+        "cross_process": cross_process(traces),
+        "app": app_measures(h.app.log.turns_since(log_mark)),
+        "conversations_reads": reads,
+        "errors": errors(sent, traces),
+        "app_rss_kib": {"before": usage_before.rss_kib, "after": usage_after.rss_kib},
+        "app_cpu_s": {
+            "window": round(cpu, 3),
+            "window_utilisation": round(cpu / window, 3) if window else None,
+            "total_incl_drain": round(usage_after.cpu_seconds - usage_before.cpu_seconds, 3),
+        },
+        "app_problems": h.app.log.problems_since(problem_mark)[:20],
+    }
+    result.rows = [
+        Row("ack", ack_summary),
+        Row("acks over 3 s (or unanswered)", value=slow),
+        Row("replies completed / expected", value=f"{replies_done} / {replies_expected}"),
+        Row("reply complete − send", result.metrics["reply_complete_ms"]),
+        Row("generator lag behind schedule", result.metrics["generator_lag_ms"]),
+        Row("sent (top-level) / skipped", value=f"{len(sent)} ({result.metrics['top_level']}) / {skipped}"),
+        Row(
+            "app RSS before → after",
+            value=f"{usage_before.rss_kib // 1024} → {usage_after.rss_kib // 1024} MiB",
+        ),
+        Row("app CPU in window", value=f"{cpu:.2f} s ({cpu / window:.0%} of one core)" if window else "-"),
+        Row("conversations.* reads", value=reads),
+        Row("errors", value=result.metrics["errors"]),
+    ]
+    result.checks = [
+        Check("acks p99", _p(ack_summary, "p99"), 50.0),
+        Check("acks over 3 s", float(slow), 0.0, "acks"),
+        reads_check(result, reads, len(sent)),
+    ]
+    return result
+
+
+async def _open_loop(
+    h: Harness, coaches: list[_Coach], completed: Counter[str], seconds: float
+) -> tuple[list[Sent], list[float], int]:
+    """Send on an absolute schedule; each send is its own task so a slow ack never delays the next."""
+    rng = random.Random(20240229)
+    total = round(ACK_RATE * seconds)
+    start = time.perf_counter() + 0.1
+    tasks: list[asyncio.Task[Sent]] = []
+    lags: list[float] = []
+    skipped = 0
+    for n in range(total):
+        due = start + n / ACK_RATE
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        idle = [c for c in coaches if c.expected <= completed[c.channel]]
+        if not idle:
+            skipped += 1
+            continue
+        coach = rng.choice(idle)
+        event = h.factory.message(coach.channel, coach.user, coach.thread_ts)
+        coach.thread_ts = event.thread_ts
+        coach.expected += 1
+        lags.append((time.perf_counter() - due) * 1000.0)
+        tasks.append(asyncio.create_task(_send_counted(h.sender, coach, event)))
+    sent = list(await asyncio.gather(*tasks))
+    return sent, lags, skipped
+
+
+async def _send_counted(sender: EventSender, coach: _Coach, event: Any) -> Sent:
+    sent = await sender.send(event)
+    if not sent.ok:
+        coach.expected -= 1  # refused: no reply will come, the thread is free again
+    return sent
+
+
+async def _refresh_completions(h: Harness, completed: Counter[str]) -> None:
+    """Completed replies per channel: stopStream calls, plus postMessage (failure notes, fallback)."""
+    stops, posts = await asyncio.gather(
+        h.slack_api.get("/_devkit/calls", method="chat.stopStream"),
+        h.slack_api.get("/_devkit/calls", method="chat.postMessage"),
+    )
+    counts = Counter(str((c.get("args") or {}).get("channel", "")) for c in [*stops, *posts])
+    completed.clear()
+    completed.update(counts)
+
+
+async def _poll_completions(h: Harness, completed: Counter[str], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        await _refresh_completions(h, completed)
+        try:
+            await asyncio.wait_for(stop.wait(), ACK_POLL_SECONDS)
+        except TimeoutError:
+            continue
+
+
+def _all_idle(coaches: list[_Coach], completed: Counter[str]) -> bool:
+    return all(c.expected <= completed[c.channel] for c in coaches)
+
+
+async def _wait_until(condition: Callable[[], bool], timeout: float, poll: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(poll)
+    return True
+
+
+# ------------------------------------------------------------------ floor
+
+
+async def floor(h: Harness) -> ScenarioResult:
+    """A minimal Bolt app against coachbot with an instant model: what does coachbot itself add?"""
+    result = ScenarioResult("floor", "minimal Bolt app vs coachbot with an instant model (ttft=0, tps=0)")
+    count, extra = (10, 2) if h.options.quick else (30, 3)
+
+    floor_app = await asyncio.to_thread(start_floor_app, h.registry, h.slack)
+    try:
+        floor_sender = EventSender(h.session, floor_app.events_url)
+        floor_progress = h.app_progress(floor_app)
+        await warm_up(floor_sender, h.factory, "DWFLOOR", floor_progress)
+        await h.reset_fakes()
+        floor_sent = await run_sequential(
+            floor_sender, h.factory, thread_plan("DFLOOR", count, extra), floor_progress
+        )
+        calls, messages, _ = await h.recorded()
+        posted = frozenset({"chat.postMessage"})  # its one reply is both first text and end
+        floor_traces = trace_turns(floor_sent, calls, messages, [], text_methods=posted, end_methods=posted)
+    finally:
+        await asyncio.to_thread(floor_app.process.stop)
+
+    instant = await _with_model_config(h, 0.0, 0.0, lambda: _instant_turns(h, count, extra))
+    bot_sent, bot_traces, bot_calls = instant
+
+    floor_ack = summarize(s.ack_ms for s in floor_sent)
+    floor_reply = summarize(ms(t.sent.sent_at, t.first_text_at) for t in floor_traces)
+    bot_ack = summarize(s.ack_ms for s in bot_sent)
+    bot_reply = summarize(ms(t.sent.sent_at, t.first_text_at) for t in bot_traces)
+    reads = conversation_reads(bot_calls)
+    result.metrics = {
+        "turns": len(floor_sent),
+        "floor": {"ack_ms": floor_ack, "event_to_reply_posted_ms": floor_reply},
+        "coachbot_instant_model": {
+            "ack_ms": bot_ack,
+            "event_to_first_text_ms": bot_reply,
+            "cross_process": cross_process(bot_traces),
+        },
+        "ratio_coachbot_over_floor": {
+            "ack_p50": ratio(_p(bot_ack, "p50"), _p(floor_ack, "p50")),
+            "ack_p99": ratio(_p(bot_ack, "p99"), _p(floor_ack, "p99")),
+            "reply_p50": ratio(_p(bot_reply, "p50"), _p(floor_reply, "p50")),
+            "reply_p99": ratio(_p(bot_reply, "p99"), _p(floor_reply, "p99")),
+        },
+        "conversations_reads": reads,
+        "errors": {"floor": errors(floor_sent, floor_traces), "coachbot": errors(bot_sent, bot_traces)},
+    }
+    ratios = result.metrics["ratio_coachbot_over_floor"]
+    result.rows = [
+        Row("floor: ack", floor_ack),
+        Row("floor: event → reply posted", floor_reply),
+        Row("coachbot (instant model): ack", bot_ack),
+        Row("coachbot (instant model): event → first text", bot_reply),
+        Row("ratio coachbot/floor, ack p50 / p99", value=f"{ratios['ack_p50']} / {ratios['ack_p99']}"),
+        Row("ratio coachbot/floor, reply p50 / p99", value=f"{ratios['reply_p50']} / {ratios['reply_p99']}"),
+        Row("conversations.* reads (coachbot)", value=reads),
+        Row("errors", value=result.metrics["errors"]),
+    ]
+    result.checks = [reads_check(result, reads, len(bot_sent))]
+    return result
+
+
+async def _instant_turns(h: Harness, count: int, extra: int) -> tuple[list[Sent], list[TurnTrace], list[Any]]:
+    progress = h.app_progress()
+    await warm_up(h.sender, h.factory, "DWINST", progress)
+    await h.reset_fakes()
+    sent = await run_sequential(h.sender, h.factory, thread_plan("DINST", count, extra), progress)
+    calls, messages, requests = await h.recorded()
+    return sent, trace_turns(sent, calls, messages, requests, text_methods=TEXT_METHODS), calls
+
+
+async def _with_model_config(h: Harness, ttft: float, tps: float, body: Callable[[], Awaitable[_T]]) -> _T:
+    """Run ``body`` with the fake model re-paced, restoring the run's pacing whatever happens."""
+    await h.model_api.post("/_devkit/config", {"ttft": ttft, "tokens_per_second": tps})
+    try:
+        return await body()
+    finally:
+        await h.model_api.post(
+            "/_devkit/config", {"ttft": h.options.ttft, "tokens_per_second": h.options.tps}
+        )
+
+
+# ------------------------------------------------------------------ registry
+
+
+def _minus(value: float | None, amount: float) -> float | None:
+    return None if value is None else value - amount
+
+
+def _difference(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(a - b, 3)
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    run: Callable[[Harness], Awaitable[ScenarioResult]]
+    budget_s: Callable[[bool], float]  # the longest it may take, quick or not
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "turn": Scenario(turn, lambda quick: 180.0),
+    "burst": Scenario(burst, lambda quick: 150.0),
+    "acks": Scenario(acks, lambda quick: 150.0 if quick else 200.0),
+    "floor": Scenario(floor, lambda quick: 240.0),
+}
+DEFAULT_SCENARIOS = ("turn", "burst", "acks", "floor")
