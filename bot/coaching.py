@@ -8,6 +8,7 @@ that streams for a minute holds no thread and no connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 from collections.abc import Coroutine
@@ -83,6 +84,7 @@ def failure_text(error: BaseException) -> str:
 
 
 INTERRUPTED_NOTE = "\n\n_(My reply was cut off. Your message is saved; please ask again.)_"
+EMPTY_REPLY_TEXT = "I don't have a good answer to that. Could you say a bit more about what you need?"
 UNEXPECTED_TEXT = "Sorry, something went wrong on my side. Your message is saved; please ask again."
 NOT_STORED_TEXT = "Sorry, I couldn't save that message, so I haven't answered it. Please send it again."
 
@@ -187,20 +189,20 @@ class CoachingService:
         outcome = TurnOutcome.REPLIED
         try:
             try:
-                async for piece in self._model.stream_reply(prompt, stats):
-                    safe = mentions.feed(piece)
-                    reply.append(safe)
-                    writer.write(safe)
+                async with contextlib.aclosing(self._model.stream_reply(prompt, stats)) as pieces:
+                    async for piece in pieces:
+                        safe = mentions.feed(piece)
+                        reply.append(safe)
+                        writer.write(safe)
                 tail = mentions.flush()
                 reply.append(tail)
-                writer.write(tail)
+                writer.write(tail if "".join(reply).strip() else EMPTY_REPLY_TEXT)
             except openai.APIError as error:
                 outcome = TurnOutcome.MODEL_FAILED
                 logger.warning(
                     "Model call failed (session=%s, error=%s)", recorded.session_id, type(error).__name__
                 )
-                note = INTERRUPTED_NOTE if writer.has_sent_text else failure_text(error)
-                writer.write(note)
+                writer.write(INTERRUPTED_NOTE if "".join(reply).strip() else failure_text(error))
             writer_stats = await writer.close()
         except SLACK_ERRORS as error:
             logger.warning(
@@ -214,6 +216,8 @@ class CoachingService:
             self.timings.record_failure()
             await self._store_reply(recorded, "".join(reply), stats, None, message, failed=True)
             return TurnOutcome.SLACK_FAILED
+        finally:
+            writer.abandon()
 
         await self._store_reply(
             recorded, "".join(reply), stats, writer_stats, message, failed=outcome is not TurnOutcome.REPLIED

@@ -141,6 +141,11 @@ class SlackReplyWriter:
         await self._task
         return self.stats
 
+    def abandon(self) -> None:
+        """Stop the writer task if a failure elsewhere ends the reply early (no-op once closed)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:

@@ -367,3 +367,29 @@ def test_logs_at_info_hold_no_message_text_and_no_tokens(
     assert "Model call failed (session=" in logged
     for secret in ("SECRET-", slack_emulator.bot_token, fake_openai.api_key, slack_emulator.signing_secret):
         assert secret not in logged
+
+
+def test_an_empty_model_reply_still_answers_the_coach(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+) -> None:
+    fake_openai.queue_reply("")
+
+    reply = converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="..."))
+
+    assert "say a bit more" in reply.text
+
+
+def test_a_model_failure_mid_reply_keeps_the_partial_text_and_says_it_was_cut_off(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, settings: Settings
+) -> None:
+    fake_openai.tokens_per_second = 20
+    fake_openai.queue_reply("word " * 200)
+    event = slack_emulator.user_says(channel=DM, text="Go on")
+    with BackgroundServer(settings.with_overrides(openai_timeout=5.0)) as server:
+        slack_emulator.send_event(server.events_url, event)
+        eventually(lambda: slack_emulator.replies_in(DM, event["ts"]))
+        fake_openai.stop()  # the model goes away mid-stream
+        reply = slack_emulator.wait_for_replies(DM, event["ts"], count=1, timeout=15)[-1]
+
+    assert reply.text.startswith("word word")
+    assert "cut off" in reply.text
