@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from bench.load import DevkitClient, EventFactory, EventSender, PreparedEvent, Sent
-from bench.processes import DevkitServer, HttpApp, ProcessRegistry
+from bench.processes import DevkitServer, HttpApp, ProcessRegistry, process_usage
 from bench.stats import Summary
 from bench.traces import TurnTrace, trace_turns
 
@@ -57,6 +58,15 @@ class Harness:
 
         return count
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each process on the box's few cores: the app is not alone on them."""
+        return {
+            "coachbot": process_usage(self.app.process.pid).cpu_seconds,
+            "fake_openai": process_usage(self.model.process.pid).cpu_seconds,
+            "slack_emulator": process_usage(self.slack.process.pid).cpu_seconds,
+            "harness": time.process_time(),
+        }
+
     async def reset_fakes(self) -> None:
         await asyncio.gather(self.slack_api.reset(), self.model_api.reset())
 
@@ -81,6 +91,18 @@ class Step:
     channel: str
     user: str
     new_thread: bool
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before[name], 3) for name in before}
+
+
+def describe_cpu(used: dict[str, float], seconds: float) -> str:
+    """``coachbot 3.1 s (62%), …``: the share is of one core over ``seconds`` of wall time."""
+    return ", ".join(
+        f"{name} {value:.1f} s ({value / seconds:.0%})" if seconds else f"{name} {value:.1f} s"
+        for name, value in used.items()
+    )
 
 
 def thread_plan(prefix: str, turns: int, extra_threads: int) -> list[Step]:
@@ -174,5 +196,6 @@ class ScenarioResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     rows: list[Row] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    highlights: list[str] = field(default_factory=list)  # repeated under the summary
     duration_s: float = 0.0
     error: str | None = None

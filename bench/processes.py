@@ -19,8 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -366,15 +365,6 @@ def _wait_healthy(app: HttpApp) -> None:
             pass
         time.sleep(0.1)
     raise app.process.fail(f"did not answer /healthz within {START_TIMEOUT:.0f} s")
-
-
-@contextmanager
-def running(registry: ProcessRegistry) -> Iterator[ProcessRegistry]:
-    """Stops every registered child on the way out, whatever ended the block."""
-    try:
-        yield registry
-    finally:
-        registry.stop_all()
 
 
 @dataclass(frozen=True)

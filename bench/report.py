@@ -17,7 +17,19 @@ from bench.processes import REPO_ROOT
 from bench.scenarios import READS_CHECK
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-_LIBRARIES = ("slack_bolt", "slack_sdk", "starlette", "uvicorn", "aiohttp", "openai", "SQLAlchemy")
+_LIBRARIES = (
+    "slack_bolt",
+    "slack_sdk",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "aiohttp",
+    "openai",
+    "SQLAlchemy",
+    "asyncpg",
+    "aiosqlite",
+)
 
 
 def machine_info(database: BenchDatabase) -> dict[str, Any]:
@@ -32,7 +44,9 @@ def machine_info(database: BenchDatabase) -> dict[str, Any]:
         "database": database.kind,
         "database_server_version": database.server_version,
         "libraries": {name: _version(name) for name in _LIBRARIES},
-        "git_commit": _git_commit(),
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        # Uncommitted changes to the code under test (bench/ itself excluded).
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench")),
     }
 
 
@@ -55,11 +69,10 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
+    """Read-only git queries: which code was measured (others may be editing the tree meanwhile)."""
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5
-        )
+        done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None
@@ -71,7 +84,8 @@ def describe_machine(machine: dict[str, Any]) -> str:
     )
     return (
         f"machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['memory_total']} RAM, "
-        f"Python {machine['python']}, database {db}, commit {machine['git_commit']}"
+        f"Python {machine['python']}, database {db}, "
+        f"commit {machine['git_commit']}{' + uncommitted app changes' if machine['git_dirty'] else ''}"
     )
 
 
@@ -88,7 +102,7 @@ def _num(value: Any) -> str:
 
 def _plain(value: Any) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
+        return "; ".join(f"{k}: {_plain(v)}" if isinstance(v, dict) else f"{k} {v}" for k, v in value.items())
     return str(value)
 
 
@@ -155,6 +169,7 @@ def render_summary(results: list[ScenarioResult], options: Options, machine: dic
         verdict = "PASS" if check.passed else "MISS"
         lines.append(f"   {scenario:<9} {check.name:<52} {value:>10} {limit:>8}  {verdict}")
     for result in results:
+        lines.extend(f"   {line}" for line in result.highlights)
         if result.error:
             lines.append(f"   {result.name:<9} ERROR: {result.error}")
     return "\n".join(lines)

@@ -19,6 +19,8 @@ from bench.harness import (
     Harness,
     Row,
     ScenarioResult,
+    cpu_used,
+    describe_cpu,
     run_sequential,
     send_all,
     thread_plan,
@@ -73,12 +75,17 @@ def cross_process(traces: list[TurnTrace]) -> dict[str, Summary]:
     }
 
 
-def errors(sent: list[Sent], traces: list[TurnTrace]) -> dict[str, int]:
-    return {
+def errors(
+    sent: list[Sent], traces: list[TurnTrace], app_problems: list[str] | None = None
+) -> dict[str, int]:
+    found = {
         "non_200_acks": sum(1 for s in sent if s.status not in (0, 200)),
         "no_http_answer": sum(1 for s in sent if s.status == 0),
         "missing_replies": sum(1 for t in traces if t.sent.ok and not t.complete),
     }
+    if app_problems is not None:
+        found["app_error_lines"] = sum(1 for line in app_problems if " ERROR " in line)
+    return found
 
 
 READS_CHECK = "Slack conversations.* reads per turn"
@@ -113,6 +120,7 @@ async def turn(h: Harness) -> ScenarioResult:
     xp = cross_process(traces)
     acks = summarize(s.ack_ms for s in sent)
     reads = conversation_reads(calls)
+    problems = h.app.log.problems_since(problem_mark)
     result.metrics = {
         "turns": len(sent),
         "top_level_turns": sum(1 for s in sent if s.event.top_level),
@@ -125,8 +133,8 @@ async def turn(h: Harness) -> ScenarioResult:
         "ack_ms": acks,
         "slack_calls": dict(Counter(str(c["method"]) for c in calls)),
         "conversations_reads": reads,
-        "errors": errors(sent, traces),
-        "app_problems": h.app.log.problems_since(problem_mark)[:20],
+        "errors": errors(sent, traces, problems),
+        "app_problems": problems[:20],
     }
     result.rows = [
         Row("app: event → model request", app["event_to_model_ms"]),
@@ -164,11 +172,13 @@ async def burst(h: Harness) -> ScenarioResult:
     events = [h.factory.message(f"DBURST{i:03d}", f"UBURST{i:03d}") for i in range(BURST_COACHES)]
     await h.reset_fakes()
     log_mark, problem_mark = h.app.log.turn_count(), h.app.log.problem_count()
-    before = await progress()
+    before, cpu_before, started = await progress(), h.cpu_seconds(), time.perf_counter()
     sent = await send_all(h.sender, events)
     expected = sum(1 for s in sent if s.ok)
     await wait_for_count(progress, before + expected, BURST_TIMEOUT, poll=0.01)
+    cpu, elapsed = cpu_used(cpu_before, h.cpu_seconds()), time.perf_counter() - started
     traces, calls = await h.traces(sent)
+    problems = h.app.log.problems_since(problem_mark)
     ttft_ms, tps = h.options.ttft * 1000.0, h.options.tps
 
     beyond_ttft = summarize(_minus(ms(t.sent.sent_at, t.first_text_at), ttft_ms) for t in traces)
@@ -191,8 +201,10 @@ async def burst(h: Harness) -> ScenarioResult:
         "app": app_measures(h.app.log.turns_since(log_mark)),
         "ack_ms": acks,
         "conversations_reads": reads,
-        "errors": errors(sent, traces),
-        "app_problems": h.app.log.problems_since(problem_mark)[:20],
+        "cpu_s_by_process": cpu,
+        "elapsed_s": round(elapsed, 3),
+        "errors": errors(sent, traces, problems),
+        "app_problems": problems[:20],
     }
     result.rows = [
         Row("first text at Slack − send − TTFT", beyond_ttft),
@@ -203,6 +215,7 @@ async def burst(h: Harness) -> ScenarioResult:
         Row("x-proc: event sent → model request received", xp["event_sent_to_model_received_ms"]),
         Row("x-proc: model first token → first text at Slack", xp["model_first_token_to_first_text_ms"]),
         Row("ack", acks),
+        Row("CPU until the last reply", value=describe_cpu(cpu, elapsed)),
         Row("conversations.* reads", value=reads),
         Row("errors", value=result.metrics["errors"]),
     ]
@@ -237,7 +250,7 @@ async def acks(h: Harness) -> ScenarioResult:
     log_mark, problem_mark = h.app.log.turn_count(), h.app.log.problem_count()
     coaches = [_Coach(f"DACK{i:04d}", f"UACK{i:04d}") for i in range(ACK_THREADS)]
     completed: Counter[str] = Counter()
-    usage_before = process_usage(h.app.process.pid)
+    rss_before, cpu_before = process_usage(h.app.process.pid).rss_kib, h.cpu_seconds()
 
     stop_polling = asyncio.Event()
     poller = asyncio.create_task(_poll_completions(h, completed, stop_polling))
@@ -245,7 +258,7 @@ async def acks(h: Harness) -> ScenarioResult:
         window_start = time.perf_counter()
         sent, lags, skipped = await _open_loop(h, coaches, completed, seconds)
         window = time.perf_counter() - window_start
-        usage_window = process_usage(h.app.process.pid)
+        cpu_window = cpu_used(cpu_before, h.cpu_seconds())
         drained = await _wait_until(
             lambda: _all_idle(coaches, completed), ACK_DRAIN_TIMEOUT, ACK_POLL_SECONDS
         )
@@ -253,6 +266,7 @@ async def acks(h: Harness) -> ScenarioResult:
         stop_polling.set()
         await poller
     usage_after = process_usage(h.app.process.pid)
+    cpu = cpu_window["coachbot"]
     await _refresh_completions(h, completed)
 
     traces, calls = await h.traces(sent)
@@ -262,7 +276,8 @@ async def acks(h: Harness) -> ScenarioResult:
     replies_expected = sum(c.expected for c in coaches)
     replies_done = sum(min(completed[c.channel], c.expected) for c in coaches)
     reads = conversation_reads(calls)
-    cpu = usage_window.cpu_seconds - usage_before.cpu_seconds
+    app = app_measures(h.app.log.turns_since(log_mark))
+    problems = h.app.log.problems_since(problem_mark)
     result.metrics = {
         "threads": ACK_THREADS,
         "rate_per_s": ACK_RATE,
@@ -278,29 +293,31 @@ async def acks(h: Harness) -> ScenarioResult:
         "drained": drained,
         "reply_complete_ms": summarize(ms(t.sent.sent_at, t.end_at) for t in traces),
         "cross_process": cross_process(traces),
-        "app": app_measures(h.app.log.turns_since(log_mark)),
+        "app": app,
         "conversations_reads": reads,
-        "errors": errors(sent, traces),
-        "app_rss_kib": {"before": usage_before.rss_kib, "after": usage_after.rss_kib},
+        "errors": errors(sent, traces, problems),
+        "app_rss_kib": {"before": rss_before, "after": usage_after.rss_kib},
         "app_cpu_s": {
             "window": round(cpu, 3),
             "window_utilisation": round(cpu / window, 3) if window else None,
-            "total_incl_drain": round(usage_after.cpu_seconds - usage_before.cpu_seconds, 3),
+            "total_incl_drain": round(usage_after.cpu_seconds - cpu_before["coachbot"], 3),
         },
-        "app_problems": h.app.log.problems_since(problem_mark)[:20],
+        "window_cpu_s_by_process": cpu_window,
+        "app_problems": problems[:20],
     }
     result.rows = [
         Row("ack", ack_summary),
         Row("acks over 3 s (or unanswered)", value=slow),
         Row("replies completed / expected", value=f"{replies_done} / {replies_expected}"),
         Row("reply complete − send", result.metrics["reply_complete_ms"]),
+        Row("app: event → model request", app["event_to_model_ms"]),
         Row("generator lag behind schedule", result.metrics["generator_lag_ms"]),
         Row("sent (top-level) / skipped", value=f"{len(sent)} ({result.metrics['top_level']}) / {skipped}"),
         Row(
             "app RSS before → after",
-            value=f"{usage_before.rss_kib // 1024} → {usage_after.rss_kib // 1024} MiB",
+            value=f"{rss_before // 1024} → {usage_after.rss_kib // 1024} MiB",
         ),
-        Row("app CPU in window", value=f"{cpu:.2f} s ({cpu / window:.0%} of one core)" if window else "-"),
+        Row("CPU in window", value=describe_cpu(cpu_window, window)),
         Row("conversations.* reads", value=reads),
         Row("errors", value=result.metrics["errors"]),
     ]
@@ -436,12 +453,23 @@ async def floor(h: Harness) -> ScenarioResult:
         Row("floor: event → reply posted", floor_reply),
         Row("coachbot (instant model): ack", bot_ack),
         Row("coachbot (instant model): event → first text", bot_reply),
-        Row("ratio coachbot/floor, ack p50 / p99", value=f"{ratios['ack_p50']} / {ratios['ack_p99']}"),
-        Row("ratio coachbot/floor, reply p50 / p99", value=f"{ratios['reply_p50']} / {ratios['reply_p99']}"),
+        Row(
+            "ratio coachbot/floor, ack p50 / p99",
+            value=f"{_fmt_x(ratios['ack_p50'])} / {_fmt_x(ratios['ack_p99'])}",
+        ),
+        Row(
+            "ratio coachbot/floor, reply p50 / p99",
+            value=f"{_fmt_x(ratios['reply_p50'])} / {_fmt_x(ratios['reply_p99'])}",
+        ),
         Row("conversations.* reads (coachbot)", value=reads),
         Row("errors", value=result.metrics["errors"]),
     ]
     result.checks = [reads_check(result, reads, len(bot_sent))]
+    result.highlights = [
+        f"floor: event → first reply text p50, coachbot (instant model) {_fmt_ms(_p(bot_reply, 'p50'))} "
+        f"vs minimal Bolt app {_fmt_ms(_p(floor_reply, 'p50'))} = {_fmt_x(ratios['reply_p50'])}; "
+        f"ack p50 ratio {_fmt_x(ratios['ack_p50'])}"
+    ]
     return result
 
 
@@ -478,6 +506,10 @@ def _difference(a: float | None, b: float | None) -> float | None:
 
 def _fmt_ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} ms"
+
+
+def _fmt_x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}×"
 
 
 @dataclass(frozen=True)
