@@ -12,6 +12,8 @@ COMMIT/ROLLBACK round trips a transaction would add; a single statement is atomi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +86,10 @@ class ConversationStore:
         else:
             raise ValueError(f"unsupported database dialect {dialect!r}")
         self._engine = engine
+        # SQLite has one writer at a time. Queueing writers here, on the event loop, keeps
+        # them from holding the file lock while they wait for a busy loop to resume them,
+        # which under load ran other writers into "database is locked".
+        self._write_lock = asyncio.Lock() if dialect == "sqlite" else None
         self.session_cache: CountingTTLCache[SessionKey, int] = (
             session_cache
             if session_cache is not None
@@ -241,6 +247,9 @@ class ConversationStore:
             }
         )
 
+    def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
+        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
+
     async def _select_session_id(self, conn: AsyncConnection, key: SessionKey) -> int | None:
         result = await conn.execute(
             self._select_session,
@@ -265,7 +274,7 @@ class ConversationStore:
         without ``commit`` (every early return) rolls everything back.
         """
         now = utcnow()
-        async with self._engine.connect() as conn:
+        async with self._writing(), self._engine.connect() as conn:
             if event_id is not None:
                 claim = await conn.execute(
                     self._claim_event, {"team_id": key.team_id, "event_id": event_id, "received_at": now}
@@ -327,7 +336,7 @@ class ConversationStore:
 
     async def _insert_single_message(self, params: dict[str, Any]) -> int:
         """One INSERT (plus a lookup when the posted message is already stored)."""
-        async with self._autocommit.connect() as conn:
+        async with self._writing(), self._autocommit.connect() as conn:
             message_id: int | None
             if params["slack_ts"] is None:
                 message_id = (await conn.execute(self._insert_unposted_message, params)).scalar_one()

@@ -393,3 +393,27 @@ def test_a_model_failure_mid_reply_keeps_the_partial_text_and_says_it_was_cut_of
 
     assert reply.text.startswith("word word")
     assert "cut off" in reply.text
+
+
+def test_a_transient_model_error_is_retried_and_the_coach_never_notices(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+) -> None:
+    fake_openai.fail_next(503, times=1, retry_after=0.01)
+    fake_openai.queue_reply("Here after one retry.")
+
+    reply = converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Hi"))
+
+    assert reply.text == "Here after one retry."
+    assert [r.status for r in fake_openai.requests] == [503, 200]
+
+
+def test_slack_rate_limits_are_retried_by_the_sdk(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+) -> None:
+    slack_emulator.fail("chat.startStream", error="ratelimited", status=429, retry_after=0, times=1)
+    fake_openai.queue_reply("Posted after Slack's rate limit.")
+
+    reply = converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Hi"))
+
+    assert reply.text == "Posted after Slack's rate limit."
+    assert [call.status for call in slack_emulator.calls_to("chat.startStream")] == [429, 200]

@@ -4,8 +4,8 @@ Seeds a database with many messages, then times what every coach turn does, thro
 ``ConversationStore`` on the app's engine, and prints the query plans so the indexes can be
 seen at work::
 
-    .venv/bin/python -m tests.test_storage_timing                    # both databases, 200k messages
-    .venv/bin/python -m tests.test_storage_timing --backend sqlite --messages 1000000
+    .venv/bin/python -m bench.storage_lookup                    # both databases, 200k messages
+    .venv/bin/python -m bench.storage_lookup --backend sqlite --messages 1000000
 
 Targets: <= 2 ms for session lookup + history, a few ms for recording a message.
 PostgreSQL runs on a throwaway database on 127.0.0.1:5432 (see tests/fixtures/databases.py).
