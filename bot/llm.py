@@ -55,6 +55,9 @@ class CoachModel:
             base_url=settings.openai_base_url,
             timeout=settings.openai_timeout,
             max_retries=settings.openai_max_retries,
+            # The SDK's aiohttp transport: about a third of the CPU per streamed
+            # token of its default httpx2/anyio stack (bench/, see the README).
+            http_client=openai.DefaultAioHttpClient(timeout=settings.openai_timeout),
         )
         return cls(client, model=settings.openai_model, max_tokens=settings.openai_max_tokens)
 
