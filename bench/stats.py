@@ -5,16 +5,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 
+from bot.timing import percentile
+
 Summary = dict[str, float | int | None]
-
-
-def percentile(values: Iterable[float], fraction: float) -> float | None:
-    """Nearest-rank percentile (the same definition as the app's own timings); None for no data."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
-    return ordered[rank]
 
 
 def summarize(values: Iterable[float | None]) -> Summary:

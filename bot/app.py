@@ -27,7 +27,7 @@ from bot.coaching import CoachingService
 from bot.config import Settings
 from bot.llm import CoachModel
 from storage.conversations import ConversationStore
-from storage.engine import create_db_engine
+from storage.engine import create_db_engine, warm_pool
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient, coaching: Coachin
 
 async def build_runtime(settings: Settings) -> Runtime:
     engine = create_db_engine(settings.database_url, echo=settings.debug)
+    await warm_pool(engine)
     store = ConversationStore(engine)
     model = CoachModel.from_settings(settings)
     coaching = CoachingService(settings=settings, store=store, model=model)

@@ -7,6 +7,7 @@ so both spellings are derived here from the one setting.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import event
@@ -144,3 +145,17 @@ def pool_status(engine: AsyncEngine) -> dict[str, Any]:
     if isinstance(max_overflow, int):
         status["max_overflow"] = max_overflow
     return status
+
+
+async def warm_pool(engine: AsyncEngine) -> int:
+    """Open the pool's standing connections now, so a burst at start-up does not wait on connects.
+
+    Returns how many were opened (none for SQLite, whose connections are local files).
+    """
+    size = getattr(engine.pool, "size", None)
+    if engine.dialect.name != "postgresql" or not callable(size):
+        return 0
+    connections = await asyncio.gather(*(engine.connect() for _ in range(size())))
+    for connection in connections:
+        await connection.close()
+    return len(connections)

@@ -12,7 +12,14 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
-from storage.engine import async_url, create_db_engine, make_session_factory, pool_status, sync_url
+from storage.engine import (
+    async_url,
+    create_db_engine,
+    make_session_factory,
+    pool_status,
+    sync_url,
+    warm_pool,
+)
 from storage.models import CoachingSession
 
 
@@ -168,3 +175,16 @@ async def test_orm_objects_stay_readable_after_commit(engine: AsyncEngine):
 async def test_engine_serves_concurrent_tasks(engine: AsyncEngine):
     results = await asyncio.gather(*(scalar(engine, "SELECT 1") for _ in range(20)))
     assert results == [1] * 20
+
+
+async def test_warm_pool_opens_the_standing_postgresql_connections(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        opened = await warm_pool(engine)
+        if engine.dialect.name == "postgresql":
+            assert opened == 10
+            assert engine.pool.checkedin() == 10
+        else:
+            assert opened == 0
+    finally:
+        await engine.dispose()
