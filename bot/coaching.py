@@ -26,7 +26,7 @@ from bot.mentions import MentionFilter
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, build_messages
 from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, WriterStats
 from bot.timing import TurnTiming, TurnTimings, elapsed_ms
-from storage.conversations import ConversationStore, HistoryMessage, RecordedMessage, SessionKey
+from storage.conversations import ConversationStore, RecordedMessage, SessionKey
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +149,7 @@ class CoachingService:
                 event_id=message.event_id,
                 start_session=message.starts_session,
                 title=message.text[:TITLE_CHARS] or None,
+                history_limit=HISTORY_LIMIT,
             )
         except Exception:
             logger.exception("Could not store a coach message (channel=%s)", message.channel_id)
@@ -159,12 +160,10 @@ class CoachingService:
             return TurnOutcome.DUPLICATE if message.starts_session else TurnOutcome.NOT_A_SESSION
 
         self._show_progress(message, recorded, client)
-        if recorded.is_new_session:
-            history = [HistoryMessage(role="user", text=message.text)]  # nothing older to read
-        else:
-            history = await self._store.load_history(recorded.session_id, limit=HISTORY_LIMIT)
         prompt = build_messages(
-            history, system_prompt=self._system_prompt, token_budget=self._settings.context_token_budget
+            recorded.history,
+            system_prompt=self._system_prompt,
+            token_budget=self._settings.context_token_budget,
         )
         return await self._reply(message, recorded, prompt, target, client)
 

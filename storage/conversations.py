@@ -63,6 +63,8 @@ class RecordedMessage:
     session_id: int
     message_id: int
     is_new_session: bool
+    # The session's newest messages, oldest first, this one included, when asked for.
+    history: tuple[HistoryMessage, ...] = ()
 
 
 # Internal signal (compared by identity) that a known session id turned out to be gone.
@@ -169,8 +171,12 @@ class ConversationStore:
         event_id: str | None,
         start_session: bool,
         title: str | None = None,
+        history_limit: int = 0,
     ) -> RecordedMessage | None:
         """Store a user's message, opening the thread's session when ``start_session``.
+
+        With ``history_limit``, the session's newest messages come back too, read in the same
+        transaction: the coaching turn needs both, and one connection checkout is cheaper than two.
 
         Returns None, having written nothing, when the thread is not a session and
         ``start_session`` is False, and when the message is a duplicate: an ``event_id`` already
@@ -194,6 +200,7 @@ class ConversationStore:
                 text=text,
                 event_id=event_id,
                 title=title,
+                history_limit=history_limit,
             )
             if recorded is _STALE_SESSION:
                 # The session was deleted since it was cached or looked up (e.g. by a retention
@@ -213,9 +220,11 @@ class ConversationStore:
         if limit <= 0:
             return []
         async with self._connection(autocommit=True) as conn:
-            result = await conn.execute(self._history, {"session_id": session_id, "limit": limit})
-            rows = result.all()
-        return [HistoryMessage(role=row.message_type, text=row.text) for row in reversed(rows)]
+            return await self._read_history(conn, session_id, limit)
+
+    async def _read_history(self, conn: AsyncConnection, session_id: int, limit: int) -> list[HistoryMessage]:
+        result = await conn.execute(self._history, {"session_id": session_id, "limit": limit})
+        return [HistoryMessage(role=row.message_type, text=row.text) for row in reversed(result.all())]
 
     async def record_assistant_message(
         self,
@@ -282,6 +291,7 @@ class ConversationStore:
         text: str,
         event_id: str | None,
         title: str | None,
+        history_limit: int,
     ) -> RecordedMessage | None:
         """The write transaction; ``session_id`` None means find-or-create the session.
 
@@ -346,8 +356,16 @@ class ConversationStore:
             message_id = message.scalar_one_or_none()
             if message_id is None:
                 return None  # this Slack message is stored already, under another event id
+            history: tuple[HistoryMessage, ...] = ()
+            if history_limit > 0:
+                if is_new_session:  # nothing older to read
+                    history = (HistoryMessage(role=MessageType.USER.value, text=text),)
+                else:
+                    history = tuple(await self._read_history(conn, session_id, history_limit))
             await conn.commit()
-        return RecordedMessage(session_id=session_id, message_id=message_id, is_new_session=is_new_session)
+        return RecordedMessage(
+            session_id=session_id, message_id=message_id, is_new_session=is_new_session, history=history
+        )
 
     async def _insert_single_message(self, params: dict[str, Any]) -> int:
         """One INSERT (plus a lookup when the posted message is already stored)."""

@@ -459,3 +459,28 @@ async def test_a_shared_cache_can_be_passed_in(engine: AsyncEngine):
 
     assert store.session_cache is cache
     assert cache.get(THREAD) == created.session_id
+
+
+async def test_recording_can_return_the_history_read_in_the_same_transaction(
+    store: ConversationStore,
+) -> None:
+    first = await start(store, history_limit=50)
+    assert first.history == (HistoryMessage("user", "I want to get better at giving feedback"),)
+    await store.record_assistant_message(first.session_id, slack_ts="1700000000.000150", text="Tell me more.")
+
+    follow_up = await store.record_user_message(
+        THREAD,
+        user_id="U1",
+        slack_ts="1700000000.000300",
+        text="My feedback lands badly",
+        event_id="Ev-follow-up",
+        start_session=True,
+        history_limit=2,
+    )
+
+    assert follow_up is not None
+    assert follow_up.history == (
+        HistoryMessage("assistant", "Tell me more."),
+        HistoryMessage("user", "My feedback lands badly"),
+    )
+    assert list(follow_up.history) == await store.load_history(first.session_id, limit=2)
