@@ -117,10 +117,6 @@ class SlackReplyWriter:
         self._last_send = 0.0
         self.stats = WriterStats()
 
-    @property
-    def has_sent_text(self) -> bool:
-        return self.stats.first_text_sent_at is not None
-
     def write(self, text: str) -> None:
         """Queue text for the thread. Never waits; raises if the writer has failed."""
         if not text:
