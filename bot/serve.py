@@ -25,6 +25,7 @@ def _config(settings: Settings, app: Starlette) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn logs through coachbot's handler: one format, secrets redacted
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=15,
