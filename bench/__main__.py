@@ -36,6 +36,11 @@ from bench.processes import (
 )
 from bench.report import machine_info, render_scenario, render_summary, write_json
 from bench.scenarios import DEFAULT_SCENARIOS, SCENARIOS
+from bench.seed import SeedResult, SeedSpec, seed_database
+from storage.migrate import upgrade_database
+
+#: Messages of the seeded thread the turn scenario continues: its history is read at every turn.
+PROBE_MESSAGES = 40
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -55,7 +60,43 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "and dropped afterwards (default: a fresh SQLite file in a temp dir)",
     )
     parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--seed-messages",
+        type=int,
+        default=0,
+        metavar="N",
+        help="before the app starts, migrate the database and bulk-load N messages (bench/seed.py); "
+        "the turn scenario's long thread then continues a seeded thread of 40 messages",
+    )
+    parser.add_argument(
+        "--seed-sessions", type=int, default=None, metavar="M", help="sessions to spread them over (N // 10)"
+    )
+    args = parser.parse_args(argv)
+    if args.seed_messages < 0:
+        parser.error("--seed-messages must not be negative")
+    if args.seed_sessions is None:
+        args.seed_sessions = max(args.seed_messages // 10, 1)
+    elif args.seed_messages and not 1 <= args.seed_sessions < 1_000_000:
+        parser.error("--seed-sessions must be between 1 and 999,999")
+    if args.seed_messages and args.seed_messages < PROBE_MESSAGES:
+        parser.error(f"--seed-messages must be 0 or at least {PROBE_MESSAGES}")
+    return args
+
+
+def seed(url: str, messages: int, sessions: int) -> SeedResult:
+    """Migrate, then bulk-load, before any process under test opens the database."""
+    print(f"seeding {sessions} sessions / {messages} messages…", flush=True)
+    began = time.perf_counter()
+    upgrade_database(url)
+    migrated = time.perf_counter() - began
+    seeded = seed_database(url, SeedSpec(sessions, messages, first_session_messages=PROBE_MESSAGES))
+    print(
+        f"seeded {seeded.sessions} sessions / {seeded.messages} messages into {seeded.backend} "
+        f"in {seeded.seconds:.1f} s (migration {migrated:.1f} s before); the turn scenario continues "
+        f"session {seeded.first_session_id} ({seeded.first_session_messages} seeded messages)",
+        flush=True,
+    )
+    return seeded
 
 
 async def run_scenarios(
@@ -66,6 +107,7 @@ async def run_scenarios(
     slack: DevkitServer,
     model: DevkitServer,
     machine: dict[str, Any],
+    seeded: SeedResult | None,
 ) -> list[ScenarioResult]:
     results: list[ScenarioResult] = []
     async with client_session() as session:
@@ -80,6 +122,7 @@ async def run_scenarios(
             model_api=DevkitClient(session, model.origin),
             sender=EventSender(session, app.events_url),
             factory=EventFactory(SIGNING_SECRET, secrets.token_hex(3)),
+            seeded=seeded,
         )
         for name in names:
             result = await _run_one(name, harness)
@@ -120,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with temporary_database(args.database_url) as database:
             try:
+                seeded = None
+                if args.seed_messages:
+                    seeded = seed(database.url, args.seed_messages, args.seed_sessions)
                 print(
                     f"starting the fake OpenAI, the Slack emulator and coachbot ({database.kind})…",
                     flush=True,
@@ -127,8 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 model = start_fake_openai(registry, options.ttft, options.tps)
                 slack = start_slack_emulator(registry)
                 app = start_coachbot(registry, slack, model, database.url)
-                machine = machine_info(database)
-                results = asyncio.run(run_scenarios(names, options, registry, app, slack, model, machine))
+                machine = machine_info(database, seeded)
+                results = asyncio.run(
+                    run_scenarios(names, options, registry, app, slack, model, machine, seeded)
+                )
             finally:
                 registry.stop_all()  # before the database is dropped
     except KeyboardInterrupt:

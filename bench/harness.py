@@ -12,6 +12,7 @@ import aiohttp
 
 from bench.load import DevkitClient, EventFactory, EventSender, PreparedEvent, Sent
 from bench.processes import DevkitServer, HttpApp, ProcessRegistry, process_usage
+from bench.seed import SeedResult
 from bench.stats import Summary
 from bench.traces import TurnTrace, trace_turns
 
@@ -48,6 +49,7 @@ class Harness:
     model_api: DevkitClient
     sender: EventSender
     factory: EventFactory
+    seeded: SeedResult | None = None  # what --seed-messages loaded before the app started
 
     def app_progress(self, app: HttpApp | None = None) -> Progress:
         """Completed turns as the app's own output reports them (no polling of anything remote)."""
@@ -86,11 +88,15 @@ class Harness:
 
 @dataclass(frozen=True)
 class Step:
-    """One message of a plan: in ``channel``, opening a new thread or following up in the current one."""
+    """One message of a plan: in ``channel``, opening a new thread or following up in the current one.
+
+    With ``thread_ts``, a follow-up in that existing thread (e.g. one seeded before the app started).
+    """
 
     channel: str
     user: str
     new_thread: bool
+    thread_ts: str | None = None
 
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -105,9 +111,15 @@ def describe_cpu(used: dict[str, float], seconds: float) -> str:
     )
 
 
-def thread_plan(prefix: str, turns: int, extra_threads: int) -> list[Step]:
-    """``turns`` messages in one DM thread, then ``extra_threads`` more threads of two messages each."""
-    steps = [Step(f"{prefix}000", f"U{prefix}000", new_thread=n == 0) for n in range(turns)]
+def thread_plan(prefix: str, turns: int, extra_threads: int, existing: Step | None = None) -> list[Step]:
+    """``turns`` messages in one DM thread, then ``extra_threads`` more threads of two messages each.
+
+    With ``existing`` (a step naming a thread), the ``turns`` messages are all follow-ups in it.
+    """
+    if existing is not None:
+        steps = [existing] * turns
+    else:
+        steps = [Step(f"{prefix}000", f"U{prefix}000", new_thread=n == 0) for n in range(turns)]
     for t in range(1, extra_threads + 1):
         channel, user = f"{prefix}{t:03d}", f"U{prefix}{t:03d}"
         steps += [Step(channel, user, new_thread=True), Step(channel, user, new_thread=False)]
@@ -133,7 +145,7 @@ async def run_sequential(
     sent: list[Sent] = []
     misses = 0
     for step in steps:
-        thread = None if step.new_thread else threads.get(step.channel)
+        thread = step.thread_ts or (None if step.new_thread else threads.get(step.channel))
         event = factory.message(step.channel, step.user, thread)
         threads[step.channel] = event.thread_ts
         before = await progress()

@@ -15,6 +15,7 @@ from bench.database import BenchDatabase
 from bench.harness import Check, Options, Row, ScenarioResult
 from bench.processes import REPO_ROOT
 from bench.scenarios import READS_CHECK
+from bench.seed import SeedResult
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _LIBRARIES = (
@@ -32,8 +33,8 @@ _LIBRARIES = (
 )
 
 
-def machine_info(database: BenchDatabase) -> dict[str, Any]:
-    """Enough to tell whether two result files are comparable."""
+def machine_info(database: BenchDatabase, seeded: SeedResult | None = None) -> dict[str, Any]:
+    """Enough to tell whether two result files are comparable, the database's seeded size included."""
     return {
         "nproc": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)),
@@ -43,6 +44,8 @@ def machine_info(database: BenchDatabase) -> dict[str, Any]:
         "platform": platform.platform(),
         "database": database.kind,
         "database_server_version": database.server_version,
+        # What --seed-messages loaded before the app started (None: the database started empty).
+        "seeded": seeded.to_json() if seeded is not None else None,
         "libraries": {name: _version(name) for name in _LIBRARIES},
         "git_commit": _git("rev-parse", "--short", "HEAD"),
         # Uncommitted changes to the code under test (bench/ itself excluded).
@@ -86,6 +89,15 @@ def describe_machine(machine: dict[str, Any]) -> str:
         f"machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['memory_total']} RAM, "
         f"Python {machine['python']}, database {db}, "
         f"commit {machine['git_commit']}{' + uncommitted app changes' if machine['git_dirty'] else ''}"
+    )
+
+
+def describe_seed(seeded: dict[str, Any] | None) -> str:
+    if not seeded:
+        return "empty database"
+    return (
+        f"database seeded with {seeded['sessions']} sessions / {seeded['messages']} messages "
+        f"(loaded in {seeded['seconds']:.1f} s)"
     )
 
 
@@ -157,7 +169,8 @@ def _kind(options: Options) -> str:
 def render_summary(results: list[ScenarioResult], options: Options, machine: dict[str, Any]) -> str:
     lines = [
         "\n== summary",
-        f"   model: ttft {options.ttft} s, {options.tps} tokens/s; {_kind(options)} run",
+        f"   model: ttft {options.ttft} s, {options.tps} tokens/s; {_kind(options)} run; "
+        f"{describe_seed(machine.get('seeded'))}",
         f"   {describe_machine(machine)}",
         f"   {'scenario':<9} {'target':<52} {'value':>10} {'limit':>8}  result",
     ]

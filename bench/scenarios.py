@@ -19,6 +19,7 @@ from bench.harness import (
     Harness,
     Row,
     ScenarioResult,
+    Step,
     cpu_used,
     describe_cpu,
     run_sequential,
@@ -29,8 +30,10 @@ from bench.harness import (
 )
 from bench.load import EventSender, Sent
 from bench.processes import TurnLog, process_usage, start_floor_app
+from bench.seed import SeedResult
 from bench.stats import Summary, ms, ratio, summarize
 from bench.traces import TEXT_METHODS, TurnTrace, trace_turns
+from devkit.fake_openai import last_user_text
 
 BURST_COACHES = 50
 BURST_TIMEOUT = 60.0
@@ -107,16 +110,31 @@ def _p(summary: Summary, key: str) -> float | None:
 
 
 async def turn(h: Harness) -> ScenarioResult:
-    """One coach at a time: the bot's own cost per turn, by its clock and by the fakes' clocks."""
-    result = ScenarioResult("turn", "one coach at a time: N turns in one DM thread, then a few threads")
+    """One coach at a time: the bot's own cost per turn, by its clock and by the fakes' clocks.
+
+    On a seeded database the long thread is a seeded one that already holds ~40 messages, so every
+    one of its turns reads a full history out of a big table.
+    """
+    seeded = h.seeded
+    description = "one coach at a time: N turns in one DM thread, then a few threads"
+    existing: Step | None = None
+    if seeded is not None:
+        key = seeded.first_session
+        existing = Step(key.channel_id, seeded.first_session_user, new_thread=False, thread_ts=key.thread_ts)
+        description = (
+            f"one coach at a time: N follow-ups in a seeded DM thread ({seeded.first_session_messages} "
+            "earlier messages), then a few new threads"
+        )
+    result = ScenarioResult("turn", description)
     count, extra = (10, 2) if h.options.quick else (30, 3)
     progress = h.app_progress()
     await warm_up(h.sender, h.factory, "DWTURN", progress)
     await h.reset_fakes()
     log_mark, problem_mark = h.app.log.turn_count(), h.app.log.problem_count()
-    sent = await run_sequential(h.sender, h.factory, thread_plan("DTURN", count, extra), progress)
+    sent = await run_sequential(h.sender, h.factory, thread_plan("DTURN", count, extra, existing), progress)
     traces, calls = await h.traces(sent)
-    app = app_measures(h.app.log.turns_since(log_mark))
+    turn_logs = h.app.log.turns_since(log_mark)
+    app = app_measures(turn_logs)
     xp = cross_process(traces)
     acks = summarize(s.ack_ms for s in sent)
     reads = conversation_reads(calls)
@@ -130,6 +148,7 @@ async def turn(h: Harness) -> ScenarioResult:
             kind: cross_process([t for t in traces if t.sent.event.top_level is top])
             for kind, top in (("top_level", True), ("follow_up", False))
         },
+        "seeded_thread": None,
         "ack_ms": acks,
         "slack_calls": dict(Counter(str(c["method"]) for c in calls)),
         "conversations_reads": reads,
@@ -148,6 +167,8 @@ async def turn(h: Harness) -> ScenarioResult:
         Row("conversations.* reads", value=reads),
         Row("errors", value=result.metrics["errors"]),
     ]
+    if seeded is not None:
+        await _seeded_thread_rows(h, result, seeded, traces, turn_logs)
     result.checks = [
         Check(
             "first text after model's first token (x-proc p50)",
@@ -158,6 +179,42 @@ async def turn(h: Harness) -> ScenarioResult:
         reads_check(result, reads, len(sent)),
     ]
     return result
+
+
+async def _seeded_thread_rows(
+    h: Harness,
+    result: ScenarioResult,
+    seeded: SeedResult,
+    traces: list[TurnTrace],
+    turn_logs: list[TurnLog],
+) -> None:
+    """The turns continuing the seeded thread, apart, and proof that its history reached the model."""
+    thread = seeded.first_session.thread_ts
+    mine = [t for t in traces if t.sent.event.thread_ts == thread]
+    texts = {t.sent.event.text for t in mine}
+    _, _, requests = await h.recorded()
+    prompt_sizes = [
+        len(body.get("messages") or [])
+        for body in (r.get("body") or {} for r in requests)
+        if last_user_text(body) in texts
+    ]
+    app = app_measures([t for t in turn_logs if t.session == str(seeded.first_session_id)])
+    xp = cross_process(mine)
+    result.metrics["seeded_thread"] = {
+        "session_id": seeded.first_session_id,
+        "seeded_messages": seeded.first_session_messages,
+        "turns": len(mine),
+        "app": app,
+        "cross_process": xp,
+        "prompt_messages": {"min": min(prompt_sizes, default=None), "max": max(prompt_sizes, default=None)},
+    }
+    label = f"seeded thread ({seeded.first_session_messages}+ msgs)"
+    sizes = f"{min(prompt_sizes)}–{max(prompt_sizes)}" if prompt_sizes else "-"
+    result.rows[-3:-3] = [
+        Row(f"{label}: app: event → model request", app["event_to_model_ms"]),
+        Row(f"{label}: x-proc: event sent → model request", xp["event_sent_to_model_received_ms"]),
+        Row(f"{label}: turns / messages in model prompts", value=f"{len(mine)} / {sizes}"),
+    ]
 
 
 # ------------------------------------------------------------------ burst

@@ -20,78 +20,29 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
 
+from bench.seed import SeedResult, SeedSpec, seed_database
 from storage.conversations import ConversationStore, SessionKey
-from storage.engine import create_db_engine, sync_url
+from storage.engine import create_db_engine
 from storage.migrate import upgrade_database
-from storage.models import chat_messages, coaching_sessions
 
 BIG_SESSION_SHARE = 0.25  # a quarter of all messages sit in one long-running session
 TEXT = "Let's talk about how the feedback conversation went and what you would change next time. " * 2
 
 
-def session_key(n: int) -> SessionKey:
-    return SessionKey("T1", f"C{n % 50:04d}", f"1700{n:06d}.000100")
-
-
-def seed(engine: Engine, *, sessions: int, messages: int) -> None:
-    """Bulk-insert sessions and messages (synchronously, it is setup, not what is measured)."""
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    with engine.begin() as conn:
-        conn.execute(
-            insert(coaching_sessions),
-            [
-                {
-                    "team_id": key.team_id,
-                    "channel_id": key.channel_id,
-                    "thread_ts": key.thread_ts,
-                    "user_id": f"U{n % 200:04d}",
-                    "is_active": n % 3 != 0,
-                    "title": f"Session {n}",
-                    "vector_store_id": f"vs_{n}" if n % 4 == 0 else None,
-                    "created_at": start,
-                    "updated_at": start + timedelta(minutes=n),
-                }
-                for n, key in ((n, session_key(n)) for n in range(1, sessions + 1))
-            ],
-        )
+def seed(url: str, *, sessions: int, messages: int) -> SeedResult:
+    """Bulk-load sessions and messages (bench.seed: setup, not what is measured); session 1 is big."""
     big = int(messages * BIG_SESSION_SHARE)
-    rest = messages - big
-    chunk: list[dict[str, object]] = []
-
-    def flush() -> None:
-        with engine.begin() as conn:
-            conn.execute(insert(chat_messages), chunk)
-        chunk.clear()
-
-    for i in range(messages):
-        session_id = 1 if i < big else 2 + (i - big) % (sessions - 1)
-        chunk.append(
-            {
-                "session_id": session_id,
-                "message_type": "user" if i % 2 == 0 else "assistant",
-                "slack_ts": f"1710{i:06d}.000200",
-                "text": TEXT,
-                "timestamp": start + timedelta(seconds=i),
-                "prompt_tokens": 300 if i % 2 else None,
-                "completion_tokens": 120 if i % 2 else None,
-                "latency_ms": 900 if i % 2 else None,
-            }
-        )
-        if len(chunk) == 10_000:
-            flush()
-    if chunk:
-        flush()
-    with engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE")
-    print(f"  seeded {sessions} sessions, {messages} messages ({big} in session 1), {rest} elsewhere")
+    seeded = seed_database(url, SeedSpec(sessions, messages, first_session_messages=big))
+    print(
+        f"  seeded {sessions} sessions, {messages} messages ({big} in session {seeded.first_session_id}), "
+        f"{messages - big} elsewhere"
+    )
+    return seeded
 
 
 async def timed(label: str, iterations: int, call: Callable[[int], Awaitable[object]]) -> None:
@@ -124,23 +75,26 @@ async def explain(engine: AsyncEngine, label: str, statement: Executable) -> Non
         print(f"      {row[-1]}")
 
 
-async def measure(url: str, *, sessions: int, iterations: int) -> None:
+async def measure(url: str, *, seeded: SeedResult, iterations: int) -> None:
     engine = create_db_engine(url)
     store = ConversationStore(engine)
-    typical = [session_key(n) for n in range(2, sessions + 1)]
+    typical = [seeded.session_key(n) for n in range(2, seeded.sessions + 1)]
+    big_id, seventh = seeded.first_session_id, seeded.session_key(7)
     try:
         await explain(
             engine,
             "thread -> session id",
             store._select_session.params(
-                team_id="T1", channel_id="C0007", thread_ts=session_key(7).thread_ts
+                team_id=seventh.team_id, channel_id=seventh.channel_id, thread_ts=seventh.thread_ts
             ),
         )
         await explain(
-            engine, "history, 50 newest (typical session)", store._history.params(session_id=7, limit=50)
+            engine,
+            "history, 50 newest (typical session)",
+            store._history.params(session_id=big_id + 6, limit=50),
         )
         await explain(
-            engine, "history, 50 newest (big session)", store._history.params(session_id=1, limit=50)
+            engine, "history, 50 newest (big session)", store._history.params(session_id=big_id, limit=50)
         )
 
         async def cold_lookup_and_history(n: int) -> None:
@@ -156,7 +110,7 @@ async def measure(url: str, *, sessions: int, iterations: int) -> None:
             await store.load_history(session_id, limit=50)
 
         async def big_history(n: int) -> None:
-            await store.load_history(1, limit=50)
+            await store.load_history(big_id, limit=50)
 
         async def user_message(n: int) -> None:
             key = typical[n % 20]
@@ -172,7 +126,11 @@ async def measure(url: str, *, sessions: int, iterations: int) -> None:
 
         async def assistant_message(n: int) -> None:
             await store.record_assistant_message(
-                2 + n % 20, slack_ts=f"1800{n:06d}.000400", text=TEXT, prompt_tokens=300, latency_ms=900
+                big_id + 1 + n % 20,
+                slack_ts=f"1800{n:06d}.000400",
+                text=TEXT,
+                prompt_tokens=300,
+                latency_ms=900,
             )
 
         async def new_session(n: int) -> None:
@@ -223,12 +181,9 @@ def main() -> None:
         print(f"{backend}:")
         with database(backend) as url:
             upgrade_database(url)
-            sync_engine = create_engine(sync_url(url), poolclass=NullPool)
-            began = time.perf_counter()
-            seed(sync_engine, sessions=args.sessions, messages=args.messages)
-            sync_engine.dispose()
-            print(f"  (seeding took {time.perf_counter() - began:.1f} s)")
-            asyncio.run(measure(url, sessions=args.sessions, iterations=args.iterations))
+            seeded = seed(url, sessions=args.sessions, messages=args.messages)
+            print(f"  (seeding took {seeded.seconds:.1f} s)")
+            asyncio.run(measure(url, seeded=seeded, iterations=args.iterations))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ class TurnOutcome(enum.StrEnum):
     SLACK_FAILED = "slack_failed"
     NOT_STORED = "not_stored"
     FAILED = "failed"
+    NOTHING_TO_READ = "nothing_to_read"
 
 
 def failure_text(error: BaseException) -> str:
@@ -84,6 +85,7 @@ def failure_text(error: BaseException) -> str:
 
 
 INTERRUPTED_NOTE = "\n\n_(My reply was cut off. Your message is saved; please ask again.)_"
+NOTHING_TO_READ_TEXT = "I can only read text here. Tell me in a few words what you'd like to work on."
 EMPTY_REPLY_TEXT = "I don't have a good answer to that. Could you say a bit more about what you need?"
 UNEXPECTED_TEXT = "Sorry, something went wrong on my side. Your message is saved; please ask again."
 NOT_STORED_TEXT = "Sorry, I couldn't save that message, so I haven't answered it. Please send it again."
@@ -159,6 +161,9 @@ class CoachingService:
         if recorded is None:
             return TurnOutcome.DUPLICATE if message.starts_session else TurnOutcome.NOT_A_SESSION
 
+        if not message.text.strip():  # e.g. a file shared without a word
+            await self._post_quietly(client, target, NOTHING_TO_READ_TEXT)
+            return TurnOutcome.NOTHING_TO_READ
         self._show_progress(message, recorded, client)
         prompt = build_messages(
             recorded.history,

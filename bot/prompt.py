@@ -38,7 +38,7 @@ def build_messages(
     remaining = token_budget - estimate_tokens(system_prompt)
     kept: list[dict[str, str]] = []
     for message in reversed(history):
-        if message.role == "system":
+        if message.role == "system" or not message.text.strip():
             continue
         cost = estimate_tokens(message.text)
         if cost > remaining:

@@ -12,9 +12,13 @@ from bot.coaching import CoachMessage, Surface
 _LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*")
 
 
+# Message subtypes a person writes; the rest (edits, deletions, joins, bot posts…) start no turn.
+_PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
+
+
 def is_from_a_person(event: Mapping[str, Any]) -> bool:
-    """Bots (ours included) and edits/deletions never start a coaching turn."""
-    if event.get("bot_id") or event.get("subtype") in {"bot_message", "message_changed", "message_deleted"}:
+    """Bots (ours included), edits, deletions and channel notices never start a coaching turn."""
+    if event.get("bot_id") or event.get("subtype") not in _PERSON_SUBTYPES:
         return False
     return bool(event.get("user"))
 

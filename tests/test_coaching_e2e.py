@@ -417,3 +417,14 @@ def test_slack_rate_limits_are_retried_by_the_sdk(
 
     assert reply.text == "Posted after Slack's rate limit."
     assert [call.status for call in slack_emulator.calls_to("chat.startStream")] == [429, 200]
+
+
+def test_a_message_without_text_gets_a_gentle_note_and_no_model_call(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+) -> None:
+    event = dict(slack_emulator.user_says(channel=DM, text=""), subtype="file_share", files=[{"id": "F0"}])
+
+    reply = converse(slack_emulator, coachbot, event)
+
+    assert "only read text" in reply.text
+    assert fake_openai.requests == []

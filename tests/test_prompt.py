@@ -37,3 +37,9 @@ def test_stored_system_notes_are_not_sent_to_the_model() -> None:
     ]
     messages = build_messages(turns, system_prompt="SYS", token_budget=1000)
     assert [m["content"] for m in messages] == ["SYS", "q", "q2"]
+
+
+def test_messages_without_text_are_not_sent_to_the_model() -> None:
+    turns = [HistoryMessage("user", ""), HistoryMessage("user", "hello")]
+    messages = build_messages(turns, system_prompt="SYS", token_budget=1000)
+    assert [m["content"] for m in messages] == ["SYS", "hello"]

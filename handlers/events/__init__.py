@@ -10,6 +10,7 @@ from handlers.events.thread_reply import handle_thread_reply, is_reply_in_a_chan
 
 def register(app: AsyncApp) -> None:
     app.event("app_mention")(handle_app_mention)
-    app.message(matchers=[is_top_level_direct_message])(handle_direct_message)
-    app.message(matchers=[is_reply_in_a_channel_thread])(handle_thread_reply)
+    # app.event rather than app.message: the latter drops messages without text (a file alone).
+    app.event("message", matchers=[is_top_level_direct_message])(handle_direct_message)
+    app.event("message", matchers=[is_reply_in_a_channel_thread])(handle_thread_reply)
     app.event("message")(acknowledge_ignored_message)
