@@ -147,12 +147,12 @@ class SlackReplyWriter:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self._pending:
+            closing = self._closing.is_set()
+            if self._pending or closing:
                 text = "".join(self._pending)
                 self._pending.clear()
-                await self._send(text)
-            if self._closing.is_set() and not self._pending:
-                await self._finish_part()
+                await self._send(text, final=closing)
+            if closing:
                 self.stats.final_call_done_at = time.perf_counter()
                 return
             interval = self._flush_interval if self._streaming_mode else FALLBACK_UPDATE_INTERVAL
@@ -165,41 +165,56 @@ class SlackReplyWriter:
     def _streaming_mode(self) -> bool:
         return self._streaming.enabled and self._update_ts is None
 
-    async def _send(self, text: str) -> None:
+    async def _send(self, text: str, *, final: bool) -> None:
+        """Send ``text``, in as many messages as it needs; ``final`` ends the reply with its last piece."""
         self._last_send = asyncio.get_running_loop().time()
-        while text:
+        while True:
             room = self._part_chars - self._part_len
             if room <= 0:
                 await self._finish_part()
                 room = self._part_chars
             piece, text = split_for_room(text, room)
-            if self.stats.first_text_sent_at is None:
+            if piece and self.stats.first_text_sent_at is None:
                 self.stats.first_text_sent_at = time.perf_counter()
+            if final and not text:
+                await self._finish_part(piece)  # the last text rides on the closing call
+                return
             await self._append(piece)
+            if not text:
+                return
 
     async def _append(self, piece: str) -> None:
-        self._part_text.append(piece)
-        self._part_len += len(piece)
+        self._add_to_part(piece)
         if self._streaming_mode:
             try:
-                await self._stream_append(piece)
+                await self._open_stream()
+                self.stats.slack_calls += 1
+                await self._stream.append(markdown_text=piece)  # type: ignore[union-attr]
                 return
             except SlackApiError as error:
-                code = error.response.get("error", "")
-                if self._stream is None or self._stream.ts is None:
-                    if code not in STREAMING_UNAVAILABLE:
-                        raise
-                    self._streaming.disable(code)
-                    self._stream = None
-                elif code in STREAM_LOST:
-                    logger.info("Slack stream lost (%s); continuing with chat.update", code)
-                    self._update_ts = self._stream.ts
-                    self._stream = None
-                else:
-                    raise
+                self._leave_streaming(error)
         await self._update_message(final=False)
 
-    async def _stream_append(self, piece: str) -> None:
+    async def _finish_part(self, last_piece: str = "") -> None:
+        """End the current Slack message, sending ``last_piece`` with the closing call."""
+        self._add_to_part(last_piece)
+        if self._streaming_mode and (self._stream is not None or self._part_len):
+            try:
+                await self._open_stream()
+                self.stats.slack_calls += 1
+                await self._stream.stop(markdown_text=last_piece or None)  # type: ignore[union-attr]
+                self.stats.message_ts.append(str(self._stream.ts))  # type: ignore[union-attr]
+                self._start_new_part()
+                return
+            except SlackApiError as error:
+                self._leave_streaming(error)
+        if self._part_len:
+            if last_piece or self._update_dirty or self._update_ts is None:
+                await self._update_message(final=True)
+            self.stats.message_ts.append(str(self._update_ts))
+        self._start_new_part()
+
+    async def _open_stream(self) -> None:
         if self._stream is None:
             self._stream = await self._client.chat_stream(
                 buffer_size=1,
@@ -208,8 +223,32 @@ class SlackReplyWriter:
                 recipient_team_id=self._target.team_id,
                 recipient_user_id=self._target.user_id,
             )
-        self.stats.slack_calls += 1
-        await self._stream.append(markdown_text=piece)
+
+    def _leave_streaming(self, error: SlackApiError) -> None:
+        """Switch to post-and-edit when Slack cannot stream here; re-raise anything else."""
+        code = error.response.get("error", "")
+        if self._stream is None or self._stream.ts is None:
+            if code not in STREAMING_UNAVAILABLE:
+                raise error
+            self._streaming.disable(code)
+        elif code in STREAM_LOST:
+            logger.info("Slack stream lost (%s); continuing with chat.update", code)
+            self._update_ts = self._stream.ts
+        else:
+            raise error
+        self._stream = None
+
+    def _add_to_part(self, piece: str) -> None:
+        if piece:
+            self._part_text.append(piece)
+            self._part_len += len(piece)
+
+    def _start_new_part(self) -> None:
+        self._stream = None
+        self._update_ts = None
+        self._update_dirty = False
+        self._part_text.clear()
+        self._part_len = 0
 
     async def _update_message(self, *, final: bool) -> None:
         """Post-and-edit path: post the first piece, then edit at most once a second."""
@@ -231,18 +270,3 @@ class SlackReplyWriter:
             )
             self._last_update = time.monotonic()
             self._update_dirty = False
-
-    async def _finish_part(self) -> None:
-        if self._stream is not None:
-            self.stats.slack_calls += 1
-            await self._stream.stop()
-            self.stats.message_ts.append(str(self._stream.ts))
-        elif self._update_ts is not None:
-            if self._update_dirty:
-                await self._update_message(final=True)
-            self.stats.message_ts.append(self._update_ts)
-        self._stream = None
-        self._update_ts = None
-        self._update_dirty = False
-        self._part_text.clear()
-        self._part_len = 0
