@@ -153,6 +153,7 @@ async def measure(url: str, *, seeded: SeedResult, iterations: int) -> None:
         await timed("record_assistant_message", iterations, assistant_message)
         print(f"  session cache: {store.session_cache.stats()}")
     finally:
+        await store.close()
         await engine.dispose()
 
 

@@ -52,6 +52,7 @@ class Runtime:
         if not await self.coaching.drain(drain_seconds):
             logger.warning("Shutting down with coaching turns still running")
         await self.model.close()
+        await self.store.close()
         if self.slack_client.session is not None:
             await self.slack_client.session.close()
         await self.engine.dispose()

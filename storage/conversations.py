@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Integer, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.caches import CountingTTLCache
+from storage.engine import SqliteWriter
 from storage.models import (
     TITLE_LENGTH,
     MessageType,
@@ -67,6 +70,14 @@ class RecordedMessage:
     history: tuple[HistoryMessage, ...] = ()
 
 
+T = TypeVar("T")
+
+
+def _history_rows(result: Result[Any]) -> list[HistoryMessage]:
+    """History query rows (newest first) as messages, oldest first."""
+    return [HistoryMessage(role=row.message_type, text=row.text) for row in reversed(result.all())]
+
+
 # Internal signal (compared by identity) that a known session id turned out to be gone.
 _STALE_SESSION = RecordedMessage(session_id=-1, message_id=-1, is_new_session=False)
 
@@ -93,6 +104,7 @@ class ConversationStore:
         # them from holding the file lock while they wait for a busy loop to resume them,
         # which under load ran other writers into "database is locked".
         self._write_lock = asyncio.Lock() if dialect == "sqlite" else None
+        self._sqlite_writer = SqliteWriter(engine) if SqliteWriter.suits(engine) else None
         # A turn's queries take about a millisecond. In a burst, queueing them for the pool's
         # standing connections beats opening overflow connections mid-burst, which costs
         # several milliseconds of CPU on both sides (bench/: 50 concurrent first messages).
@@ -223,8 +235,7 @@ class ConversationStore:
             return await self._read_history(conn, session_id, limit)
 
     async def _read_history(self, conn: AsyncConnection, session_id: int, limit: int) -> list[HistoryMessage]:
-        result = await conn.execute(self._history, {"session_id": session_id, "limit": limit})
-        return [HistoryMessage(role=row.message_type, text=row.text) for row in reversed(result.all())]
+        return _history_rows(await conn.execute(self._history, {"session_id": session_id, "limit": limit}))
 
     async def record_assistant_message(
         self,
@@ -271,6 +282,24 @@ class ConversationStore:
         async with self._slots or contextlib.nullcontext(), engine.connect() as conn:
             yield conn
 
+    async def _run_write(self, transaction: Callable[[Connection], T]) -> T:
+        """Run a write transaction in one piece.
+
+        SQLite (a file): on the store's single writer thread, one hop from the event loop
+        instead of one per statement and fetch, and writers queue there rather than on the
+        file lock. PostgreSQL (and in-memory SQLite): on a pooled connection through
+        ``run_sync``, one greenlet for the whole transaction.
+        """
+        if self._sqlite_writer is not None:
+            return await self._sqlite_writer.run(transaction)
+        async with self._writing(), self._connection(autocommit=False) as conn:
+            return await conn.run_sync(transaction)
+
+    async def close(self) -> None:
+        """Release the SQLite writer thread (the engine itself belongs to the caller)."""
+        if self._sqlite_writer is not None:
+            await self._sqlite_writer.close()
+
     def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
         return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
 
@@ -293,94 +322,126 @@ class ConversationStore:
         title: str | None,
         history_limit: int,
     ) -> RecordedMessage | None:
-        """The write transaction; ``session_id`` None means find-or-create the session.
+        return await self._run_write(
+            functools.partial(
+                self._write_user_message_sync,
+                key=key,
+                session_id=session_id,
+                user_id=user_id,
+                slack_ts=slack_ts,
+                text=text,
+                event_id=event_id,
+                title=title,
+                history_limit=history_limit,
+            )
+        )
 
-        Returns ``_STALE_SESSION`` when the given session no longer exists. Leaving the block
-        without ``commit`` (every early return) rolls everything back.
+    def _write_user_message_sync(
+        self,
+        conn: Connection,
+        key: SessionKey,
+        session_id: int | None,
+        *,
+        user_id: str,
+        slack_ts: str,
+        text: str,
+        event_id: str | None,
+        title: str | None,
+        history_limit: int,
+    ) -> RecordedMessage | None:
+        """The turn's write transaction; ``session_id`` None means find-or-create the session.
+
+        Synchronous so that it runs in one piece (see ``_run_write``). Returns ``_STALE_SESSION``
+        when the given session no longer exists. Returning without ``commit`` (every early
+        return) rolls everything back.
         """
         now = utcnow()
-        async with self._writing(), self._connection(autocommit=False) as conn:
-            if event_id is not None:
-                claim = await conn.execute(
-                    self._claim_event, {"team_id": key.team_id, "event_id": event_id, "received_at": now}
-                )
-                if claim.first() is None:
-                    return None  # this event was recorded before
-            is_new_session = False
-            if session_id is None:
-                created = await conn.execute(
-                    self._create_session,
-                    {
-                        "team_id": key.team_id,
-                        "channel_id": key.channel_id,
-                        "thread_ts": key.thread_ts,
-                        "user_id": user_id,
-                        "is_active": True,
-                        "title": title[:TITLE_LENGTH] if title else None,
-                        "created_at": now,
-                        "updated_at": now,
-                    },
-                )
-                session_id = created.scalar_one_or_none()
-                if session_id is not None:
-                    is_new_session = True
-                else:  # the session exists (maybe a racing replica just committed it)
-                    found = await conn.execute(
-                        self._select_session,
-                        {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts},
-                    )
-                    session_id = found.scalar_one()
-            if not is_new_session:
-                touched = await conn.execute(
-                    self._touch_session,
-                    {
-                        "b_session_id": session_id,
-                        "b_team_id": key.team_id,
-                        "b_channel_id": key.channel_id,
-                        "b_thread_ts": key.thread_ts,
-                        "b_now": now,
-                    },
-                )
-                if touched.rowcount != 1:
-                    return _STALE_SESSION
-            message = await conn.execute(
-                self._insert_message,
+        if event_id is not None:
+            claim = conn.execute(
+                self._claim_event, {"team_id": key.team_id, "event_id": event_id, "received_at": now}
+            )
+            if claim.first() is None:
+                return None  # this event was recorded before
+        is_new_session = False
+        if session_id is None:
+            created = conn.execute(
+                self._create_session,
                 {
-                    "session_id": session_id,
-                    "message_type": MessageType.USER.value,
-                    "slack_ts": slack_ts,
-                    "text": text,
-                    "timestamp": now,
+                    "team_id": key.team_id,
+                    "channel_id": key.channel_id,
+                    "thread_ts": key.thread_ts,
+                    "user_id": user_id,
+                    "is_active": True,
+                    "title": title[:TITLE_LENGTH] if title else None,
+                    "created_at": now,
+                    "updated_at": now,
                 },
             )
-            message_id = message.scalar_one_or_none()
-            if message_id is None:
-                return None  # this Slack message is stored already, under another event id
-            history: tuple[HistoryMessage, ...] = ()
-            if history_limit > 0:
-                if is_new_session:  # nothing older to read
-                    history = (HistoryMessage(role=MessageType.USER.value, text=text),)
-                else:
-                    history = tuple(await self._read_history(conn, session_id, history_limit))
-            await conn.commit()
+            session_id = created.scalar_one_or_none()
+            if session_id is not None:
+                is_new_session = True
+            else:  # the session exists (maybe a racing replica just committed it)
+                found = conn.execute(
+                    self._select_session,
+                    {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts},
+                )
+                session_id = found.scalar_one()
+        if not is_new_session:
+            touched = conn.execute(
+                self._touch_session,
+                {
+                    "b_session_id": session_id,
+                    "b_team_id": key.team_id,
+                    "b_channel_id": key.channel_id,
+                    "b_thread_ts": key.thread_ts,
+                    "b_now": now,
+                },
+            )
+            if touched.rowcount != 1:
+                return _STALE_SESSION
+        message = conn.execute(
+            self._insert_message,
+            {
+                "session_id": session_id,
+                "message_type": MessageType.USER.value,
+                "slack_ts": slack_ts,
+                "text": text,
+                "timestamp": now,
+            },
+        )
+        message_id = message.scalar_one_or_none()
+        if message_id is None:
+            return None  # this Slack message is stored already, under another event id
+        history: tuple[HistoryMessage, ...] = ()
+        if history_limit > 0:
+            if is_new_session:  # nothing older to read
+                history = (HistoryMessage(role=MessageType.USER.value, text=text),)
+            else:
+                history = tuple(
+                    _history_rows(
+                        conn.execute(self._history, {"session_id": session_id, "limit": history_limit})
+                    )
+                )
+        conn.commit()
         return RecordedMessage(
             session_id=session_id, message_id=message_id, is_new_session=is_new_session, history=history
         )
 
     async def _insert_single_message(self, params: dict[str, Any]) -> int:
         """One INSERT (plus a lookup when the posted message is already stored)."""
-        async with self._writing(), self._connection(autocommit=True) as conn:
-            message_id: int | None
-            if params["slack_ts"] is None:
-                message_id = (await conn.execute(self._insert_unposted_message, params)).scalar_one()
-            else:
-                message_id = (await conn.execute(self._insert_message, params)).scalar_one_or_none()
-                if message_id is None:
-                    existing = await conn.execute(
-                        self._select_message_by_ts,
-                        {"session_id": params["session_id"], "slack_ts": params["slack_ts"]},
-                    )
-                    message_id = existing.scalar_one()
-            await conn.commit()
-        assert message_id is not None
+        return await self._run_write(functools.partial(self._insert_single_message_sync, params=params))
+
+    def _insert_single_message_sync(self, conn: Connection, *, params: dict[str, Any]) -> int:
+        message_id: int | None
+        if params["slack_ts"] is None:
+            message_id = conn.execute(self._insert_unposted_message, params).scalar_one()
+        else:
+            message_id = conn.execute(self._insert_message, params).scalar_one_or_none()
+            if message_id is None:
+                existing = conn.execute(
+                    self._select_message_by_ts,
+                    {"session_id": params["session_id"], "slack_ts": params["slack_ts"]},
+                )
+                message_id = existing.scalar_one()
+        conn.commit()
         return message_id

@@ -8,12 +8,16 @@ so both spellings are derived here from the one setting.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
+
+T = TypeVar("T")
 
 #: The performance guide's PostgreSQL pool: 10 kept, 20 more under bursts, recycled hourly.
 PG_POOL_SIZE = 10
@@ -159,3 +163,36 @@ async def warm_pool(engine: AsyncEngine) -> int:
     for connection in connections:
         await connection.close()
     return len(connections)
+
+
+class SqliteWriter:
+    """One thread that does all of a SQLite file's writes, each transaction in one hop.
+
+    Through aiosqlite every statement, fetch and commit is a round trip to a worker thread;
+    a turn's write is a dozen of them. Here the whole transaction runs as one synchronous
+    function on a dedicated connection, and writers queue for the thread, which is what
+    SQLite allows anyway: one writer at a time.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = create_engine(sync_url(engine.url.render_as_string(hide_password=False)))
+        event.listen(self._engine, "connect", _set_sqlite_pragmas)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    @staticmethod
+    def suits(engine: AsyncEngine) -> bool:
+        """A SQLite file: an in-memory database cannot be shared with a second engine."""
+        return engine.dialect.name == "sqlite" and not _is_sqlite_memory(engine.url)
+
+    async def run(self, transaction: Callable[[Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._thread, self._in_connection, transaction
+        )
+
+    def _in_connection(self, transaction: Callable[[Connection], T]) -> T:
+        with self._engine.connect() as connection:  # leaving without commit rolls back
+            return transaction(connection)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
+        self._thread.shutdown(wait=True)

@@ -294,10 +294,13 @@ def test_without_slack_streaming_the_reply_is_posted_then_updated(
     slack_emulator.fail("chat.startStream", error="unknown_method", status=200, times=100)
     fake_openai.queue_reply("A reply without streaming, still complete.")
 
-    reply = converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Hi"))
+    event = slack_emulator.user_says(channel=DM, text="Hi")
+    converse(slack_emulator, coachbot, event)  # posted at once, then edited as the text arrives
 
-    assert reply.text == "A reply without streaming, still complete."
+    final = "A reply without streaming, still complete."
+    assert eventually(lambda: slack_emulator.replies_in(DM, event["ts"])[-1].text == final)
     assert slack_emulator.calls_to("chat.postMessage")
+    assert not slack_emulator.calls_to("chat.appendStream")
 
 
 def test_a_slack_failure_while_replying_ends_with_a_human_message(
