@@ -204,15 +204,18 @@ class ConversationStore:
                     session_id = await self._select_session_id(conn, key)
                 if session_id is None:
                     return None
-            recorded = await self._write_user_message(
-                key,
-                session_id,
-                user_id=user_id,
-                slack_ts=slack_ts,
-                text=text,
-                event_id=event_id,
-                title=title,
-                history_limit=history_limit,
+            recorded = await self._run_write(
+                functools.partial(
+                    self._write_user_message,
+                    key=key,
+                    session_id=session_id,
+                    user_id=user_id,
+                    slack_ts=slack_ts,
+                    text=text,
+                    event_id=event_id,
+                    title=title,
+                    history_limit=history_limit,
+                )
             )
             if recorded is _STALE_SESSION:
                 # The session was deleted since it was cached or looked up (e.g. by a retention
@@ -310,33 +313,7 @@ class ConversationStore:
         )
         return result.scalar_one_or_none()
 
-    async def _write_user_message(
-        self,
-        key: SessionKey,
-        session_id: int | None,
-        *,
-        user_id: str,
-        slack_ts: str,
-        text: str,
-        event_id: str | None,
-        title: str | None,
-        history_limit: int,
-    ) -> RecordedMessage | None:
-        return await self._run_write(
-            functools.partial(
-                self._write_user_message_sync,
-                key=key,
-                session_id=session_id,
-                user_id=user_id,
-                slack_ts=slack_ts,
-                text=text,
-                event_id=event_id,
-                title=title,
-                history_limit=history_limit,
-            )
-        )
-
-    def _write_user_message_sync(
+    def _write_user_message(
         self,
         conn: Connection,
         key: SessionKey,
@@ -429,9 +406,9 @@ class ConversationStore:
 
     async def _insert_single_message(self, params: dict[str, Any]) -> int:
         """One INSERT (plus a lookup when the posted message is already stored)."""
-        return await self._run_write(functools.partial(self._insert_single_message_sync, params=params))
+        return await self._run_write(functools.partial(self._insert_single_message_in, params=params))
 
-    def _insert_single_message_sync(self, conn: Connection, *, params: dict[str, Any]) -> int:
+    def _insert_single_message_in(self, conn: Connection, *, params: dict[str, Any]) -> int:
         message_id: int | None
         if params["slack_ts"] is None:
             message_id = conn.execute(self._insert_unposted_message, params).scalar_one()
