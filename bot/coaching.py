@@ -200,13 +200,13 @@ class CoachingService:
                         writer.write(safe)
                 tail = mentions.flush()
                 reply.append(tail)
-                writer.write(tail if "".join(reply).strip() else EMPTY_REPLY_TEXT)
+                writer.write(tail if _has_text(reply) else EMPTY_REPLY_TEXT)
             except openai.APIError as error:
                 outcome = TurnOutcome.MODEL_FAILED
                 logger.warning(
                     "Model call failed (session=%s, error=%s)", recorded.session_id, type(error).__name__
                 )
-                writer.write(INTERRUPTED_NOTE if "".join(reply).strip() else failure_text(error))
+                writer.write(INTERRUPTED_NOTE if _has_text(reply) else failure_text(error))
             writer_stats = await writer.close()
         except SLACK_ERRORS as error:
             logger.warning(
@@ -319,6 +319,10 @@ class CoachingService:
                 target.channel_id,
                 _slack_error_name(error),
             )
+
+
+def _has_text(pieces: list[str]) -> bool:
+    return any(piece.strip() for piece in pieces)
 
 
 def _target_of(message: CoachMessage) -> ThreadTarget:
