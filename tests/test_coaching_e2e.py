@@ -431,3 +431,23 @@ def test_a_message_without_text_gets_a_gentle_note_and_no_model_call(
 
     assert "only read text" in reply.text
     assert fake_openai.requests == []
+
+
+def test_a_changed_panel_context_is_acknowledged_without_reading_slack(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer
+) -> None:
+    event = {
+        "type": "assistant_thread_context_changed",
+        "assistant_thread": {
+            "user_id": "U0COACH",
+            "channel_id": DM,
+            "thread_ts": slack_emulator.ts(),
+            "context": {"channel_id": CHANNEL, "team_id": slack_emulator.team_id},
+        },
+        "event_ts": slack_emulator.ts(),
+    }
+
+    assert slack_emulator.send_event(coachbot.events_url, event).status == 200
+    time.sleep(0.2)
+
+    assert [c.method for c in slack_emulator.calls if c.method.startswith(("conversations.", "chat."))] == []
