@@ -74,10 +74,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 class BackgroundServer:
     """The real app on a real port, in a thread: what tests and the demo talk to."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, socket_mode: bool = False) -> None:
         self.port = free_port()
         self.settings = settings.with_overrides(host="127.0.0.1", port=self.port)
-        self.http_app = create_http_app(self.settings)
+        self.http_app = create_http_app(self.settings, socket_mode=socket_mode)
         self._server = uvicorn.Server(_config(self.settings, self.http_app))
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._run, name="coachbot-http", daemon=True)
@@ -89,6 +89,10 @@ class BackgroundServer:
     @property
     def events_url(self) -> str:
         return f"{self.url}/slack/events"
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
 
     @property
     def runtime(self) -> Runtime:

@@ -1,5 +1,9 @@
 """A local Slack: the Web API the app calls, plus the Events API side that calls the app.
 
+Socket Mode too: ``apps.connections.open`` (app-level ``xapp-`` token) hands out a
+``ws://`` URL served here, and ``send_socket_event`` pushes an ``events_api``
+envelope down that WebSocket and waits for the app's ack.
+
 Real HTTP on 127.0.0.1 so the app's own slack_sdk/slack_bolt code runs unmodified:
 point ``WebClient(base_url=emulator.base_url)`` at it, and have the emulator
 deliver signed events to the app's request URL. Every Web API call is recorded so
@@ -20,6 +24,7 @@ import json
 import secrets
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -167,6 +172,7 @@ class SlackEmulator:
         self,
         *,
         bot_token: str = "xoxb-devkit",
+        app_token: str = "xapp-devkit",
         team_id: str = "T0DEVKIT",
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
@@ -178,6 +184,7 @@ class SlackEmulator:
         port: int = 0,
     ):
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -195,6 +202,10 @@ class SlackEmulator:
         self._delays: dict[str, float] = {}
         self._last_ts_us = 0
         self._response_ids = itertools.count(1)
+        self._socket_ids = itertools.count(1)
+        self._socket_clients: dict[str, _SocketClient] = {}
+        self._socket_acks: list[dict[str, Any]] = []
+        self._socket_changed = threading.Condition(self._lock)
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -421,6 +432,8 @@ class SlackEmulator:
     def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_get("/socket/{socket_id}", self._handle_socket)
+        app.on_shutdown.append(self._close_sockets)
         app.router.add_post("/response_url/{response_id}", self._handle_response_url)
         app.router.add_get("/_devkit/calls", self._handle_devkit_calls)
         app.router.add_get("/_devkit/messages", self._handle_devkit_messages)
@@ -452,6 +465,10 @@ class SlackEmulator:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if method == "apps.connections.open":  # the one method that takes the app-level token
+            if token != self.app_token:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": self._new_socket_url()}, {}
         if token != self.bot_token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         fault = self._take_fault(method)
@@ -502,6 +519,112 @@ class SlackEmulator:
         self.reset_calls()
         self.clear_faults()
         return web.json_response({"ok": True})
+
+    # ----------------------------------------------------------------- Socket Mode
+
+    def _new_socket_url(self) -> str:
+        socket_id = f"{next(self._socket_ids)}-{secrets.token_hex(4)}"
+        return f"ws://{urlsplit(self.origin).netloc}/socket/{socket_id}"
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()  # answers the client's pings itself
+        await ws.prepare(request)
+        socket_id = request.match_info["socket_id"]
+        client = _SocketClient(socket_id, ws, asyncio.get_running_loop())
+        with self._socket_changed:
+            self._socket_clients[socket_id] = client
+            count = len(self._socket_clients)
+            self._socket_changed.notify_all()
+        try:
+            await ws.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": count,
+                    "debug_info": {
+                        "host": "devkit-slack-emulator",
+                        "build_number": 1,
+                        "approximate_connection_time": 18060,
+                    },
+                    "connection_info": {"app_id": self.app_id},
+                }
+            )
+            async for msg in ws:
+                if msg.type != web.WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    continue
+                if isinstance(data, dict) and data.get("envelope_id"):
+                    with self._socket_changed:
+                        self._socket_acks.append(data)
+                        self._socket_changed.notify_all()
+        finally:
+            with self._socket_changed:
+                self._socket_clients.pop(socket_id, None)
+                self._socket_changed.notify_all()
+        return ws
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        with self._lock:
+            clients = list(self._socket_clients.values())
+        for client in clients:
+            await client.ws.close(code=1001, message=b"server shutdown")
+
+    @property
+    def socket_clients(self) -> list[str]:
+        """Ids of the Socket Mode connections currently open."""
+        with self._lock:
+            return list(self._socket_clients)
+
+    @property
+    def socket_acks(self) -> list[dict[str, Any]]:
+        """Every ``{"envelope_id": ..., "payload"?: ...}`` ack received over Socket Mode, in order."""
+        with self._lock:
+            return list(self._socket_acks)
+
+    def wait_for_socket_client(self, timeout: float = 10.0) -> str:
+        """Block until an app has connected over Socket Mode; returns the newest connection's id."""
+        with self._socket_changed:
+            if not self._socket_changed.wait_for(lambda: bool(self._socket_clients), timeout):
+                raise AssertionError(f"no Socket Mode client connected within {timeout}s")
+            return list(self._socket_clients)[-1]
+
+    def send_socket_event(
+        self, event: dict[str, Any], *, event_id: str | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Push one event as an ``events_api`` envelope to the connected app; return its ack.
+
+        Uses the newest connection, like Slack picks one of an app's connections.
+        Raises AssertionError when no client is connected or no ack arrives within ``timeout``.
+        """
+        body = event if event.get("type") == "event_callback" else self.envelope(event, event_id=event_id)
+        envelope_id = str(uuid.uuid4())
+        message = {
+            "envelope_id": envelope_id,
+            "type": "events_api",
+            "accepts_response_payload": False,
+            "retry_attempt": 0,
+            "retry_reason": "",
+            "payload": body,
+        }
+        socket_id = self.wait_for_socket_client(timeout)
+        with self._lock:
+            client = self._socket_clients.get(socket_id)
+        if client is None:
+            raise AssertionError("the Socket Mode client disconnected before the event was sent")
+        future = asyncio.run_coroutine_threadsafe(client.ws.send_json(message), client.loop)
+        future.result(timeout)
+
+        def acked() -> dict[str, Any] | None:
+            return next((a for a in self._socket_acks if a.get("envelope_id") == envelope_id), None)
+
+        with self._socket_changed:
+            if not self._socket_changed.wait_for(lambda: acked() is not None, timeout):
+                raise AssertionError(f"no ack for Socket Mode envelope {envelope_id} within {timeout}s")
+            ack = acked()
+        assert ack is not None
+        return ack
 
     # ----------------------------------------------------------------- Web API methods
 
@@ -836,6 +959,15 @@ class SlackEmulator:
 # --------------------------------------------------------------------- helpers
 
 
+@dataclass
+class _SocketClient:
+    """One open Socket Mode WebSocket, with the loop its sends must run on."""
+
+    socket_id: str
+    ws: web.WebSocketResponse
+    loop: asyncio.AbstractEventLoop
+
+
 def _just_ok(args: dict[str, Any]) -> dict[str, Any]:
     return {}
 
@@ -966,6 +1098,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--bot-token", default="xoxb-devkit")
+    parser.add_argument("--app-token", default="xapp-devkit")
     parser.add_argument("--signing-secret", default="devkit-signing-secret")
     parser.add_argument("--team-id", default="T0DEVKIT")
     parser.add_argument("--bot-user-id", default="U0BOT")
@@ -973,6 +1106,7 @@ def main(argv: list[str] | None = None) -> None:
     opts = parser.parse_args(argv)
     emulator = SlackEmulator(
         bot_token=opts.bot_token,
+        app_token=opts.app_token,
         signing_secret=opts.signing_secret,
         team_id=opts.team_id,
         bot_user_id=opts.bot_user_id,
