@@ -16,15 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
+from bench.database import temporary_database
 from bench.seed import SeedResult, SeedSpec, seed_database
 from storage.conversations import ConversationStore, SessionKey
 from storage.engine import create_db_engine
@@ -157,30 +155,24 @@ async def measure(url: str, *, seeded: SeedResult, iterations: int) -> None:
         await engine.dispose()
 
 
-@contextmanager
-def database(backend: str) -> Iterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as directory:
-            yield f"sqlite:///{Path(directory) / 'timing.db'}"
-        return
-    from tests.fixtures.databases import fresh_postgres_database
-
-    with fresh_postgres_database() as url:
-        yield url
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="the server to create a scratch database on (dropped afterwards)",
+    )
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--sessions", type=int, default=2_000)
     parser.add_argument("--iterations", type=int, default=2_000)
     args = parser.parse_args()
     for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
         print(f"{backend}:")
-        with database(backend) as url:
+        with temporary_database(None if backend == "sqlite" else args.postgres_url) as db:
+            url = db.url
             upgrade_database(url)
             seeded = seed(url, sessions=args.sessions, messages=args.messages)
             print(f"  (seeding took {seeded.seconds:.1f} s)")
