@@ -46,7 +46,6 @@ class Runtime:
     coaching: CoachingService
     slack_client: AsyncWebClient
     bolt: AsyncApp
-    started_at: float
 
     async def close(self, drain_seconds: float = 10.0) -> None:
         if not await self.coaching.drain(drain_seconds):
@@ -111,5 +110,4 @@ async def build_runtime(settings: Settings) -> Runtime:
         coaching=coaching,
         slack_client=client,
         bolt=bolt,
-        started_at=time.time(),
     )

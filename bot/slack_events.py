@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,5 +57,5 @@ def coach_message(
         surface=surface,
         starts_session=starts_session,
         event_id=body.get("event_id"),
-        received_at=context.get("received_at") or time.perf_counter(),
+        received_at=context.get("received_at"),  # set by the HTTP route or, failing that, bot.app
     )

@@ -100,11 +100,10 @@ class ConversationStore:
         else:
             raise ValueError(f"unsupported database dialect {dialect!r}")
         self._engine = engine
-        # SQLite has one writer at a time. Queueing writers here, on the event loop, keeps
-        # them from holding the file lock while they wait for a busy loop to resume them,
-        # which under load ran other writers into "database is locked".
-        self._write_lock = asyncio.Lock() if dialect == "sqlite" else None
+        # SQLite has one writer at a time: a file's writes go to one writer thread; an in-memory
+        # database (one shared connection) queues its write transactions on the event loop.
         self._sqlite_writer = SqliteWriter(engine) if SqliteWriter.suits(engine) else None
+        self._write_lock = asyncio.Lock() if dialect == "sqlite" and self._sqlite_writer is None else None
         # A turn's queries take about a millisecond. In a burst, queueing them for the pool's
         # standing connections beats opening overflow connections mid-burst, which costs
         # several milliseconds of CPU on both sides (bench/: 50 concurrent first messages).
