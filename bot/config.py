@@ -76,6 +76,25 @@ class Settings:
     reply_part_chars: int = 11000
     environment: str = "development"
 
+    # Attachments (issue 3): S3 when a bucket is set, else a local folder behind the same interface.
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    attachments_dir: str = "attachments"
+    max_attachment_mb: int = 100
+    public_url: str | None = None
+
+    # Operations (issue 4).
+    slow_request_ms: int = 1000
+    perf_admin_ids: frozenset[str] = frozenset()
+    report_channel_id: str | None = None
+    report_timezone: str = "UTC"
+    report_day_of_week: str = "mon"
+    report_time: str = "09:00"
+    retention_days: int | None = None
+    cache_cleanup_minutes: int = 5
+    scheduler_enabled: bool = True
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -101,6 +120,21 @@ class Settings:
             stream_flush_interval_ms=_int(env, "STREAM_FLUSH_INTERVAL_MS", 250) or 0,
             reply_part_chars=_int(env, "REPLY_PART_CHARS", 11000) or 11000,
             environment=(env.get("ENVIRONMENT") or "development").lower(),
+            s3_bucket=env.get("S3_BUCKET") or None,
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            s3_region=env.get("S3_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            attachments_dir=env.get("ATTACHMENTS_DIR") or "attachments",
+            max_attachment_mb=_int(env, "MAX_ATTACHMENT_MB", 100) or 100,
+            public_url=env.get("PUBLIC_URL") or None,
+            slow_request_ms=_int(env, "SLOW_REQUEST_MS", 1000) or 1000,
+            perf_admin_ids=_id_set(env.get("PERF_ADMIN_IDS")),
+            report_channel_id=env.get("REPORT_CHANNEL_ID") or None,
+            report_timezone=env.get("REPORT_TIMEZONE") or "UTC",
+            report_day_of_week=(env.get("REPORT_DAY_OF_WEEK") or "mon").lower(),
+            report_time=env.get("REPORT_TIME") or "09:00",
+            retention_days=_int(env, "RETENTION_DAYS", None),
+            cache_cleanup_minutes=_int(env, "CACHE_CLEANUP_MINUTES", 5) or 5,
+            scheduler_enabled=_bool(env.get("SCHEDULER_ENABLED"), default=True),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -115,6 +149,11 @@ class Settings:
         if not self.slack_signing_secret:
             missing.append("SLACK_SIGNING_SECRET")
         return missing
+
+
+def _id_set(raw: str | None) -> frozenset[str]:
+    """``U1, U2 U3`` → {"U1", "U2", "U3"}: commas or spaces, blanks ignored."""
+    return frozenset(part for part in (raw or "").replace(",", " ").split() if part)
 
 
 def _with_trailing_slash(url: str) -> str:

@@ -48,3 +48,17 @@ def test_slack_api_url_always_ends_with_a_slash() -> None:
 def test_a_malformed_number_names_the_setting() -> None:
     with pytest.raises(SettingsError, match="OPENAI_TIMEOUT"):
         Settings.from_env({"OPENAI_TIMEOUT": "soon"})
+
+
+def test_attachment_and_operations_settings_have_safe_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.s3_bucket is None
+    assert settings.max_attachment_mb == 100
+    assert settings.slow_request_ms == 1000
+    assert settings.perf_admin_ids == frozenset()
+    assert settings.retention_days is None
+
+
+def test_perf_admin_ids_accept_commas_or_spaces() -> None:
+    settings = Settings.from_env({"PERF_ADMIN_IDS": "U1, U2 U3,,"})
+    assert settings.perf_admin_ids == frozenset({"U1", "U2", "U3"})
