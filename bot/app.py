@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.llm import CoachModel
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
+from storage.files import FileStore, build_file_store
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Runtime:
     coaching: CoachingService
     slack_client: AsyncWebClient
     bolt: AsyncApp
+    files: FileStore | None = None
 
     async def close(self, drain_seconds: float = 10.0) -> None:
         if not await self.coaching.drain(drain_seconds):
@@ -54,6 +56,8 @@ class Runtime:
         await self.store.close()
         if self.slack_client.session is not None:
             await self.slack_client.session.close()
+        if self.files is not None:
+            await self.files.close()
         await self.engine.dispose()
 
 
@@ -99,6 +103,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     await warm_pool(engine)
     store = ConversationStore(engine)
     model = CoachModel.from_settings(settings)
+    files = build_file_store(settings)
     coaching = CoachingService(settings=settings, store=store, model=model)
     client = build_slack_client(settings)
     bolt = build_bolt_app(settings, client, coaching)
@@ -110,4 +115,5 @@ async def build_runtime(settings: Settings) -> Runtime:
         coaching=coaching,
         slack_client=client,
         bolt=bolt,
+        files=files,
     )

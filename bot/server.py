@@ -24,11 +24,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
+from storage.files import LocalFileStore
 
 logger = logging.getLogger(__name__)
 
@@ -112,11 +113,29 @@ def create_http_app(
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ready", "database": "ok"})
 
+    async def local_file(request: Request) -> Response:
+        """A signed, expiring link to a locally stored attachment (no S3 configured)."""
+        files = getattr(request.app.state.runtime, "files", None)
+        if not isinstance(files, LocalFileStore):
+            return PlainTextResponse("not found", status_code=404)
+        key = request.path_params["key"]
+        path = files.resolve_signed(key, request.query_params.get("expires"), request.query_params.get("sig"))
+        if path is None:
+            return PlainTextResponse("this link is invalid or has expired", status_code=403)
+        # identity: already-compressed files (pdf, docx, images) aren't worth gzip's CPU
+        return FileResponse(
+            path,
+            filename=path.name,
+            content_disposition_type="attachment",
+            headers={"Content-Encoding": "identity"},
+        )
+
     return Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/files/{key:path}", local_file, methods=["GET"]),
         ],
         middleware=[Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)],
         lifespan=lifespan,
