@@ -44,6 +44,9 @@ NAMING_CONVENTION: dict[str, str] = {
 # the bound leaves room without costing anything (VARCHAR(n) is stored by actual length).
 SLACK_ID_LENGTH = 64
 TITLE_LENGTH = 255
+ATTACHMENT_NAME_LENGTH = 255
+ATTACHMENT_MIME_LENGTH = 255
+ATTACHMENT_KEY_LENGTH = 1024
 
 
 class MessageType(StrEnum):
@@ -119,6 +122,9 @@ class CoachingSession(Base):
     vector_store_id: Mapped[str | None] = mapped_column(String(TITLE_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+    # Stored attachments, bumped in the transaction that stores one: a turn in a session without
+    # files can skip the attachment queries altogether (revision 0003).
+    attachment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ChatMessage(Base):
@@ -160,10 +166,52 @@ class ProcessedEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
 
 
+class AttachmentStatus(StrEnum):
+    """Where an attachment is in its intake; stored as the plain string in ``attachments.status``."""
+
+    PENDING = "pending"  # row written, bytes on their way to the file store
+    STORED = "stored"  # in the file store: size, sha256 and storage_key are set
+    FAILED = "failed"  # download or upload failed; the retry job tries again
+    REJECTED = "rejected"  # bad input (empty, too large, unsupported, login page): never retried
+
+
+class Attachment(Base):
+    """A file a coach shared in a session, and where its bytes live in the file store."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        # Slack redelivers events, and two replicas may race: one row per Slack file, ever.
+        UniqueConstraint("slack_file_id", name="uq_attachment_slack_file_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("coaching_sessions.id", ondelete="CASCADE"))
+    slack_file_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
+    name: Mapped[str] = mapped_column(String(ATTACHMENT_NAME_LENGTH))
+    mime_type: Mapped[str] = mapped_column(String(ATTACHMENT_MIME_LENGTH))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    storage_key: Mapped[str | None] = mapped_column(String(ATTACHMENT_KEY_LENGTH))
+    status: Mapped[str] = mapped_column(String(16), default=AttachmentStatus.PENDING.value)
+    error: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+
+
+# The `files` listing: a session's attachments, newest first, straight off the index.
+Index("idx_attachments_session_created", Attachment.session_id, Attachment.created_at.desc())
+# The retry job's "failed (or stuck pending) rows, oldest first" without scanning the table.
+Index("idx_attachments_status_updated", Attachment.status, Attachment.updated_at)
+
+
 # Core handles for the hot path (``__table__`` is typed as a FromClause).
 coaching_sessions = cast(Table, CoachingSession.__table__)
 chat_messages = cast(Table, ChatMessage.__table__)
 processed_events = cast(Table, ProcessedEvent.__table__)
+attachments = cast(Table, Attachment.__table__)
 
 #: The indexes revision 0002 adds, by table; the schema of the original app lacked them.
 PERFORMANCE_INDEXES: dict[str, tuple[str, ...]] = {
