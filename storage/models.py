@@ -207,11 +207,55 @@ Index("idx_attachments_session_created", Attachment.session_id, Attachment.creat
 Index("idx_attachments_status_updated", Attachment.status, Attachment.updated_at)
 
 
+class AttachmentChunk(Base):
+    """A piece of an attachment's text: what the full-text search ranks and a turn quotes.
+
+    The full-text index itself is dialect-specific and made only by revision 0004: an FTS5 table
+    on SQLite, a generated tsvector column with a GIN index on PostgreSQL (see
+    ``include_in_schema_comparison``).
+    """
+
+    __tablename__ = "attachment_chunks"
+    __table_args__ = (
+        # Re-indexing an attachment replaces its chunks; also serves the cascade from attachments.
+        UniqueConstraint("attachment_id", "ordinal", name="uq_attachment_chunk_ordinal"),
+        # A session's chunks (search filter, the newest file's opening chunks, the purge).
+        Index("idx_attachment_chunks_session", "session_id", "attachment_id", "ordinal"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    attachment_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("attachments.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(Integer)  # copied from the attachment: search filters on it
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+#: The full-text index objects of revision 0004 that the models cannot describe on both dialects.
+FULL_TEXT_TABLE = "attachment_chunks_fts"  # SQLite FTS5, external content (and its shadow tables)
+FULL_TEXT_COLUMN = "tsv"  # PostgreSQL: to_tsvector('english', text), generated and stored
+FULL_TEXT_INDEX = "idx_attachment_chunks_tsv"  # PostgreSQL: GIN on tsv
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic ``include_name``: schema comparisons skip the SQLite FTS5 tables (before reflecting them)."""
+    return not (type_ == "table" and name is not None and name.startswith(FULL_TEXT_TABLE))
+
+
+def include_in_schema_comparison(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic ``include_object``: schema comparisons skip the PostgreSQL full-text column and index."""
+    if type_ == "column" and name == FULL_TEXT_COLUMN:
+        return getattr(getattr(obj, "table", None), "name", None) != AttachmentChunk.__tablename__
+    return not (type_ == "index" and name == FULL_TEXT_INDEX)
+
+
 # Core handles for the hot path (``__table__`` is typed as a FromClause).
 coaching_sessions = cast(Table, CoachingSession.__table__)
 chat_messages = cast(Table, ChatMessage.__table__)
 processed_events = cast(Table, ProcessedEvent.__table__)
 attachments = cast(Table, Attachment.__table__)
+attachment_chunks = cast(Table, AttachmentChunk.__table__)
 
 #: The indexes revision 0002 adds, by table; the schema of the original app lacked them.
 PERFORMANCE_INDEXES: dict[str, tuple[str, ...]] = {

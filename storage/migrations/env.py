@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection
 
 from storage.engine import sync_url
-from storage.models import Base
+from storage.models import Base, include_in_schema_comparison, include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -43,6 +43,8 @@ def _configure(connection: Connection | None = None) -> None:
             literal_binds=True,
             dialect_opts={"paramstyle": "named"},
             render_as_batch=url.startswith("sqlite"),
+            include_name=include_name,
+            include_object=include_in_schema_comparison,
         )
         return
     context.configure(
@@ -50,6 +52,9 @@ def _configure(connection: Connection | None = None) -> None:
         target_metadata=target_metadata,
         # SQLite can only alter tables by copying them; batch mode does that for later revisions.
         render_as_batch=connection.dialect.name == "sqlite",
+        # The full-text index is dialect-specific DDL in revision 0004, not in the models.
+        include_name=include_name,
+        include_object=include_in_schema_comparison,
     )
 
 
