@@ -7,7 +7,10 @@ thread -> session id mapping (ids never change; absent sessions are never cached
 replica may create one at any moment).
 
 On PostgreSQL, reads and single-statement writes run in autocommit mode, saving the BEGIN and
-COMMIT/ROLLBACK round trips a transaction would add; a single statement is atomic anyway.
+COMMIT/ROLLBACK round trips a transaction would add; a single statement is atomic anyway. A coach's
+message is one such statement (``_pg_turn_sql``): the event claim, the session upsert, the message
+insert and the history read travel together, one round trip instead of seven (bench.storage_lookup
+measures both).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, bindparam, select, update
+from sqlalchemy import Integer, TextClause, bindparam, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -68,6 +72,9 @@ class RecordedMessage:
     is_new_session: bool
     # The session's newest messages, oldest first, this one included, when asked for.
     history: tuple[HistoryMessage, ...] = ()
+    # Stored files in the session (coaching_sessions.attachment_count), read by the same statements:
+    # a turn searches the files only when there are some.
+    attachment_count: int = 0
 
 
 T = TypeVar("T")
@@ -80,6 +87,81 @@ def _history_rows(result: Result[Any]) -> list[HistoryMessage]:
 
 # Internal signal (compared by identity) that a known session id turned out to be gone.
 _STALE_SESSION = RecordedMessage(session_id=-1, message_id=-1, is_new_session=False)
+
+# Typed placeholders: a parameter used twice must have one type, and INSERT … SELECT needs them.
+_PG = {
+    name: f"CAST(:{name} AS {kind})"
+    for name, kind in (
+        ("team_id", "varchar"),
+        ("channel_id", "varchar"),
+        ("thread_ts", "varchar"),
+        ("user_id", "varchar"),
+        ("title", "varchar"),
+        ("event_id", "varchar"),
+        ("slack_ts", "varchar"),
+        ("text", "text"),
+        ("now", "timestamptz"),
+        ("history_limit", "bigint"),
+    )
+}
+_PG_THREAD = "team_id = {team_id} AND channel_id = {channel_id} AND thread_ts = {thread_ts}"
+
+
+def _pg_turn_sql(*, claim: bool, start_session: bool) -> str:
+    """A coach's message in one PostgreSQL statement, atomic in autocommit mode.
+
+    Data-modifying CTEs: claim the event id, upsert (``start_session``) or touch the thread's
+    session, insert the message, each guarded by the step before, so a redelivered event, an
+    unknown thread or an already stored Slack message writes nothing new (a duplicate message
+    under a new event id keeps its claim and touch: both are true). ``xmax = 0`` tells a row this
+    statement inserted from one its ``ON CONFLICT DO UPDATE`` touched. The thread is matched by
+    its key, so no cached id can be stale. The outer query returns one ``part = 0`` row for a
+    stored message, then (for an existing session) the newest ``history_limit`` earlier
+    messages: the statement's snapshot predates its own insert, so the caller adds the new one.
+    """
+    ctes = []
+    if claim:
+        # A follow-up only claims in a thread that is a session: channel chatter leaves no rows.
+        guard = "" if start_session else f"WHERE EXISTS (SELECT 1 FROM coaching_sessions WHERE {_PG_THREAD})"
+        ctes.append(
+            "turn_claim AS (INSERT INTO processed_events (team_id, event_id, received_at) "
+            "SELECT {team_id}, {event_id}, {now} "
+            + guard
+            + " ON CONFLICT (team_id, event_id) DO NOTHING RETURNING id)"
+        )
+    if start_session:
+        source = "FROM turn_claim" if claim else ""
+        ctes.append(
+            "turn_session AS (INSERT INTO coaching_sessions AS s "
+            "(team_id, channel_id, thread_ts, user_id, is_active, title, created_at, updated_at) "
+            "SELECT {team_id}, {channel_id}, {thread_ts}, {user_id}, true, {title}, {now}, {now} "
+            + source
+            + " ON CONFLICT (team_id, channel_id, thread_ts) "
+            "DO UPDATE SET updated_at = EXCLUDED.updated_at "
+            "RETURNING s.id, s.xmax = 0 AS created, s.attachment_count)"
+        )
+    else:
+        guard = "AND EXISTS (SELECT 1 FROM turn_claim)" if claim else ""
+        ctes.append(
+            "turn_session AS (UPDATE coaching_sessions SET updated_at = {now} "
+            f"WHERE {_PG_THREAD} {guard} RETURNING id, false AS created, attachment_count)"
+        )
+    ctes.append(
+        "turn_message AS (INSERT INTO chat_messages (session_id, message_type, slack_ts, text, timestamp) "
+        "SELECT id, 'user', {slack_ts}, {text}, {now} FROM turn_session "
+        "ON CONFLICT (session_id, slack_ts) DO NOTHING RETURNING id, session_id)"
+    )
+    sql = (
+        "WITH "
+        + ", ".join(ctes)
+        + " SELECT 0 AS part, m.session_id, m.id, s.created, s.attachment_count, NULL AS message_type, "
+        "NULL AS text, NULL AS at FROM turn_message m JOIN turn_session s ON s.id = m.session_id "
+        "UNION ALL (SELECT 1, h.session_id, h.id, NULL, NULL, h.message_type, h.text, h.timestamp "
+        "FROM chat_messages h WHERE h.session_id = (SELECT session_id FROM turn_message) "
+        "AND NOT (SELECT created FROM turn_session) "
+        "ORDER BY h.timestamp DESC, h.id DESC LIMIT {history_limit})"
+    )
+    return sql.format(**_PG)
 
 
 class ConversationStore:
@@ -142,6 +224,7 @@ class ConversationStore:
                 s.c.thread_ts == bindparam("b_thread_ts"),
             )
             .values(updated_at=bindparam("b_now"))
+            .returning(s.c.attachment_count)
         )
         self._claim_event = (
             insert(e).on_conflict_do_nothing(index_elements=[e.c.team_id, e.c.event_id]).returning(e.c.id)
@@ -159,6 +242,16 @@ class ConversationStore:
             .where(m.c.session_id == bindparam("session_id"))
             .order_by(m.c.timestamp.desc(), m.c.id.desc())
             .limit(bindparam("limit", type_=Integer))
+        )
+        # PostgreSQL: the whole write of a coach's message in one statement, per (claim, start).
+        self._pg_turn: dict[tuple[bool, bool], TextClause] | None = (
+            {
+                (claim, start): sql_text(_pg_turn_sql(claim=claim, start_session=start))
+                for claim in (True, False)
+                for start in (True, False)
+            }
+            if dialect == "postgresql"
+            else None
         )
 
     async def find_session_id(self, key: SessionKey) -> int | None:
@@ -195,6 +288,20 @@ class ConversationStore:
         message delivered as both app_mention and message). Otherwise claim, session, message and
         the session's ``updated_at`` are written in one transaction.
         """
+        if self._pg_turn is not None:
+            recorded = await self._record_user_message_pg(
+                key,
+                user_id=user_id,
+                slack_ts=slack_ts,
+                text=text,
+                event_id=event_id,
+                start_session=start_session,
+                title=title,
+                history_limit=history_limit,
+            )
+            if recorded is not None:
+                self.session_cache.set(key, recorded.session_id)
+            return recorded
         use_cache = True
         while True:
             session_id: int | None = self.session_cache.get(key) if use_cache else None
@@ -228,6 +335,60 @@ class ConversationStore:
             if recorded is not None:
                 self.session_cache.set(key, recorded.session_id)
             return recorded
+
+    async def _record_user_message_pg(
+        self,
+        key: SessionKey,
+        *,
+        user_id: str,
+        slack_ts: str,
+        text: str,
+        event_id: str | None,
+        start_session: bool,
+        title: str | None,
+        history_limit: int,
+    ) -> RecordedMessage | None:
+        """``record_user_message`` on PostgreSQL: one statement, one round trip (``_pg_turn_sql``)."""
+        assert self._pg_turn is not None
+        now = utcnow()
+        statement = self._pg_turn[(event_id is not None, start_session)]
+        params = {
+            "team_id": key.team_id,
+            "channel_id": key.channel_id,
+            "thread_ts": key.thread_ts,
+            "user_id": user_id,
+            "title": title[:TITLE_LENGTH] if title else None,
+            "event_id": event_id,
+            "slack_ts": slack_ts,
+            "text": text,
+            "now": now,
+            "history_limit": max(history_limit, 0),
+        }
+        if event_id is None:
+            del params["event_id"]
+        if not start_session:
+            del params["user_id"], params["title"]
+        async with self._connection(autocommit=True) as conn:
+            rows = (await conn.execute(statement, params)).all()
+        head = next((row for row in rows if row.part == 0), None)
+        if head is None:
+            return None  # a redelivery, a thread that is not a session, or a stored Slack message
+        history: tuple[HistoryMessage, ...] = ()
+        if history_limit > 0:
+            # Newest first from the snapshot, plus the message just written; ties in time by id.
+            found = [(row.at, row.id, row.message_type, row.text) for row in rows if row.part == 1]
+            found.append((now, head.id, MessageType.USER.value, text))
+            found.sort(key=lambda item: (item[0], item[1]))
+            history = tuple(
+                HistoryMessage(role=role, text=body) for _, _, role, body in found[-history_limit:]
+            )
+        return RecordedMessage(
+            session_id=head.session_id,
+            message_id=head.id,
+            is_new_session=bool(head.created),
+            history=history,
+            attachment_count=head.attachment_count or 0,
+        )
 
     async def load_history(self, session_id: int, *, limit: int = 50) -> list[HistoryMessage]:
         """The newest ``limit`` messages of the session, oldest first (ties in time by id)."""
@@ -339,6 +500,7 @@ class ConversationStore:
             if claim.first() is None:
                 return None  # this event was recorded before
         is_new_session = False
+        attachment_count = 0
         if session_id is None:
             created = conn.execute(
                 self._create_session,
@@ -373,8 +535,10 @@ class ConversationStore:
                     "b_now": now,
                 },
             )
-            if touched.rowcount != 1:
+            touched_row = touched.first()
+            if touched_row is None:
                 return _STALE_SESSION
+            attachment_count = touched_row.attachment_count
         message = conn.execute(
             self._insert_message,
             {
@@ -400,7 +564,11 @@ class ConversationStore:
                 )
         conn.commit()
         return RecordedMessage(
-            session_id=session_id, message_id=message_id, is_new_session=is_new_session, history=history
+            session_id=session_id,
+            message_id=message_id,
+            is_new_session=is_new_session,
+            history=history,
+            attachment_count=attachment_count,
         )
 
     async def _insert_single_message(self, params: dict[str, Any]) -> int:

@@ -8,12 +8,14 @@ so both spellings are derived here from the one setting.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -25,6 +27,8 @@ PG_MAX_OVERFLOW = 20
 PG_POOL_RECYCLE_SECONDS = 3600
 #: A runaway query fails after 30 s instead of pinning a pooled connection.
 PG_STATEMENT_TIMEOUT_MS = 30_000
+#: The guide's pre-ping, for connections idle longer than this (see ``_ping_if_idle``).
+PG_PING_AFTER_IDLE_SECONDS = 10.0
 
 #: Applied to every new SQLite connection: wait up to 5 s for a lock instead of failing (first,
 #: so that switching a fresh file to WAL waits too), WAL so readers run beside the writer, 64 MB
@@ -93,20 +97,50 @@ def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def _note_checkin(dbapi_connection: Any, connection_record: Any) -> None:
+    connection_record.info["coachbot_idle_since"] = time.monotonic()
+
+
+def _ping_when_idle(ping_after_idle: float) -> Callable[[Any, Any, Any], None]:
+    """A pool ``checkout`` listener: the guide's pre-ping, only for connections idle a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout, which on asyncpg is BEGIN, SELECT,
+    ROLLBACK: three round trips, ~0.5 ms, a tenth of a coaching turn's budget (bench.storage_lookup).
+    A connection in use moments ago is alive; one idle for a while may have been dropped (server
+    restart, idle timeouts) and is pinged. A failed ping raises DisconnectionError, on which the
+    pool discards the connection and checks out (or opens) another.
+    """
+
+    def ping_if_idle(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
+        idle_since = connection_record.info.get("coachbot_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < ping_after_idle:
+            return  # new, or in use moments ago
+        try:
+            dbapi_connection.ping()
+        except Exception as error:  # any failure: the pool retries with another connection
+            raise DisconnectionError("an idle pooled connection failed its ping") from error
+
+    return ping_if_idle
+
+
+def create_db_engine(
+    url: str, *, echo: bool = False, ping_after_idle: float = PG_PING_AFTER_IDLE_SECONDS
+) -> AsyncEngine:
     """The app's AsyncEngine, tuned per dialect as the performance guide prescribes.
 
-    ``echo`` is ``Settings.debug``: log every SQL statement.
+    ``echo`` is ``Settings.debug``: log every SQL statement. PostgreSQL connections idle for
+    ``ping_after_idle`` seconds are pinged before use (``_ping_when_idle``); the pool hands out
+    the most recently used connection first, so a busy app keeps using warm, proven ones.
     """
     parsed = make_url(async_url(url))
     if parsed.get_backend_name() == "postgresql":
-        return create_async_engine(
+        pg_engine = create_async_engine(
             parsed,
             echo=echo,
             pool_size=PG_POOL_SIZE,
             max_overflow=PG_MAX_OVERFLOW,
-            pool_pre_ping=True,
             pool_recycle=PG_POOL_RECYCLE_SECONDS,
+            pool_use_lifo=True,
             connect_args={
                 "server_settings": {
                     "statement_timeout": str(PG_STATEMENT_TIMEOUT_MS),
@@ -114,6 +148,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> AsyncEngine:
                 }
             },
         )
+        event.listen(pg_engine.sync_engine.pool, "checkin", _note_checkin)
+        event.listen(pg_engine.sync_engine.pool, "checkout", _ping_when_idle(ping_after_idle))
+        return pg_engine
     kwargs: dict[str, Any] = {"echo": echo}
     if _is_sqlite_memory(parsed):
         # Every connection to ":memory:" is a new, empty database: share one.

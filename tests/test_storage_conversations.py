@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+import pytest
+from sqlalchemy import delete, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.caches import CountingTTLCache
@@ -92,7 +93,7 @@ async def test_another_replica_finds_the_session_in_the_database(
     )
 
     assert follow_up is not None and follow_up.session_id == first.session_id
-    assert other_replica.session_cache.stats()["misses"] == 1
+    assert other_replica.session_cache.get(THREAD) == first.session_id
 
 
 async def test_message_in_an_unknown_thread_is_not_stored_when_not_starting_a_session(
@@ -484,3 +485,77 @@ async def test_recording_can_return_the_history_read_in_the_same_transaction(
         HistoryMessage("user", "My feedback lands badly"),
     )
     assert list(follow_up.history) == await store.load_history(first.session_id, limit=2)
+
+
+async def test_the_history_returned_with_a_message_is_in_time_order_even_when_a_reply_is_stamped_later(
+    store: ConversationStore, engine: AsyncEngine
+) -> None:
+    first = await start(store)
+    # Another replica's clock runs ahead: its reply is stamped after the next coach message.
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(chat_messages).values(
+                session_id=first.session_id,
+                message_type="assistant",
+                slack_ts="1700000000.000150",
+                text="from the future",
+                timestamp=datetime.now(UTC) + timedelta(minutes=5),
+            )
+        )
+
+    follow_up = await store.record_user_message(
+        THREAD,
+        user_id="U1",
+        slack_ts="1700000000.000300",
+        text="now",
+        event_id="Ev2",
+        start_session=False,
+        history_limit=2,
+    )
+
+    assert follow_up is not None
+    assert [m.text for m in follow_up.history] == ["now", "from the future"]
+    assert list(follow_up.history) == await store.load_history(first.session_id, limit=2)
+
+
+async def test_a_redelivered_follow_up_changes_nothing(store: ConversationStore, engine: AsyncEngine) -> None:
+    first = await start(store)
+    args = {"user_id": "U1", "slack_ts": "1700000000.000300", "text": "How?", "event_id": "Ev2"}
+    stored = await store.record_user_message(THREAD, start_session=False, history_limit=50, **args)
+    touched = (await session_row(engine, first.session_id)).updated_at
+
+    again = await store.record_user_message(THREAD, start_session=False, history_limit=50, **args)
+
+    assert stored is not None and [m.text for m in stored.history][-1] == "How?"
+    assert again is None
+    assert await count(engine, chat_messages) == 2
+    assert (await session_row(engine, first.session_id)).updated_at == touched
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_a_coach_message_and_its_history_take_one_statement(
+    postgresql_database_url: str,
+) -> None:
+    engine = create_db_engine(postgresql_database_url)
+    store = ConversationStore(engine)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    try:
+        first = await start(store, history_limit=50)
+        opened = len(statements)
+        follow_up = await store.record_user_message(
+            THREAD,
+            user_id="U1",
+            slack_ts="1700000000.000300",
+            text="How?",
+            event_id="Ev2",
+            start_session=False,
+            history_limit=50,
+        )
+    finally:
+        await engine.dispose()
+
+    assert (opened, len(statements) - opened) == (1, 1)
+    assert first.is_new_session
+    assert follow_up is not None and not follow_up.is_new_session
+    assert [m.text for m in follow_up.history] == ["I want to get better at giving feedback", "How?"]

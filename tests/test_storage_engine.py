@@ -122,9 +122,39 @@ async def test_postgresql_pool_follows_the_guide(postgresql_database_url: str):
         pool = engine.pool
         assert pool.size() == 10  # type: ignore[attr-defined]
         assert pool._max_overflow == 20  # type: ignore[attr-defined]
-        assert pool._pre_ping is True
         assert pool._recycle == 3600
         assert engine.dialect.driver == "asyncpg"
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgresql_replaces_an_idle_connection_the_server_dropped(postgresql_database_url: str):
+    engine = create_db_engine(postgresql_database_url, ping_after_idle=0.0)
+    admin = create_db_engine(postgresql_database_url)
+    try:
+        dropped = await scalar(engine, "SELECT pg_backend_pid()")
+        # e.g. an administrator, an idle timeout or a server restart ends it while it is idle
+        assert await scalar(admin, f"SELECT pg_terminate_backend({dropped})") is True
+
+        assert await scalar(engine, "SELECT 1") == 1  # no error reaches the caller
+        assert await scalar(engine, "SELECT pg_backend_pid()") != dropped
+    finally:
+        await engine.dispose()
+        await admin.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgresql_hands_out_the_most_recently_used_connection_first(postgresql_database_url: str):
+    engine = create_db_engine(postgresql_database_url)
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            older = (await first.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            newer = (await second.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await first.close()  # returned first: the older of the two idle connections
+
+        assert older != newer
+        assert await scalar(engine, "SELECT pg_backend_pid()") == newer
     finally:
         await engine.dispose()
 
