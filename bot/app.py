@@ -26,6 +26,8 @@ import handlers
 from bot.coaching import CoachingService
 from bot.config import Settings
 from bot.llm import CoachModel
+from jobs.app_jobs import start_app_scheduler
+from jobs.scheduler import JobScheduler
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
@@ -48,8 +50,11 @@ class Runtime:
     slack_client: AsyncWebClient
     bolt: AsyncApp
     files: FileStore | None = None
+    scheduler: JobScheduler | None = None
 
     async def close(self, drain_seconds: float = 10.0) -> None:
+        if self.scheduler is not None:  # first: its jobs use the services closed below
+            await self.scheduler.aclose()
         if not await self.coaching.drain(drain_seconds):
             logger.warning("Shutting down with coaching turns still running")
         await self.model.close()
@@ -107,7 +112,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     coaching = CoachingService(settings=settings, store=store, model=model)
     client = build_slack_client(settings)
     bolt = build_bolt_app(settings, client, coaching)
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         engine=engine,
         store=store,
@@ -117,3 +122,6 @@ async def build_runtime(settings: Settings) -> Runtime:
         bolt=bolt,
         files=files,
     )
+    if settings.scheduler_enabled:
+        runtime.scheduler = start_app_scheduler(runtime)
+    return runtime

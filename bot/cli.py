@@ -1,4 +1,4 @@
-"""The ``coachbot`` command: serve, migrate, demo."""
+"""The ``coachbot`` command: serve, migrate, demo, report."""
 
 from __future__ import annotations
 
@@ -41,6 +41,69 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     return run_demo(data_dir=args.data_dir)
 
 
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    """The weekly report now: printed with its chart written (--dry-run), or posted (--post).
+
+    Claims nothing: an operator asking for a report gets one, even if the scheduled job already
+    posted this week's.
+    """
+    import asyncio
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.report import build_weekly_report, render_chart, report_text
+    from jobs.app_jobs import report_schedule
+    from jobs.database import create_jobs_engine
+
+    channel = args.channel or settings.report_channel_id
+    if args.post and (not settings.slack_bot_token or not channel):
+        logger.error("Cannot post without: SLACK_BOT_TOKEN and REPORT_CHANNEL_ID (or --channel)")
+        return 2
+    try:
+        report_schedule(settings)  # a bad REPORT_TIMEZONE is named here, not in a traceback
+    except SettingsError as error:
+        print(f"coachbot: {error}", file=sys.stderr)
+        return 2
+    engine = create_jobs_engine(settings.database_url)
+    try:
+        report = build_weekly_report(engine, now=datetime.now(UTC), timezone=settings.report_timezone)
+    except SQLAlchemyError as error:
+        logger.error("Could not read the database (%s); has `coachbot migrate` run?", type(error).__name__)
+        return 1
+    finally:
+        engine.dispose()
+    chart = render_chart(report)
+    if args.dry_run:
+        Path(args.chart).write_bytes(chart)
+        print(report_text(report))
+        print(f"\nChart: {args.chart}")
+        return 0
+    return asyncio.run(_post_report(settings, channel, report, chart))
+
+
+async def _post_report(settings: Settings, channel: str, report: object, chart: bytes) -> int:
+    from slack_sdk.errors import SlackApiError, SlackRequestError
+
+    from bot.app import build_slack_client
+    from bot.report import WeeklyReport, post_weekly_report
+
+    assert isinstance(report, WeeklyReport)
+    client = build_slack_client(settings)
+    try:
+        await post_weekly_report(client, channel, report, chart)
+    except (SlackApiError, SlackRequestError) as error:
+        detail = error.response.get("error") if isinstance(error, SlackApiError) else type(error).__name__
+        logger.error("Slack refused the report: %s", detail)
+        return 1
+    finally:
+        if client.session is not None:
+            await client.session.close()
+    print(f"Posted the weekly report {report.period} to {channel}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coachbot", description="A Slack AI coaching service.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="a conversation against the local Slack and OpenAI fakes")
     demo.add_argument("--data-dir", default="demo-data", help="where the demo's SQLite database lives")
     demo.set_defaults(run=_demo)
+
+    report = commands.add_parser("report", help="the weekly coaching report, now")
+    action = report.add_mutually_exclusive_group(required=True)
+    action.add_argument("--dry-run", action="store_true", help="print the report and write its chart")
+    action.add_argument("--post", action="store_true", help="post it to REPORT_CHANNEL_ID now")
+    report.add_argument("--chart", default="weekly-report.png", help="where --dry-run writes the PNG")
+    report.add_argument("--channel", help="post here instead of REPORT_CHANNEL_ID")
+    report.set_defaults(run=_report)
     return parser
 
 

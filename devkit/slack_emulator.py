@@ -22,6 +22,7 @@ import http.client
 import inspect
 import itertools
 import json
+import mimetypes
 import secrets
 import threading
 import time
@@ -88,6 +89,7 @@ class Message:
     streaming: bool = False
     updates: int = 0  # edits after creation: chat.update, chat.appendStream, chat.stopStream
     blocks: list[Any] | None = None
+    files: list[dict[str, Any]] | None = None  # shared with files.completeUploadExternal
 
     @property
     def is_bot(self) -> bool:
@@ -104,6 +106,8 @@ class Message:
             out["thread_ts"] = self.thread_ts
         if self.blocks:
             out["blocks"] = self.blocks
+        if self.files:
+            out["files"] = self.files
         return out
 
 
@@ -145,6 +149,15 @@ LOGIN_PAGE_HTML = (
     '<body><h1>Sign in to devkit</h1><form action="/signin" method="post">'
     '<input name="email"><button>Sign in</button></form></body></html>'
 )
+
+
+@dataclass
+class _Upload:
+    """A file_upload_v2 upload between files.getUploadURLExternal and files.completeUploadExternal."""
+
+    name: str
+    length: int
+    content: bytes | None = None
 
 
 @dataclass
@@ -257,6 +270,7 @@ class SlackEmulator:
         self._socket_changed = threading.Condition(self._lock)
         self._files: dict[str, _File] = {}
         self._file_ids = itertools.count(1)
+        self._uploads: dict[str, _Upload] = {}  # files_upload_v2: reserved, bytes received or not
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -273,6 +287,8 @@ class SlackEmulator:
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "files.info": self._files_info,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
 
     # ----------------------------------------------------------------- lifecycle
@@ -493,6 +509,7 @@ class SlackEmulator:
         app.router.add_post("/_devkit/reset", self._handle_devkit_reset)
         app.router.add_get("/files-pri/{file_id}/{rest:.+}", self._handle_file_download)
         app.router.add_get("/signin", self._handle_login_page)
+        app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         return app
 
     async def _handle_api(self, request: web.Request) -> web.Response:
@@ -972,6 +989,84 @@ class SlackEmulator:
 
     async def _handle_login_page(self, request: web.Request) -> web.Response:
         return web.Response(text=LOGIN_PAGE_HTML, content_type="text/html")
+
+    # files_upload_v2: files.getUploadURLExternal reserves an id and an upload URL, the client
+    # POSTs the bytes there (recorded as method "upload.v1"), files.completeUploadExternal turns
+    # it into a shared file and, given a channel, a bot message carrying it.
+
+    def _files_get_upload_url_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = str(args.get("filename") or "")
+        try:
+            length = int(args.get("length", ""))
+        except ValueError:
+            length = -1
+        if not name or length < 0:
+            raise SlackError("invalid_arguments", detail="filename and length are required")
+        file_id = f"F{next(self._file_ids):04d}{secrets.token_hex(3).upper()}"
+        with self._lock:
+            self._uploads[file_id] = _Upload(name=name, length=length)
+        return {"upload_url": f"{self.origin}/upload/v1/{file_id}", "file_id": file_id}
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """Like files.slack.com/upload/v1/…: the URL itself is the credential; answers "OK - <bytes>"."""
+        file_id = request.match_info["file_id"]
+        body = await request.read()
+        args = {"file_id": file_id, "bytes": len(body)}
+        self._record(RecordedCall("upload.v1", args, time.perf_counter(), time.time()))
+        with self._lock:
+            upload = self._uploads.get(file_id)
+            if upload is not None:
+                upload.content = body
+        if upload is None:
+            return web.Response(status=404, text="upload not found")
+        return web.Response(text=f"OK - {len(body)}")
+
+    def _files_complete_upload_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        entries = [e for e in _json_list(args.get("files")) or [] if isinstance(e, dict)]
+        if not entries:
+            raise SlackError("invalid_arguments", detail="files is required")
+        channels = [c for c in str(args.get("channels") or args.get("channel_id") or "").split(",") if c]
+        shared = []
+        for entry in entries:
+            with self._lock:
+                upload = self._uploads.pop(str(entry.get("id", "")), None)
+            if upload is None or upload.content is None:
+                raise SlackError("file_not_found")
+            file_id = str(entry["id"])
+            info = self._uploaded_file_info(file_id, upload, str(entry.get("title") or upload.name), channels)
+            with self._lock:
+                self._files[file_id] = _File(info=info, content=upload.content, size=len(upload.content))
+            shared.append(info)
+        text = str(args.get("initial_comment") or "")
+        _check_message_length(text)
+        for channel in channels:
+            self._new_bot_message(channel, _thread_ts(args), text, files=[dict(f) for f in shared])
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
+    def _uploaded_file_info(
+        self, file_id: str, upload: _Upload, title: str, channels: list[str]
+    ) -> dict[str, Any]:
+        created = int(time.time())
+        mimetype = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
+        kind = upload.name.rpartition(".")[2].lower() if "." in upload.name else "binary"
+        path = f"{self.origin}/files-pri/{file_id}"
+        return {
+            "id": file_id,
+            "created": created,
+            "timestamp": created,
+            "name": upload.name,
+            "title": title,
+            "mimetype": mimetype,
+            "filetype": kind,
+            "user": self.bot_user_id,
+            "user_team": self.team_id,
+            "size": len(upload.content or b""),
+            "mode": "hosted",
+            "is_external": False,
+            "url_private": f"{path}/{quote(upload.name)}",
+            "url_private_download": f"{path}/download/{quote(upload.name)}",
+            "channels": list(channels),
+        }
 
     # ----------------------------------------------------------------- acting as Slack towards the app
 

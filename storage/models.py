@@ -137,6 +137,8 @@ class ChatMessage(Base):
         UniqueConstraint("session_id", "slack_ts", name="uq_message_slack_ts"),
         Index("idx_session_type_timestamp", "session_id", "message_type", "timestamp"),
         Index("idx_session_timestamp", "session_id", "timestamp"),
+        # The weekly report's range scan over the last 7 days (revision 0005).
+        Index("idx_chat_messages_timestamp", "timestamp"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -250,10 +252,26 @@ def include_in_schema_comparison(
     return not (type_ == "index" and name == FULL_TEXT_INDEX)
 
 
+class JobRun(Base):
+    """A once-per-period job's claim: the replica that inserts (job, period) first does the work."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "period", name="uq_job_runs_job_period"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(32))  # "2026-W48" for the report, "2026-11-29" for the purge
+    claimed_by: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(255))
+
+
 # Core handles for the hot path (``__table__`` is typed as a FromClause).
 coaching_sessions = cast(Table, CoachingSession.__table__)
 chat_messages = cast(Table, ChatMessage.__table__)
 processed_events = cast(Table, ProcessedEvent.__table__)
+job_runs = cast(Table, JobRun.__table__)
 attachments = cast(Table, Attachment.__table__)
 attachment_chunks = cast(Table, AttachmentChunk.__table__)
 

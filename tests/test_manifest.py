@@ -45,6 +45,7 @@ EXPECTED_BOT_SCOPES = {
     "chat:write",
     "commands",
     "users:read",
+    "files:write",  # the weekly report's chart
 }
 
 

@@ -35,7 +35,14 @@ from storage.models import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-APP_TABLES = {"coaching_sessions", "chat_messages", "processed_events", "attachments", "attachment_chunks"}
+APP_TABLES = {
+    "coaching_sessions",
+    "chat_messages",
+    "processed_events",
+    "attachments",
+    "job_runs",
+    "attachment_chunks",
+}
 GUIDE_INDEXES = {
     "coaching_sessions": {"idx_user_active_updated", "idx_vector_store"},
     "chat_messages": {"idx_session_type_timestamp", "idx_session_timestamp"},

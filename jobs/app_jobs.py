@@ -1,0 +1,121 @@
+"""Which jobs the app runs, wired to the Runtime's services; started by ``bot.app.build_runtime``.
+
+- ``cache_cleanup`` every CACHE_CLEANUP_MINUTES, in every replica (each has its own caches);
+- ``weekly_report`` on REPORT_DAY_OF_WEEK at REPORT_TIME in REPORT_TIMEZONE, once across replicas;
+- ``retention_purge`` daily at 03:30 in REPORT_TIMEZONE when RETENTION_DAYS is set, once across
+  replicas;
+- ``attachment_retry`` every 10 minutes when the Runtime has an attachments service with
+  ``retry_failed``, in every replica (the service claims the rows it retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.config import Settings, SettingsError
+from bot.report import WeeklyReport, post_weekly_report
+from jobs import claims
+from jobs.cache_cleanup import expire_caches
+from jobs.database import create_jobs_engine
+from jobs.retention import run_retention_purge
+from jobs.scheduler import JobScheduler
+from jobs.weekly_report import run_weekly_report
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+logger = logging.getLogger(__name__)
+
+PURGE_HOUR, PURGE_MINUTE = 3, 30
+ATTACHMENT_RETRY_MINUTES = 10
+#: The chart upload is three Slack calls; with slack_sdk's retries this is generous.
+POST_TIMEOUT_SECONDS = 120.0
+FILE_DELETE_TIMEOUT_SECONDS = 60.0
+
+
+def report_schedule(settings: Settings) -> tuple[str, int, int]:
+    """(day_of_week, hour, minute) from the settings; a SettingsError naming the bad one."""
+    try:
+        ZoneInfo(settings.report_timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        zone = settings.report_timezone
+        raise SettingsError(f"REPORT_TIMEZONE {zone!r} is not a known timezone") from error
+    hour_text, _, minute_text = settings.report_time.partition(":")
+    try:
+        hour, minute = int(hour_text), int(minute_text)
+    except ValueError:
+        hour = minute = -1
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise SettingsError(f"REPORT_TIME must be HH:MM (24-hour), got {settings.report_time!r}")
+    return settings.report_day_of_week, hour, minute
+
+
+def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | None = None) -> JobScheduler:
+    """Build and start the app's scheduler inside the running event loop; Runtime.close stops it."""
+    settings = runtime.settings
+    day_of_week, hour, minute = report_schedule(settings)
+    now = clock or (lambda: datetime.now(UTC))
+    engine = create_jobs_engine(settings.database_url)
+    scheduler = JobScheduler(timezone=settings.report_timezone, loop=asyncio.get_running_loop())
+    scheduler.on_shutdown(engine.dispose)
+    claimed_by = claims.replica_id()
+
+    caches = getattr(runtime, "caches", None)
+    if caches is not None:
+        scheduler.add_interval_job(
+            "cache_cleanup", lambda: expire_caches(caches), minutes=settings.cache_cleanup_minutes
+        )
+
+    def post(report: WeeklyReport, chart: bytes) -> None:
+        channel = settings.report_channel_id or ""
+        scheduler.run_on_loop(
+            post_weekly_report(runtime.slack_client, channel, report, chart), timeout=POST_TIMEOUT_SECONDS
+        )
+
+    scheduler.add_cron_job(
+        "weekly_report",
+        lambda: run_weekly_report(
+            engine,
+            channel=settings.report_channel_id,
+            timezone=settings.report_timezone,
+            claimed_by=claimed_by,
+            now=now(),
+            post=post,
+        ),
+        day_of_week=day_of_week,
+        hour=hour,
+        minute=minute,
+        timeout_seconds=POST_TIMEOUT_SECONDS + 60,
+    )
+
+    if settings.retention_days:
+        retention_days = settings.retention_days
+        files = getattr(runtime, "files", None)
+
+        def delete_files(prefix: str) -> int:
+            return scheduler.run_on_loop(files.delete_prefix(prefix), timeout=FILE_DELETE_TIMEOUT_SECONDS)
+
+        scheduler.add_cron_job(
+            "retention_purge",
+            lambda: run_retention_purge(
+                engine,
+                retention_days=retention_days,
+                timezone=settings.report_timezone,
+                claimed_by=claimed_by,
+                now=now(),
+                delete_files=delete_files if files is not None else None,
+            ),
+            hour=PURGE_HOUR,
+            minute=PURGE_MINUTE,
+        )
+
+    retry_failed = getattr(getattr(runtime, "attachments", None), "retry_failed", None)
+    if callable(retry_failed):
+        scheduler.add_interval_job("attachment_retry", retry_failed, minutes=ATTACHMENT_RETRY_MINUTES)
+
+    return scheduler.start()

@@ -1,0 +1,50 @@
+"""The jobs' own synchronous engine: heavy aggregates and purges stay off the event loop.
+
+A job runs in a scheduler thread. Going through the app's AsyncEngine would mean hopping onto the
+event loop for every statement (and doing the report's Python work there); a small blocking engine
+in the job's own thread keeps the loop free for coaching turns and leaves the app's connection
+pool to them. Two connections are plenty: jobs run one at a time per kind, rarely together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from storage.engine import PG_POOL_RECYCLE_SECONDS, SQLITE_PRAGMAS, sync_url
+
+POOL_SIZE = 2
+MAX_OVERFLOW = 2
+#: Longer than the app's 30 s: a purge of a big backlog may run a while, in batches.
+PG_STATEMENT_TIMEOUT_MS = 120_000
+
+
+def _apply_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:  # busy_timeout waits for the app's writer; foreign keys cascade
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def create_jobs_engine(database_url: str) -> Engine:
+    """A blocking engine on the app's database (psycopg / pysqlite), tuned like the app's."""
+    url = sync_url(database_url)
+    if make_url(url).get_backend_name() == "postgresql":
+        return create_engine(
+            url,
+            pool_size=POOL_SIZE,
+            max_overflow=MAX_OVERFLOW,
+            pool_pre_ping=True,
+            pool_recycle=PG_POOL_RECYCLE_SECONDS,
+            connect_args={
+                "application_name": "coachbot-jobs",
+                "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}",
+            },
+        )
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
+    event.listen(engine, "connect", _apply_sqlite_pragmas)
+    return engine
