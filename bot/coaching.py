@@ -20,7 +20,9 @@ import openai
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.attachments import AttachmentService, confirmation_text, problems_text
 from bot.config import Settings
+from bot.file_listing import is_files_command
 from bot.llm import CoachModel, StreamStats
 from bot.mentions import MentionFilter
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, build_messages
@@ -59,6 +61,8 @@ class CoachMessage:
     starts_session: bool
     event_id: str | None = None
     received_at: float | None = None
+    # Slack file objects of a file_share; empty for plain text (the hot path never looks further).
+    files: tuple[dict[str, Any], ...] = ()
 
 
 class TurnOutcome(enum.StrEnum):
@@ -70,6 +74,8 @@ class TurnOutcome(enum.StrEnum):
     NOT_STORED = "not_stored"
     FAILED = "failed"
     NOTHING_TO_READ = "nothing_to_read"
+    FILES_STORED = "files_stored"
+    FILES_LISTED = "files_listed"
 
 
 def failure_text(error: BaseException) -> str:
@@ -102,6 +108,7 @@ class CoachingService:
         model: CoachModel,
         timings: TurnTimings | None = None,
         streaming: StreamingSupport | None = None,
+        attachments: AttachmentService | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -109,6 +116,8 @@ class CoachingService:
         self._system_prompt = settings.coach_system_prompt or DEFAULT_SYSTEM_PROMPT
         self.timings = timings or TurnTimings()
         self.streaming = streaming or StreamingSupport()
+        # Files shared in a session, and the `files` listing; None runs coaching without them.
+        self.attachments = attachments
         self._background: set[asyncio.Task[Any]] = set()
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -141,6 +150,10 @@ class CoachingService:
 
     async def _turn(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
         target = _target_of(message)
+        if self.attachments is not None and not message.files and is_files_command(message.text):
+            # A command, not coaching: no model call, and not kept as history.
+            await self.attachments.show_listing(message, client)
+            return TurnOutcome.FILES_LISTED
         key = SessionKey(message.team_id, message.channel_id, message.thread_ts)
         try:
             recorded = await self._store.record_user_message(
@@ -161,6 +174,18 @@ class CoachingService:
         if recorded is None:
             return TurnOutcome.DUPLICATE if message.starts_session else TurnOutcome.NOT_A_SESSION
 
+        if message.files and self.attachments is not None:
+            # After the message is stored (it is never lost), before the model (it sees the file).
+            intake = await self.attachments.intake(message, recorded.session_id, client)
+            if not message.text.strip():
+                if intake.all_rejected:
+                    note = "\n".join([*intake.problems, NOTHING_TO_READ_TEXT])
+                    await self._post_quietly(client, target, note)
+                    return TurnOutcome.NOTHING_TO_READ
+                await self._post_quietly(client, target, confirmation_text(intake))
+                return TurnOutcome.FILES_STORED
+            if intake.problems:
+                await self._post_quietly(client, target, problems_text(intake))
         if not message.text.strip():  # e.g. a file shared without a word
             await self._post_quietly(client, target, NOTHING_TO_READ_TEXT)
             return TurnOutcome.NOTHING_TO_READ

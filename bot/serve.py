@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from starlette.applications import Starlette
@@ -17,6 +17,8 @@ from bot.app import Runtime
 from bot.config import Settings
 from bot.server import create_http_app
 from storage.migrate import upgrade_database
+
+T = TypeVar("T")
 
 
 def _config(settings: Settings, app: Starlette) -> uvicorn.Config:
@@ -81,6 +83,7 @@ class BackgroundServer:
         self._server = uvicorn.Server(_config(self.settings, self.http_app))
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._run, name="coachbot-http", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def url(self) -> str:
@@ -100,7 +103,18 @@ class BackgroundServer:
         return self.http_app.state.runtime
 
     def _run(self) -> None:
-        run_in_event_loop(_serve(self._server, self.settings))
+        run_in_event_loop(self._serve_here())
+
+    async def _serve_here(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await _serve(self._server, self.settings)
+
+    def run_coroutine(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run a coroutine on the app's event loop (its services live there) and wait for it."""
+        if self._loop is None:
+            coroutine.close()
+            raise RuntimeError("coachbot HTTP server is not running")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     def start(self, timeout: float = 20.0) -> BackgroundServer:
         self._thread.start()

@@ -58,4 +58,13 @@ def coach_message(
         starts_session=starts_session,
         event_id=body.get("event_id"),
         received_at=context.get("received_at"),  # set by the HTTP route or, failing that, bot.app
+        files=_shared_files(event),
     )
+
+
+def _shared_files(event: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The Slack file objects a coach shared with the message (file_share, or a mention with files)."""
+    files = event.get("files")
+    if not files or not isinstance(files, list):
+        return ()
+    return tuple(file for file in files if isinstance(file, dict) and file.get("id"))
