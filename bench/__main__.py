@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -69,6 +70,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "the turn scenario's long thread then continues a seeded thread of 40 messages",
     )
     parser.add_argument(
+        "--tag", default=None, help="results file prefix (default: the database kind and seeded size)"
+    )
+    parser.add_argument(
+        "--app-root",
+        type=Path,
+        default=REPO_ROOT,
+        help="run coachbot from this checkout (e.g. a git worktree of an earlier commit) to compare a "
+        "change before and after; the harness, fakes and seeding stay this checkout's",
+    )
+    parser.add_argument(
         "--seed-sessions", type=int, default=None, metavar="M", help="sessions to spread them over (N // 10)"
     )
     args = parser.parse_args(argv)
@@ -108,6 +119,7 @@ async def run_scenarios(
     model: DevkitServer,
     machine: dict[str, Any],
     seeded: SeedResult | None,
+    tag: str | None = None,
 ) -> list[ScenarioResult]:
     results: list[ScenarioResult] = []
     async with client_session() as session:
@@ -127,7 +139,7 @@ async def run_scenarios(
         for name in names:
             result = await _run_one(name, harness)
             results.append(result)
-            path = write_json(result, options, machine)  # at once: a later failure keeps this one
+            path = write_json(result, options, machine, tag)  # at once: a later failure keeps this one
             print(f"   wrote {path.relative_to(REPO_ROOT)}", flush=True)
             if not app.process.alive:
                 raise app.process.fail("exited during the run")
@@ -172,10 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 model = start_fake_openai(registry, options.ttft, options.tps)
                 slack = start_slack_emulator(registry)
-                app = start_coachbot(registry, slack, model, database.url)
-                machine = machine_info(database, seeded)
+                app = start_coachbot(registry, slack, model, database.url, args.app_root.resolve())
+                machine = machine_info(database, seeded, args.app_root.resolve())
                 results = asyncio.run(
-                    run_scenarios(names, options, registry, app, slack, model, machine, seeded)
+                    run_scenarios(names, options, registry, app, slack, model, machine, seeded, args.tag)
                 )
             finally:
                 registry.stop_all()  # before the database is dropped

@@ -61,10 +61,11 @@ def child_env(**values: str) -> dict[str, str]:
 class ChildProcess:
     """One child process with its output pumped into a bounded tail and to line listeners."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path = REPO_ROOT) -> None:
         self.name = name
         self._argv = argv
         self._env = env
+        self._cwd = cwd
         self._popen: subprocess.Popen[str] | None = None
         self._tail: deque[str] = deque(maxlen=200)
         self._listeners: list[Callable[[str], None]] = []
@@ -87,7 +88,7 @@ class ChildProcess:
     def start(self) -> ChildProcess:
         self._popen = subprocess.Popen(
             self._argv,
-            cwd=REPO_ROOT,
+            cwd=self._cwd,
             env=self._env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -309,9 +310,17 @@ def start_slack_emulator(registry: ProcessRegistry) -> DevkitServer:
 
 
 def start_coachbot(
-    registry: ProcessRegistry, slack: DevkitServer, model: DevkitServer, database_url: str
+    registry: ProcessRegistry,
+    slack: DevkitServer,
+    model: DevkitServer,
+    database_url: str,
+    app_root: Path = REPO_ROOT,
 ) -> HttpApp:
-    """``python -m bot.cli serve`` as in production: it migrates the database itself on start."""
+    """``python -m bot.cli serve`` as in production: it migrates the database itself on start.
+
+    ``app_root``: run the app from another checkout (e.g. a ``git worktree`` of an earlier
+    commit), with this one's harness, to measure a change before and after.
+    """
     port = free_port()
     env = child_env(
         SLACK_BOT_TOKEN=BOT_TOKEN,
@@ -324,7 +333,7 @@ def start_coachbot(
         PORT=str(port),
         LOG_LEVEL="INFO",
     )
-    return _start_http_app(registry, "coachbot", _python("-m", "bot.cli", "serve"), env, port)
+    return _start_http_app(registry, "coachbot", _python("-m", "bot.cli", "serve"), env, port, app_root)
 
 
 def start_floor_app(registry: ProcessRegistry, slack: DevkitServer) -> HttpApp:
@@ -341,10 +350,15 @@ def start_floor_app(registry: ProcessRegistry, slack: DevkitServer) -> HttpApp:
 
 
 def _start_http_app(
-    registry: ProcessRegistry, name: str, argv: list[str], env: dict[str, str], port: int
+    registry: ProcessRegistry,
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    port: int,
+    cwd: Path = REPO_ROOT,
 ) -> HttpApp:
     log = AppLog()
-    child = ChildProcess(name, argv, env)
+    child = ChildProcess(name, argv, env, cwd)
     child.add_listener(log.feed)
     registry.start(child)
     app = HttpApp(child, port, log)
@@ -373,14 +387,21 @@ class ProcessUsage:
 
     rss_kib: int
     cpu_seconds: float
+    peak_rss_kib: int = 0  # VmHWM: the most the process has held resident since it started
+
+
+def _status_kib(status: str, key: str) -> int:
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith(key)), 0)
 
 
 def process_usage(pid: int) -> ProcessUsage:
     status = Path(f"/proc/{pid}/status").read_text()
-    rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    rss = _status_kib(status, "VmRSS:")
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()  # the command name may contain spaces
     ticks = os.sysconf("SC_CLK_TCK")
     # After the name: state is field 3, utime field 14 and stime field 15 (1-based, see proc(5)).
     utime, stime = int(fields[11]), int(fields[12])
-    return ProcessUsage(rss_kib=rss, cpu_seconds=(utime + stime) / ticks)
+    return ProcessUsage(
+        rss_kib=rss, cpu_seconds=(utime + stime) / ticks, peak_rss_kib=_status_kib(status, "VmHWM:")
+    )

@@ -33,7 +33,9 @@ _LIBRARIES = (
 )
 
 
-def machine_info(database: BenchDatabase, seeded: SeedResult | None = None) -> dict[str, Any]:
+def machine_info(
+    database: BenchDatabase, seeded: SeedResult | None = None, app_root: Path = REPO_ROOT
+) -> dict[str, Any]:
     """Enough to tell whether two result files are comparable, the database's seeded size included."""
     return {
         "nproc": os.cpu_count(),
@@ -47,9 +49,12 @@ def machine_info(database: BenchDatabase, seeded: SeedResult | None = None) -> d
         # What --seed-messages loaded before the app started (None: the database started empty).
         "seeded": seeded.to_json() if seeded is not None else None,
         "libraries": {name: _version(name) for name in _LIBRARIES},
-        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        "git_commit": _git("rev-parse", "--short", "HEAD", cwd=app_root),
         # Uncommitted changes to the code under test (bench/ itself excluded).
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench")),
+        "git_dirty": bool(
+            _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench", cwd=app_root)
+        ),
+        "app_root": str(app_root),
     }
 
 
@@ -72,10 +77,10 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _git(*args: str) -> str | None:
+def _git(*args: str, cwd: Path = REPO_ROOT) -> str | None:
     """Read-only git queries: which code was measured (others may be editing the tree meanwhile)."""
     try:
-        done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None
@@ -191,9 +196,17 @@ def render_summary(results: list[ScenarioResult], options: Options, machine: dic
 # ------------------------------------------------------------------ JSON
 
 
-def write_json(result: ScenarioResult, options: Options, machine: dict[str, Any]) -> Path:
+def results_tag(machine: dict[str, Any]) -> str:
+    """``sqlite`` or ``postgresql``, plus the seeded size: runs on other databases keep their files."""
+    seeded = machine.get("seeded")
+    return machine["database"] + (f"-{seeded['messages']}" if seeded else "")
+
+
+def write_json(
+    result: ScenarioResult, options: Options, machine: dict[str, Any], tag: str | None = None
+) -> Path:
     RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{result.name}.json"
+    path = RESULTS_DIR / f"{tag or results_tag(machine)}-{result.name}.json"
     document = {
         "scenario": result.name,
         "description": result.description,
