@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -23,11 +24,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import handlers
+from bot.attachments import AttachmentService
 from bot.coaching import CoachingService
 from bot.config import Settings
 from bot.llm import CoachModel
 from jobs.app_jobs import start_app_scheduler
 from jobs.scheduler import JobScheduler
+from storage.attachments import AttachmentStore
+from storage.caches import CountingTTLCache
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
@@ -50,6 +54,7 @@ class Runtime:
     slack_client: AsyncWebClient
     bolt: AsyncApp
     files: FileStore | None = None
+    attachments: AttachmentService | None = None
     scheduler: JobScheduler | None = None
 
     async def close(self, drain_seconds: float = 10.0) -> None:
@@ -59,6 +64,8 @@ class Runtime:
             logger.warning("Shutting down with coaching turns still running")
         await self.model.close()
         await self.store.close()
+        if self.attachments is not None:  # before the Slack session: its feedback calls use it
+            await self.attachments.close()
         if self.slack_client.session is not None:
             await self.slack_client.session.close()
         if self.files is not None:
@@ -103,6 +110,27 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient, coaching: Coachin
     return app
 
 
+def build_attachments(
+    settings: Settings,
+    engine: AsyncEngine,
+    store: ConversationStore,
+    files: FileStore,
+    client: AsyncWebClient,
+    listing_cache: CountingTTLCache[Any, Any] | None = None,
+) -> AttachmentService:
+    """Attachment intake; downloads share the Slack client's pooled, keep-alive HTTP session."""
+    assert client.session is not None, "build_slack_client always gives the client a session"
+    return AttachmentService(
+        settings=settings,
+        store=AttachmentStore(engine),
+        files=files,
+        conversations=store,
+        http=client.session,
+        client=client,
+        listing_cache=listing_cache,
+    )
+
+
 async def build_runtime(settings: Settings) -> Runtime:
     engine = create_db_engine(settings.database_url, echo=settings.debug)
     await warm_pool(engine)
@@ -111,6 +139,8 @@ async def build_runtime(settings: Settings) -> Runtime:
     files = build_file_store(settings)
     coaching = CoachingService(settings=settings, store=store, model=model)
     client = build_slack_client(settings)
+    attachments = build_attachments(settings, engine, store, files, client)
+    coaching.attachments = attachments
     bolt = build_bolt_app(settings, client, coaching)
     runtime = Runtime(
         settings=settings,
@@ -121,6 +151,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         slack_client=client,
         bolt=bolt,
         files=files,
+        attachments=attachments,
     )
     if settings.scheduler_enabled:
         runtime.scheduler = start_app_scheduler(runtime)

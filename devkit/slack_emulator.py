@@ -283,6 +283,8 @@ class SlackEmulator:
             "assistant.threads.setStatus": _just_ok,
             "assistant.threads.setTitle": _just_ok,
             "assistant.threads.setSuggestedPrompts": _just_ok,
+            "reactions.add": _just_ok,  # recorded calls are what tests check
+            "reactions.remove": _just_ok,
             "users.info": self._users_info,
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
@@ -933,6 +935,12 @@ class SlackEmulator:
     def file_bytes(self, file_id: str) -> bytes:
         """A (small) file's bytes, for assertions."""
         return b"".join(self._file(file_id).pieces())
+
+    def set_file_download(self, file_id: str, *, fail_download: bool | Literal["drop", "500"]) -> None:
+        """Change how a file's download behaves from now on (e.g. Slack recovers from an outage)."""
+        found = self._file(file_id)
+        with self._lock:
+            found.fail_download = fail_download
 
     def file_downloads(self, file_id: str) -> int:
         """How many authorised download requests reached the file."""
