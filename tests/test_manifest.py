@@ -45,6 +45,8 @@ EXPECTED_BOT_SCOPES = {
     "chat:write",
     "commands",
     "users:read",
+    "files:read",  # downloading the files coaches share
+    "reactions:write",  # 📥 / ✅ on a coach's message while a shared file is saved
     "files:write",  # the weekly report's chart
 }
 
