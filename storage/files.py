@@ -117,15 +117,15 @@ def safe_file_name(name: str, max_length: int = SAFE_NAME_MAX) -> str:
     """A file name safe in an S3 key, a URL and a local path: no separators, no control
     characters, ASCII, bounded, keeping the extension so the type stays recognisable."""
     text = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode("ascii")
-    text = text.replace("/", "_").replace("\\", "_")
-    text = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
+    text = re.sub(r"[^A-Za-z0-9._-]+", "_", text)  # separators and control characters included
+    text = re.sub(r"_+", "_", text).strip("._-")
     if not text:
         return "file"
     stem, dot, ext = text.rpartition(".")
     if not dot or not stem or len(ext) > _EXTENSION_MAX:
         stem, ext = text, ""
     suffix = f".{ext}" if ext else ""
-    stem = stem[: max(1, max_length - len(suffix))].rstrip("._-") or "file"
+    stem = stem[: max(1, max_length - len(suffix))].strip("._-") or "file"
     return stem + suffix
 
 

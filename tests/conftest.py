@@ -1,3 +1,8 @@
 """Shared fixtures live in tests/fixtures/; this file only wires them in."""
 
-pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.fakes", "tests.fixtures.app"]
+pytest_plugins = [
+    "tests.fixtures.databases",
+    "tests.fixtures.fakes",
+    "tests.fixtures.app",
+    "tests.fixtures.s3",
+]
