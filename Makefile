@@ -15,7 +15,7 @@ PG_WAIT_SECONDS ?= 30
 
 PYTEST_ARGS ?=
 
-.PHONY: test demo lint format bench serve migrate clean postgres venv
+.PHONY: test demo lint format bench bench-full serve migrate clean postgres venv
 
 # The virtualenv itself.
 $(BIN)/python:
@@ -41,8 +41,18 @@ serve: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/coachbot migrate
 
+# Benchmarks (bench/, docs/PERFORMANCE.md); never part of `make test`. Every scenario is time-bounded.
+BENCH_ARGS ?=
+PG_BENCH_URL ?= postgresql://postgres@$(PG_HOST):$(PG_PORT)/postgres
+
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# What docs/PERFORMANCE.md reports: both databases at 1M messages, then the large-database scenario.
+bench-full: $(STAMP) postgres
+	$(BIN)/python -m bench --seed-messages 1000000 $(BENCH_ARGS)
+	$(BIN)/python -m bench --seed-messages 1000000 --database-url $(PG_BENCH_URL) $(BENCH_ARGS)
+	$(BIN)/python -m bench.storage_lookup --postgres-url $(PG_BENCH_URL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

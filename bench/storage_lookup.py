@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import create_engine
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
@@ -274,6 +275,34 @@ async def turn_write(
     }
 
 
+async def explain_turn_statement(
+    store: ConversationStore, engine: AsyncEngine, seeded: SeedResult, long: list[int]
+) -> list[str]:
+    """EXPLAIN ANALYZE of the one-statement turn (a follow-up), rolled back afterwards."""
+    assert store._pg_turn is not None
+    key = seeded.session_key(long[-1])
+    params = {
+        "team_id": key.team_id,
+        "channel_id": key.channel_id,
+        "thread_ts": key.thread_ts,
+        "event_id": "EvExplain",
+        "slack_ts": "1999999999.000100",
+        "text": "explain me",
+        "now": dt.datetime.now(dt.UTC),
+        "history_limit": HISTORY_LIMIT,
+    }
+    statement = store._pg_turn[(True, False)]
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        rows = await conn.execute(sql_text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement.text}"), params)
+        plan = [str(row[0]) for row in rows]
+        await transaction.rollback()
+    print("  plan: the turn's one statement (a follow-up)")
+    for line in plan:
+        print(f"      {line}")
+    return plan
+
+
 # ------------------------------------------------------------------ cache replay
 
 
@@ -404,6 +433,8 @@ async def measure(url: str, *, seeded: SeedResult, iterations: int, replay_coach
             "turn_write": await turn_write(store, engine, seeded, iterations, long),
             "session_cache_during_lookups": store.session_cache.stats(),
         }
+        if engine.dialect.name == "postgresql":
+            results["turn_statement_plan"] = await explain_turn_statement(store, engine, seeded, long)
     finally:
         await store.close()
         await engine.dispose()
