@@ -321,6 +321,26 @@ class SlackEmulator:
         """Answer ``method`` with ``handler(args) -> dict`` (may be async; raise SlackError for ok:false)."""
         self._handlers[method] = handler
 
+    def add_user(
+        self,
+        user_id: str,
+        name: str | None = None,
+        *,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_primary_owner: bool = False,
+        **profile: Any,
+    ) -> None:
+        """Add (or replace) a workspace member; users.info answers with these admin flags."""
+        with self._lock:
+            self.users[user_id] = {
+                "name": name or user_id.lower(),
+                "is_admin": is_admin,
+                "is_owner": is_owner,
+                "is_primary_owner": is_primary_owner,
+                **profile,
+            }
+
     # ----------------------------------------------------------------- records
 
     @property
