@@ -24,14 +24,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import handlers
+from bot.admins import AdminCheck
 from bot.attachments import AttachmentService
 from bot.coaching import CoachingService
 from bot.config import Settings
 from bot.llm import CoachModel
+from bot.metrics import Metrics
+from bot.perf import PerfService
+from bot.prometheus import register_collector
 from jobs.app_jobs import start_app_scheduler
 from jobs.scheduler import JobScheduler
 from storage.attachments import AttachmentStore
-from storage.caches import CountingTTLCache
+from storage.caches import CacheRegistry, CountingTTLCache
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
@@ -53,6 +57,9 @@ class Runtime:
     coaching: CoachingService
     slack_client: AsyncWebClient
     bolt: AsyncApp
+    caches: CacheRegistry | None = None
+    metrics: Metrics | None = None
+    perf: PerfService | None = None
     files: FileStore | None = None
     attachments: AttachmentService | None = None
     scheduler: JobScheduler | None = None
@@ -91,7 +98,14 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def build_bolt_app(settings: Settings, client: AsyncWebClient, coaching: CoachingService) -> AsyncApp:
+def build_bolt_app(
+    settings: Settings,
+    client: AsyncWebClient,
+    coaching: CoachingService,
+    *,
+    metrics: Metrics | None = None,
+    perf: PerfService | None = None,
+) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context."""
     app = AsyncApp(
         client=client,
@@ -101,6 +115,9 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient, coaching: Coachin
 
     async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["coaching"] = coaching
+        context["perf"] = perf
+        if metrics is not None:
+            metrics.bind()  # listeners wrapped in bot.metrics.timed report here
         if context.get("received_at") is None:
             context["received_at"] = time.perf_counter()
         await next()
@@ -132,16 +149,28 @@ def build_attachments(
 
 
 async def build_runtime(settings: Settings) -> Runtime:
+    caches = CacheRegistry()
+    metrics = Metrics(slow_request_ms=settings.slow_request_ms)
     engine = create_db_engine(settings.database_url, echo=settings.debug)
+    metrics.instrument_engine(engine.sync_engine)  # before the store: its SQLite writer inherits it
     await warm_pool(engine)
-    store = ConversationStore(engine)
+    store = ConversationStore(engine, session_cache=caches.get("sessions"))
     model = CoachModel.from_settings(settings)
-    files = build_file_store(settings)
-    coaching = CoachingService(settings=settings, store=store, model=model)
+    files = build_file_store(settings, on_transfer=metrics.on_transfer)
+    coaching = CoachingService(
+        settings=settings, store=store, model=model, on_model_call=metrics.record_model_call
+    )
     client = build_slack_client(settings)
-    attachments = build_attachments(settings, engine, store, files, client)
+    attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))
     coaching.attachments = attachments
-    bolt = build_bolt_app(settings, client, coaching)
+    perf = PerfService(
+        caches=caches,
+        metrics=metrics,
+        engine=engine,
+        admins=AdminCheck(settings.perf_admin_ids, caches.get("slack_api")),
+    )
+    register_collector(metrics, perf.collect)
+    bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -150,9 +179,13 @@ async def build_runtime(settings: Settings) -> Runtime:
         coaching=coaching,
         slack_client=client,
         bolt=bolt,
+        caches=caches,
+        metrics=metrics,
+        perf=perf,
         files=files,
         attachments=attachments,
     )
+    perf.scheduler = lambda: runtime.scheduler  # /perf jobs: whatever scheduler runs now, if any
     if settings.scheduler_enabled:
         runtime.scheduler = start_app_scheduler(runtime)
     return runtime

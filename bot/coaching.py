@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +108,7 @@ class CoachingService:
         model: CoachModel,
         timings: TurnTimings | None = None,
         streaming: StreamingSupport | None = None,
+        on_model_call: Callable[[StreamStats, bool], None] | None = None,
         attachments: AttachmentService | None = None,
     ) -> None:
         self._settings = settings
@@ -116,6 +117,8 @@ class CoachingService:
         self._system_prompt = settings.coach_system_prompt or DEFAULT_SYSTEM_PROMPT
         self.timings = timings or TurnTimings()
         self.streaming = streaming or StreamingSupport()
+        # Told about each model call once it is over (stats, failed): metrics, not the token loop.
+        self._on_model_call = on_model_call
         # Files shared in a session, and the `files` listing; None runs coaching without them.
         self.attachments = attachments
         self._background: set[asyncio.Task[Any]] = set()
@@ -247,6 +250,7 @@ class CoachingService:
             return TurnOutcome.SLACK_FAILED
         finally:
             writer.abandon()
+            self._report_model_call(stats, failed=outcome is TurnOutcome.MODEL_FAILED)
 
         await self._store_reply(
             recorded, "".join(reply), stats, writer_stats, message, failed=outcome is not TurnOutcome.REPLIED
@@ -309,6 +313,14 @@ class CoachingService:
             stats.completion_tokens,
             writer.slack_calls,
         )
+
+    def _report_model_call(self, stats: StreamStats, *, failed: bool) -> None:
+        if self._on_model_call is None:
+            return
+        try:
+            self._on_model_call(stats, failed)
+        except Exception:  # metrics must never break a turn
+            logger.exception("Recording the model call's metrics failed")
 
     def _show_progress(
         self, message: CoachMessage, recorded: RecordedMessage, client: AsyncWebClient

@@ -87,6 +87,7 @@ class Settings:
     # Operations (issue 4).
     slow_request_ms: int = 1000
     perf_admin_ids: frozenset[str] = frozenset()
+    metrics_token: str | None = None  # when set, GET /performance and /metrics need it as a bearer token
     report_channel_id: str | None = None
     report_timezone: str = "UTC"
     report_day_of_week: str = "mon"
@@ -128,6 +129,7 @@ class Settings:
             public_url=env.get("PUBLIC_URL") or None,
             slow_request_ms=_int(env, "SLOW_REQUEST_MS", 1000) or 1000,
             perf_admin_ids=_id_set(env.get("PERF_ADMIN_IDS")),
+            metrics_token=env.get("METRICS_TOKEN") or None,
             report_channel_id=env.get("REPORT_CHANNEL_ID") or None,
             report_timezone=env.get("REPORT_TIMEZONE") or "UTC",
             report_day_of_week=(env.get("REPORT_DAY_OF_WEEK") or "mon").lower(),

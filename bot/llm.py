@@ -38,6 +38,7 @@ class StreamStats:
     completion_tokens: int | None = None
     finish_reason: str | None = None
     chunks: int = 0
+    finished_at: float | None = None  # when the stream ended: complete, failed or closed early
 
 
 class CoachModel:
@@ -75,25 +76,28 @@ class CoachModel:
             stream_options={"include_usage": True},
             extra_body={"messages": messages},
         )
-        async with request as response:
-            try:
-                async for line in response.iter_lines():
-                    event = _server_sent_data(line)
-                    if event is None:
-                        continue
-                    if event == "[DONE]":
-                        return
-                    for text in _read_chunk(json.loads(event), stats, response.http_request):
-                        yield text
-                        # Let the Slack writer send the first text now, even when the
-                        # rest of the reply is already buffered here.
-                        await asyncio.sleep(0)
-            except httpx2.TransportError as error:
-                raise openai.APIConnectionError(request=response.http_request) from error
-            if stats.finish_reason is None:
-                raise openai.APIConnectionError(
-                    message="The model's stream ended early.", request=response.http_request
-                )
+        try:
+            async with request as response:
+                try:
+                    async for line in response.iter_lines():
+                        event = _server_sent_data(line)
+                        if event is None:
+                            continue
+                        if event == "[DONE]":
+                            return
+                        for text in _read_chunk(json.loads(event), stats, response.http_request):
+                            yield text
+                            # Let the Slack writer send the first text now, even when the
+                            # rest of the reply is already buffered here.
+                            await asyncio.sleep(0)
+                except httpx2.TransportError as error:
+                    raise openai.APIConnectionError(request=response.http_request) from error
+                if stats.finish_reason is None:
+                    raise openai.APIConnectionError(
+                        message="The model's stream ended early.", request=response.http_request
+                    )
+        finally:
+            stats.finished_at = time.perf_counter()
 
 
 def _server_sent_data(line: str) -> str | None:

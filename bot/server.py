@@ -1,4 +1,4 @@
-"""The HTTP server: Slack's request URL, health checks, gzip.
+"""The HTTP server: Slack's request URL, health checks, performance figures, gzip.
 
 ``POST /slack/events`` takes events, slash commands and interactivity alike
 and hands them to Bolt, whose signature verification stays on (401 for a bad
@@ -9,7 +9,9 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import time
@@ -29,6 +31,8 @@ from starlette.routing import Route
 
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
+from bot.prometheus import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
+from bot.prometheus import render as render_prometheus
 from storage.files import LocalFileStore
 
 logger = logging.getLogger(__name__)
@@ -130,11 +134,38 @@ def create_http_app(
             headers={"Content-Encoding": "identity"},
         )
 
+    def authorized(request: Request) -> bool:
+        """GET /performance and /metrics: open unless METRICS_TOKEN is set (see the README)."""
+        if not settings.metrics_token:
+            return True
+        expected = f"Bearer {settings.metrics_token}".encode()
+        return hmac.compare_digest(request.headers.get("authorization", "").encode(), expected)
+
+    async def performance(request: Request) -> Response:
+        if not authorized(request):
+            return PlainTextResponse("unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        runtime: Runtime = request.app.state.runtime
+        if runtime.perf is None:
+            return PlainTextResponse("performance figures are off", status_code=503)
+        data = await asyncio.to_thread(runtime.perf.collect)
+        return JSONResponse(data)
+
+    async def metrics(request: Request) -> Response:
+        if not authorized(request):
+            return PlainTextResponse("unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        runtime: Runtime = request.app.state.runtime
+        if runtime.metrics is None:
+            return PlainTextResponse("metrics are off", status_code=503)
+        body = await asyncio.to_thread(render_prometheus, runtime.metrics.registry)
+        return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
+
     return Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/performance", performance, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             Route("/files/{key:path}", local_file, methods=["GET"]),
         ],
         middleware=[Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)],

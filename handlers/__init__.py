@@ -2,9 +2,10 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import assistant, events
+from handlers import assistant, commands, events
 
 
 def register(app: AsyncApp) -> None:
     assistant.register(app)
     events.register(app)
+    commands.register(app)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -202,6 +202,15 @@ async def warm_pool(engine: AsyncEngine) -> int:
     return len(connections)
 
 
+def _share_query_listeners(source: Engine, target: Engine) -> None:
+    """Whatever watches ``source``'s queries (the query timing behind /perf) watches ``target``'s too."""
+    for name in ("before_cursor_execute", "after_cursor_execute"):
+        for listener in getattr(source.dispatch, name):
+            event.listen(target, name, listener)
+    for listener in source.dialect.dispatch.handle_error:  # dialect-level event
+        event.listen(target, "handle_error", listener)
+
+
 class SqliteWriter:
     """One thread that does all of a SQLite file's writes, each transaction in one hop.
 
@@ -214,6 +223,7 @@ class SqliteWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = create_engine(sync_url(engine.url.render_as_string(hide_password=False)))
         event.listen(self._engine, "connect", _set_sqlite_pragmas)
+        _share_query_listeners(engine.sync_engine, self._engine)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
     @staticmethod

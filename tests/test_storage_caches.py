@@ -1,4 +1,4 @@
-"""CountingTTLCache: a TTL cache that reports how well it works."""
+"""CountingTTLCache and CacheRegistry: named TTL caches that report how well they work."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from storage.caches import CountingTTLCache
+from storage.caches import CACHE_SPECS, CacheRegistry, CountingTTLCache
 
 
 class FakeClock:
@@ -53,6 +53,8 @@ def test_stats_describe_the_cache(clock: FakeClock):
         "misses": 0,
         "hit_rate": 0.0,
         "evictions": 0,
+        "expired": 0,
+        "memory_bytes": 0,
     }
 
 
@@ -128,3 +130,79 @@ def test_counters_stay_exact_under_threads():
         thread.join()
 
     assert (cache.hits, cache.misses) == (8 * 100, 8 * 100)
+
+
+def test_memory_is_estimated_from_what_the_entries_hold(clock: FakeClock):
+    small: CountingTTLCache[str, str] = CountingTTLCache(100, 30, timer=clock)
+    large: CountingTTLCache[str, str] = CountingTTLCache(100, 30, timer=clock)
+    for key in range(10):
+        small.set(f"k{key}", "x")
+        large.set(f"k{key}", "x" * 10_000)
+
+    assert 0 < small.stats()["memory_bytes"] < large.stats()["memory_bytes"]
+    assert large.stats()["memory_bytes"] >= 10 * 10_000
+    clock.advance(31)
+    assert large.stats()["memory_bytes"] == 0  # nothing live, nothing held
+
+
+def test_the_registry_has_one_cache_per_kind_of_data_with_the_guides_ttls():
+    registry = CacheRegistry()
+
+    assert registry.names() == ["sessions", "file_listings", "slack_api", "default"]
+    assert {name: registry.get(name).ttl for name in registry.names()} == {
+        "sessions": 30.0,
+        "file_listings": 60.0,
+        "slack_api": 120.0,
+        "default": 300.0,
+    }
+    assert all(registry.get(name).maxsize == CACHE_SPECS[name].maxsize for name in registry.names())
+    assert registry.get("sessions") is registry.get("sessions")
+
+
+def test_an_unknown_cache_name_is_an_error():
+    with pytest.raises(KeyError, match="no cache named 'sesions'"):
+        CacheRegistry().get("sesions")
+
+
+def test_registry_stats_are_per_cache(clock: FakeClock):
+    registry = CacheRegistry(timer=clock)
+    sessions = registry.get("sessions")
+    sessions.set(("T1", "C1", "1.0"), 7)
+    sessions.get(("T1", "C1", "1.0"))
+    registry.get("slack_api").get("users.info:U1")
+
+    stats = registry.stats()
+
+    assert (stats["sessions"]["hits"], stats["sessions"]["misses"], stats["sessions"]["entries"]) == (1, 0, 1)
+    assert (stats["slack_api"]["hits"], stats["slack_api"]["misses"]) == (0, 1)
+    assert stats["default"]["hits"] + stats["default"]["misses"] == 0
+
+
+def test_invalidating_a_key_leaves_every_other_entry_alone(clock: FakeClock):
+    registry = CacheRegistry(timer=clock)
+    sessions, slack_api = registry.get("sessions"), registry.get("slack_api")
+    sessions.set("thread-a", 1)
+    sessions.set("thread-b", 2)
+    slack_api.set("thread-a", True)
+
+    assert sessions.pop("thread-a") == 1
+
+    assert sessions.get("thread-a") is None
+    assert sessions.get("thread-b") == 2
+    assert slack_api.get("thread-a") is True
+
+
+def test_expire_all_removes_each_caches_expired_entries_by_its_own_ttl(clock: FakeClock):
+    registry = CacheRegistry(timer=clock)
+    for name in registry.names():
+        registry.get(name).set("old", 1)
+    clock.advance(15)
+    registry.get("sessions").set("young", 2)
+    clock.advance(20)  # 35 s: past sessions' 30 s only
+
+    assert registry.expire_all() == {"sessions": 1, "file_listings": 0, "slack_api": 0, "default": 0}
+
+    clock.advance(110)  # 145 s: past file_listings' 60 s and slack_api's 120 s, not default's 300 s
+    assert registry.expire_all() == {"sessions": 1, "file_listings": 1, "slack_api": 1, "default": 0}
+    assert registry.get("default").get("old") == 1
+    assert registry.stats()["sessions"]["expired"] == 2

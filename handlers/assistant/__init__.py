@@ -3,6 +3,7 @@
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 
+from bot.metrics import timed
 from handlers.assistant.thread_context_changed import handle_thread_context_changed
 from handlers.assistant.thread_started import handle_thread_started
 from handlers.assistant.user_message import handle_user_message
@@ -10,7 +11,7 @@ from handlers.assistant.user_message import handle_user_message
 
 def register(app: AsyncApp) -> None:
     assistant = AsyncAssistant()
-    assistant.thread_started(handle_thread_started)
-    assistant.user_message(handle_user_message)
-    assistant.thread_context_changed(handle_thread_context_changed)
+    assistant.thread_started(timed(handle_thread_started))
+    assistant.user_message(timed(handle_user_message))
+    assistant.thread_context_changed(timed(handle_thread_context_changed))
     app.assistant(assistant)
