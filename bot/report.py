@@ -5,7 +5,7 @@ posted on Monday morning covers Monday to Sunday of the week before, and "messag
 the days readers see on their calendars.
 
 Every figure is one SQL aggregate over a range of the ``created_at`` / ``timestamp`` columns
-(``idx_chat_messages_timestamp`` keeps the message range scan to the week's rows), so a database
+(``idx_chat_messages_report`` covers the week's range scan over the messages), so a database
 of 100k sessions and 1M messages is reported in well under a second. The functions are
 synchronous on purpose: the scheduler runs them in its worker thread with its own engine, and the
 CLI runs them directly; nothing here may run on the event loop (matplotlib least of all).
@@ -17,7 +17,7 @@ import io
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -108,40 +108,8 @@ def weekly_report_in(connection: Connection, *, now: datetime, timezone: str | Z
             .group_by(coaching_sessions.c.team_id)
         )
     )
-    week = and_(
-        chat_messages.c.timestamp >= start,
-        chat_messages.c.timestamp < end,
-        chat_messages.c.message_type.in_(CONVERSATION_TYPES),
-    )
-    joined = chat_messages.join(coaching_sessions, coaching_sessions.c.id == chat_messages.c.session_id)
-    team = coaching_sessions.c.team_id
-
-    # Which of the seven days a message falls on: the first midnight it is before.
-    day = case(
-        *[(chat_messages.c.timestamp < midnight, index) for index, midnight in enumerate(midnights)],
-        else_=DAYS - 1,
-    ).label("day")
-    per_day: dict[str, list[int]] = defaultdict(lambda: [0] * DAYS)
-    for team_id, day_index, count in connection.execute(
-        select(team, day, func.count()).select_from(joined).where(week).group_by(team, day)
-    ):
-        per_day[team_id][int(day_index)] = int(count)
-
-    coach_user = case((chat_messages.c.message_type == MessageType.USER.value, coaching_sessions.c.user_id))
-    activity = {
-        row[0]: (int(row[1]), int(row[2]))
-        for row in connection.execute(
-            select(
-                team,
-                func.count(func.distinct(chat_messages.c.session_id)),
-                func.count(func.distinct(coach_user)),
-            )
-            .select_from(joined)
-            .where(week)
-            .group_by(team)
-        )
-    }
-    replies = _reply_percentiles(connection, start, end)
+    activity = _message_activity(connection, start, end, midnights)
+    replies = _reply_percentiles(connection, start, end, activity.team_of)
     files = {
         row[0]: (int(row[1]), int(row[2] or 0))
         for row in connection.execute(
@@ -155,19 +123,19 @@ def weekly_report_in(connection: Connection, *, now: datetime, timezone: str | Z
         )
     }
 
-    teams = sorted(set(started) | set(per_day) | set(files))
+    teams = sorted(set(started) | set(activity.per_day) | set(files))
     workspaces = tuple(
         WorkspaceFigures(
             team_id=team_id,
             sessions_started=started.get(team_id, 0),
-            sessions_active=activity.get(team_id, (0, 0))[0],
-            messages=sum(per_day[team_id]) if team_id in per_day else 0,
-            active_coaches=activity.get(team_id, (0, 0))[1],
+            sessions_active=len(activity.sessions.get(team_id, ())),
+            messages=sum(activity.per_day.get(team_id, ())),
+            active_coaches=len(activity.coaches.get(team_id, ())),
             attachments=files.get(team_id, (0, 0))[0],
             attachment_bytes=files.get(team_id, (0, 0))[1],
             reply_ms_median=replies.get(team_id, (None, None))[0],
             reply_ms_p95=replies.get(team_id, (None, None))[1],
-            messages_per_day=tuple(per_day[team_id]) if team_id in per_day else (0,) * DAYS,
+            messages_per_day=tuple(activity.per_day.get(team_id, (0,) * DAYS)),
         )
         for team_id in teams
     )
@@ -178,41 +146,96 @@ def _by_team(rows: Any) -> dict[str, int]:
     return {team_id: int(count) for team_id, count in rows}
 
 
+@dataclass
+class _Activity:
+    """The week's conversation per workspace, from one scan of the messages."""
+
+    per_day: dict[str, list[int]] = field(default_factory=dict)
+    sessions: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    coaches: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    team_of: dict[int, str] = field(default_factory=dict)  # session id -> team, for the latencies
+
+
+def _message_activity(
+    connection: Connection, start: datetime, end: datetime, midnights: Sequence[datetime]
+) -> _Activity:
+    """Messages per day, active sessions and active coaches, per workspace.
+
+    The messages are grouped by (session, day) first, read off the covering index
+    ``idx_chat_messages_report`` without touching the table's rows (their text), and only those
+    groups (thousands, not the week's hundred thousand messages) are joined to their sessions.
+    """
+    m = chat_messages.c
+    # Which of the seven days a message falls on: the first midnight it is before.
+    day = case(*[(m.timestamp < midnight, index) for index, midnight in enumerate(midnights)], else_=DAYS - 1)
+    coach_spoke = func.max(case((m.message_type == MessageType.USER.value, 1), else_=0))
+    groups = (
+        select(
+            m.session_id.label("session_id"),
+            day.label("day"),
+            func.count().label("messages"),
+            coach_spoke.label("coach_spoke"),
+        )
+        .where(m.timestamp >= start, m.timestamp < end, m.message_type.in_(CONVERSATION_TYPES))
+        .group_by(m.session_id, day)
+        .subquery()
+    )
+    activity = _Activity()
+    for team_id, user_id, session_id, day_index, messages, spoke in connection.execute(
+        select(
+            coaching_sessions.c.team_id,
+            coaching_sessions.c.user_id,
+            groups.c.session_id,
+            groups.c.day,
+            groups.c.messages,
+            groups.c.coach_spoke,
+        ).join_from(groups, coaching_sessions, coaching_sessions.c.id == groups.c.session_id)
+    ):
+        activity.per_day.setdefault(team_id, [0] * DAYS)[int(day_index)] += int(messages)
+        activity.sessions[team_id].add(session_id)
+        activity.team_of[session_id] = team_id
+        if spoke:
+            activity.coaches[team_id].add(user_id)
+    return activity
+
+
 def _reply_percentiles(
-    connection: Connection, start: datetime, end: datetime
+    connection: Connection, start: datetime, end: datetime, team_of: dict[int, str]
 ) -> dict[str, tuple[float | None, float | None]]:
     """Median and p95 of the bot's reply latency per workspace, interpolated like percentile_cont.
 
-    PostgreSQL computes them in the query; SQLite has no ordered-set aggregates, so it returns the
-    week's latencies sorted and they are read off here (tens of thousands of integers a week).
+    PostgreSQL computes them in the query; SQLite has no ordered-set aggregates, so the week's
+    latencies come back by session (off the covering index, no join: every replying session is
+    in ``team_of``) and are sorted here per workspace (tens of thousands of integers a week).
     """
-    latency = chat_messages.c.latency_ms
-    team = coaching_sessions.c.team_id
-    source = chat_messages.join(coaching_sessions, coaching_sessions.c.id == chat_messages.c.session_id)
+    m = chat_messages.c
     replies = and_(
-        chat_messages.c.timestamp >= start,
-        chat_messages.c.timestamp < end,
-        chat_messages.c.message_type == MessageType.ASSISTANT.value,
-        latency.is_not(None),
+        m.timestamp >= start,
+        m.timestamp < end,
+        m.message_type == MessageType.ASSISTANT.value,
+        m.latency_ms.is_not(None),
     )
     if connection.dialect.name == "postgresql":
+        team = coaching_sessions.c.team_id
         rows = connection.execute(
             select(
                 team,
-                func.percentile_cont(0.5).within_group(latency),
-                func.percentile_cont(0.95).within_group(latency),
+                func.percentile_cont(0.5).within_group(m.latency_ms),
+                func.percentile_cont(0.95).within_group(m.latency_ms),
             )
-            .select_from(source)
+            .join_from(chat_messages, coaching_sessions, coaching_sessions.c.id == m.session_id)
             .where(replies)
             .group_by(team)
         )
         return {team_id: (float(p50), float(p95)) for team_id, p50, p95 in rows}
     by_team: dict[str, list[int]] = defaultdict(list)
-    for team_id, value in connection.execute(
-        select(team, latency).select_from(source).where(replies).order_by(team, latency)
-    ):
-        by_team[team_id].append(value)
-    return {key: (percentile(values, 0.5), percentile(values, 0.95)) for key, values in by_team.items()}
+    for session_id, latency in connection.execute(select(m.session_id, m.latency_ms).where(replies)):
+        by_team[team_of[session_id]].append(latency)
+    figures: dict[str, tuple[float | None, float | None]] = {}
+    for team_id, values in by_team.items():
+        values.sort()
+        figures[team_id] = (percentile(values, 0.5), percentile(values, 0.95))
+    return figures
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
