@@ -47,11 +47,11 @@ def measure(url: str, *, sessions: int, messages: int, runs: int) -> dict[str, f
         engine.dispose()
     week = sum(w.messages for w in report.workspaces)
     print(
-        f"  report: first {samples[0]:.0f} ms, median {statistics.median(samples):.0f} ms, "
-        f"max {max(samples):.0f} ms over {runs} runs ({week:,} messages in the week, "
-        f"{len(report.workspaces)} workspaces); chart {chart_ms:.0f} ms"
+        f"  report: first {samples[0]:.0f} ms, min {min(samples):.0f} ms, median "
+        f"{statistics.median(samples):.0f} ms, max {max(samples):.0f} ms over {runs} runs "
+        f"({week:,} messages in the week, {len(report.workspaces)} workspaces); chart {chart_ms:.0f} ms"
     )
-    return {"first_ms": samples[0], "median_ms": statistics.median(samples), "chart_ms": chart_ms}
+    return {"first_ms": samples[0], "min_ms": min(samples), "median_ms": statistics.median(samples)}
 
 
 def main(argv: list[str] | None = None) -> None:

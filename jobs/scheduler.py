@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: A job returns None (ok) or an outcome string such as "skipped: no channel".
-JobFunc = Callable[[], "str | Coroutine[Any, Any, str | None] | None"]
+#: A job returns an outcome string such as "skipped: no channel"; anything else (None, a count)
+#: means "ok".
+JobFunc = Callable[[], Any]  # sync, or async (run on the app's loop)
 
 OK = "ok"
 SKIPPED_ALREADY_RUNNING = "skipped: already running"
@@ -155,7 +156,8 @@ class JobScheduler:
             self._running += 1
         began_at, began = self._clock(), time.perf_counter()
         try:
-            outcome = self._call(job) or OK
+            result = self._call(job)
+            outcome = result if isinstance(result, str) and result else OK  # e.g. a count: ok
         except Exception as error:  # the job's boundary: record it, log it, keep the scheduler going
             outcome = f"error: {type(error).__name__}"
             job.errors += 1

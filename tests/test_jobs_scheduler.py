@@ -6,12 +6,13 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import datetime
+from types import SimpleNamespace
 
 import pytest
 
 from bot.config import Settings, SettingsError
 from bot.serve import BackgroundServer
-from jobs.app_jobs import report_schedule
+from jobs.app_jobs import report_schedule, start_app_scheduler
 from jobs.scheduler import JobScheduler, skipped
 
 WAIT = 10.0  # seconds a test waits for something that should happen at once
@@ -82,9 +83,9 @@ def test_async_jobs_run_on_the_apps_event_loop(app_loop: asyncio.AbstractEventLo
     scheduler = JobScheduler(loop=app_loop)
     ran_on: list[asyncio.AbstractEventLoop] = []
 
-    async def job() -> str:
+    async def job() -> int:  # e.g. AttachmentService.retry_failed: how many it retried
         ran_on.append(asyncio.get_running_loop())
-        return "ok"
+        return 3
 
     scheduler.add_interval_job("async", job, minutes=10)
 
@@ -178,3 +179,27 @@ def test_no_scheduler_when_it_is_disabled(settings: Settings):
 def test_a_bad_report_schedule_is_named_at_start(change: dict[str, str], named: str):
     with pytest.raises(SettingsError, match=named):
         report_schedule(Settings(**change))
+
+
+async def test_failed_attachment_uploads_are_retried_every_ten_minutes_on_the_apps_loop(
+    sqlite_database_url: str,
+):
+    loop = asyncio.get_running_loop()
+    calls: list[asyncio.AbstractEventLoop] = []
+
+    class Attachments:
+        async def retry_failed(self) -> int:
+            calls.append(asyncio.get_running_loop())
+            return 2
+
+    runtime = SimpleNamespace(settings=Settings(database_url=sqlite_database_url), attachments=Attachments())
+    scheduler = start_app_scheduler(runtime)  # type: ignore[arg-type]
+    try:
+        job = next(j for j in scheduler.status() if j["id"] == "attachment_retry")
+        outcome = await asyncio.to_thread(scheduler.run_now, "attachment_retry")
+    finally:
+        await scheduler.aclose()
+
+    assert job["trigger"] == "interval[0:10:00]"
+    assert outcome == "ok"
+    assert calls == [loop]
