@@ -32,8 +32,10 @@ from bot.llm import CoachModel
 from bot.metrics import Metrics
 from bot.perf import PerfService
 from bot.prometheus import register_collector
+from bot.reading import AttachmentReader
 from jobs.app_jobs import start_app_scheduler
 from jobs.scheduler import JobScheduler
+from storage.attachment_text import AttachmentTextIndex
 from storage.attachments import AttachmentStore
 from storage.caches import CacheRegistry, CountingTTLCache
 from storage.conversations import ConversationStore
@@ -163,6 +165,10 @@ async def build_runtime(settings: Settings) -> Runtime:
     client = build_slack_client(settings)
     attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))
     coaching.attachments = attachments
+    # The coach reads the files: intake indexes each stored one, turns search them.
+    reader = AttachmentReader(AttachmentTextIndex(engine), files=files)
+    coaching.reader = reader
+    attachments.set_reader(reader)
     perf = PerfService(
         caches=caches,
         metrics=metrics,

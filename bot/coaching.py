@@ -25,7 +25,8 @@ from bot.config import Settings
 from bot.file_listing import is_files_command
 from bot.llm import CoachModel, StreamStats
 from bot.mentions import MentionFilter
-from bot.prompt import DEFAULT_SYSTEM_PROMPT, build_messages
+from bot.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
+from bot.reading import AttachmentReader, StoredFile
 from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, WriterStats
 from bot.timing import TurnTiming, TurnTimings, elapsed_ms
 from storage.conversations import ConversationStore, RecordedMessage, SessionKey
@@ -33,6 +34,8 @@ from storage.conversations import ConversationStore, RecordedMessage, SessionKey
 logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 50
+#: Excerpts of the session's files get up to 1/ATTACHMENT_SHARE of CONTEXT_TOKEN_BUDGET; history the rest.
+ATTACHMENT_SHARE = 3
 TITLE_CHARS = 60
 THINKING_STATUS = "is thinking…"
 
@@ -110,6 +113,7 @@ class CoachingService:
         streaming: StreamingSupport | None = None,
         on_model_call: Callable[[StreamStats, bool], None] | None = None,
         attachments: AttachmentService | None = None,
+        reader: AttachmentReader | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -121,6 +125,8 @@ class CoachingService:
         self._on_model_call = on_model_call
         # Files shared in a session, and the `files` listing; None runs coaching without them.
         self.attachments = attachments
+        # Reads the session's files into the prompt (and indexes them for the intake).
+        self.reader = reader
         self._background: set[asyncio.Task[Any]] = set()
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -177,9 +183,11 @@ class CoachingService:
         if recorded is None:
             return TurnOutcome.DUPLICATE if message.starts_session else TurnOutcome.NOT_A_SESSION
 
+        turn_files: tuple[StoredFile, ...] = ()
         if message.files and self.attachments is not None:
             # After the message is stored (it is never lost), before the model (it sees the file).
             intake = await self.attachments.intake(message, recorded.session_id, client)
+            turn_files = tuple(intake.files)
             if not message.text.strip():
                 if intake.all_rejected:
                     note = "\n".join([*intake.problems, NOTHING_TO_READ_TEXT])
@@ -193,10 +201,16 @@ class CoachingService:
             await self._post_quietly(client, target, NOTHING_TO_READ_TEXT)
             return TurnOutcome.NOTHING_TO_READ
         self._show_progress(message, recorded, client)
+        references, images = await asyncio.gather(
+            self._references(message, recorded, has_new_files=bool(turn_files)),
+            self._images(recorded, turn_files),
+        )
         prompt = build_messages(
             recorded.history,
             system_prompt=self._system_prompt,
             token_budget=self._settings.context_token_budget,
+            references=references,
+            images=images,
         )
         return await self._reply(message, recorded, prompt, target, client)
 
@@ -204,7 +218,7 @@ class CoachingService:
         self,
         message: CoachMessage,
         recorded: RecordedMessage,
-        prompt: list[dict[str, str]],
+        prompt: list[dict[str, Any]],
         target: ThreadTarget,
         client: AsyncWebClient,
     ) -> TurnOutcome:
@@ -321,6 +335,42 @@ class CoachingService:
             self._on_model_call(stats, failed)
         except Exception:  # metrics must never break a turn
             logger.exception("Recording the model call's metrics failed")
+
+    async def _references(
+        self, message: CoachMessage, recorded: RecordedMessage, *, has_new_files: bool
+    ) -> list[Reference]:
+        """Excerpts of the session's files for this message, within a share of the budget.
+
+        Only sessions with stored files ask (the count comes with the turn's own write), so a
+        session without files pays no query.
+        """
+        if self.reader is None or (recorded.attachment_count <= 0 and not has_new_files):
+            return []
+        try:
+            return await self.reader.context_for(
+                recorded.session_id, message.text, self._settings.context_token_budget // ATTACHMENT_SHARE
+            )
+        except Exception as error:  # the reply matters more than the excerpts: answer without them
+            logger.warning(
+                "Could not search the session's files (session=%s, error=%s)",
+                recorded.session_id,
+                type(error).__name__,
+            )
+            return []
+
+    async def _images(self, recorded: RecordedMessage, files: tuple[StoredFile, ...]) -> list[ImageInput]:
+        """This turn's images as image input, when the configured model takes images."""
+        if self.reader is None or not files or not self._settings.model_takes_images:
+            return []
+        try:
+            return await self.reader.images_for(files)
+        except Exception as error:  # answer the words even if the pictures cannot come along
+            logger.warning(
+                "Could not read this turn's images (session=%s, error=%s)",
+                recorded.session_id,
+                type(error).__name__,
+            )
+            return []
 
     def _show_progress(
         self, message: CoachMessage, recorded: RecordedMessage, client: AsyncWebClient

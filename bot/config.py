@@ -60,6 +60,8 @@ class Settings:
     openai_timeout: float = 60.0
     openai_max_tokens: int = 16000
     openai_max_retries: int = 2
+    # "auto": images go to the model when OPENAI_MODEL is known to take them; "true"/"false" force it.
+    openai_vision: str = "auto"
 
     database_url: str = "sqlite:///coachbot.db"
     debug: bool = False
@@ -110,6 +112,7 @@ class Settings:
             openai_timeout=_float(env, "OPENAI_TIMEOUT", 60.0),
             openai_max_tokens=_int(env, "OPENAI_MAX_TOKENS", 16000) or 16000,
             openai_max_retries=_int(env, "OPENAI_MAX_RETRIES", 2) or 0,
+            openai_vision=_vision(env.get("OPENAI_VISION")),
             database_url=database_url_from_env(env),
             debug=_bool(env.get("DEBUG")),
             host=env.get("HOST") or "0.0.0.0",
@@ -143,6 +146,13 @@ class Settings:
         """A copy with some fields changed; handy for tests and the demo."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def model_takes_images(self) -> bool:
+        """Whether shared images go to the model as image input (``OPENAI_VISION``)."""
+        if self.openai_vision == "auto":
+            return model_takes_images(self.openai_model)
+        return _bool(self.openai_vision)
+
     def missing_for_serving(self) -> list[str]:
         """Names of settings the HTTP server cannot start without."""
         missing = []
@@ -151,6 +161,26 @@ class Settings:
         if not self.slack_signing_secret:
             missing.append("SLACK_SIGNING_SECRET")
         return missing
+
+
+#: Model families that accept image input, for OPENAI_VISION=auto.
+_VISION_MODEL_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-5", "o3", "o4")
+
+
+def model_takes_images(model: str) -> bool:
+    """gpt-4o*, gpt-4.1*, gpt-5*, o3*, o4* take images; other (or unknown) models get text only."""
+    return model.strip().lower().startswith(_VISION_MODEL_PREFIXES)
+
+
+def _vision(raw: str | None) -> str:
+    value = (raw or "auto").strip().lower()
+    if value in ("auto", ""):
+        return "auto"
+    if value in {"1", "true", "yes", "on"}:
+        return "true"
+    if value in {"0", "false", "no", "off"}:
+        return "false"
+    raise SettingsError(f"OPENAI_VISION must be auto, true or false, got {raw!r}")
 
 
 def _id_set(raw: str | None) -> frozenset[str]:

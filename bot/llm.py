@@ -65,7 +65,7 @@ class CoachModel:
     async def close(self) -> None:
         await self._client.close()
 
-    async def stream_reply(self, messages: list[dict[str, str]], stats: StreamStats) -> AsyncIterator[str]:
+    async def stream_reply(self, messages: list[dict[str, Any]], stats: StreamStats) -> AsyncIterator[str]:
         """Yield the reply's text pieces; ``stats`` is updated as they come."""
         stats.request_sent_at = time.perf_counter()
         request = self._client.chat.completions.with_streaming_response.create(

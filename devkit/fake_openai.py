@@ -100,6 +100,39 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
     return sum(len(_content_text(m.get("content"))) for m in _messages(body)) // 4
 
 
+def image_urls(body: dict[str, Any]) -> list[str]:
+    """The ``image_url`` parts of every message, in order (``data:`` URLs included whole)."""
+    urls = []
+    for message in _messages(body):
+        content = message.get("content")
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                urls.append(str((part.get("image_url") or {}).get("url", "")))
+    return urls
+
+
+def content_problem(body: dict[str, Any]) -> str | None:
+    """What OpenAI would refuse about the messages' content parts (text / image_url), or None."""
+    for message in _messages(body):
+        content = message.get("content")
+        if content is None or isinstance(content, str):
+            continue
+        if not isinstance(content, list):
+            return "content must be a string or an array of content parts"
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text" and isinstance(part.get("text"), str):
+                continue
+            if kind == "image_url":
+                image = part.get("image_url")
+                url = image.get("url") if isinstance(image, dict) else None
+                if isinstance(url, str) and url.startswith(("data:image/", "https://", "http://")):
+                    continue
+                return "image_url parts need an image_url.url (a data:image/… or http(s) URL)"
+            return f"unsupported content part {kind!r}"
+    return None
+
+
 class FakeOpenAI:
     """OpenAI Chat Completions on 127.0.0.1. ``ttft`` and ``tokens_per_second`` may be changed at runtime."""
 
@@ -251,6 +284,9 @@ class FakeOpenAI:
             return _error(record, fault.status, retry_after=fault.retry_after, body=fault.body)
         if not isinstance(record.body, dict) or not isinstance(record.body.get("messages"), list):
             return _error(record, 400, message="'messages' is a required property")
+        problem = content_problem(record.body)  # list content (text + image parts) is recorded as sent
+        if problem is not None:
+            return _error(record, 400, message=problem)
         try:
             record.reply = self._next_reply(record.body)
         except Exception as exc:  # a test's reply function failed: surface it as a 500

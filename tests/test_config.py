@@ -62,3 +62,28 @@ def test_attachment_and_operations_settings_have_safe_defaults() -> None:
 def test_perf_admin_ids_accept_commas_or_spaces() -> None:
     settings = Settings.from_env({"PERF_ADMIN_IDS": "U1, U2 U3,,"})
     assert settings.perf_admin_ids == frozenset({"U1", "U2", "U3"})
+
+
+@pytest.mark.parametrize(
+    ("model", "vision", "takes_images"),
+    [
+        ("gpt-4o-mini", None, True),
+        ("gpt-4.1", "auto", True),
+        ("gpt-5-mini", None, True),
+        ("o4-mini", None, True),
+        ("gpt-3.5-turbo", None, False),
+        ("llama3", None, False),
+        ("llama3", "true", True),
+        ("gpt-4o", "false", False),
+    ],
+)
+def test_openai_vision_defaults_to_what_the_model_takes(
+    model: str, vision: str | None, takes_images: bool
+) -> None:
+    env = {"OPENAI_MODEL": model, **({"OPENAI_VISION": vision} if vision is not None else {})}
+    assert Settings.from_env(env).model_takes_images is takes_images
+
+
+def test_an_unknown_openai_vision_value_names_the_setting() -> None:
+    with pytest.raises(SettingsError, match="OPENAI_VISION"):
+        Settings.from_env({"OPENAI_VISION": "sometimes"})

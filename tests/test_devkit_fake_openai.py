@@ -16,7 +16,7 @@ from typing import Any
 import openai
 import pytest
 
-from devkit.fake_openai import FakeOpenAI, split_tokens
+from devkit.fake_openai import FakeOpenAI, image_urls, split_tokens
 
 pytest_plugins = ["tests.fixtures.fakes"]
 
@@ -269,3 +269,23 @@ def test_runs_as_a_separate_process_and_prints_its_url() -> None:
         assert process.wait(timeout=10) == 0
         if process.stdout is not None:
             process.stdout.close()
+
+
+async def test_list_content_with_an_image_part_is_accepted_and_recorded(fake_openai: FakeOpenAI) -> None:
+    parts = [
+        {"type": "text", "text": "What is in this picture?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    ]
+    fake_openai.queue_reply("A chart.")
+
+    text, _usage, _first = await stream_reply(fake_openai, [{"role": "user", "content": parts}])
+
+    assert text == "A chart."
+    assert fake_openai.requests[-1].body["messages"][0]["content"] == parts
+    assert image_urls(fake_openai.requests[-1].body) == ["data:image/png;base64,iVBORw0KGgo="]
+
+
+async def test_a_malformed_content_part_is_refused_like_openai_does(fake_openai: FakeOpenAI) -> None:
+    bad = [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]
+    with pytest.raises(openai.BadRequestError, match="image_url"):
+        await stream_reply(fake_openai, [{"role": "user", "content": bad}], max_retries=0)

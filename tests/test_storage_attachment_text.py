@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
+
+import psycopg
 import pytest
+from psycopg import sql
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.chunking import Chunk
 from storage.attachment_text import AttachmentTextIndex, fts5_query, search_terms
-from storage.models import FULL_TEXT_TABLE, attachment_chunks, attachments, coaching_sessions
+from storage.migrate import upgrade_database
+from storage.models import FULL_TEXT_INDEX, FULL_TEXT_TABLE, attachment_chunks, attachments, coaching_sessions
+from tests.fixtures.databases import fresh_postgres_database
 
 
 async def new_session(engine: AsyncEngine, thread_ts: str = "1.0") -> int:
@@ -200,3 +206,40 @@ async def assert_full_text_index_in_step(engine: AsyncEngine) -> None:
         await conn.execute(
             text(f"INSERT INTO {FULL_TEXT_TABLE}({FULL_TEXT_TABLE}, rank) VALUES ('integrity-check', 1)")
         )
+
+
+@pytest.mark.postgres
+def test_without_the_btree_gin_extension_the_full_text_index_covers_the_text_alone(
+    postgres_server: str,
+) -> None:
+    """A role that may not create extensions still migrates; searches then combine two indexes."""
+    role = f"coachbot_t_role_{secrets.token_hex(4)}"
+    with fresh_postgres_database() as admin_url:
+        database = admin_url.rsplit("/", 1)[1]
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(sql.Identifier(role)))
+        try:
+            upgrade_database(admin_url.replace("postgres@", f"{role}@"))
+
+            with psycopg.connect(admin_url) as conn:
+                definition = conn.execute(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = %s", (FULL_TEXT_INDEX,)
+                ).fetchone()
+                extension = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'btree_gin'").fetchone()
+            assert definition is not None and "gin (tsv)" in definition[0]
+            assert extension is None
+        finally:
+            with psycopg.connect(admin_url.replace(f"/{database}", "/postgres"), autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+@pytest.mark.postgres
+def test_with_btree_gin_the_full_text_index_leads_with_the_session(postgresql_database_url: str) -> None:
+    with psycopg.connect(postgresql_database_url) as conn:
+        definition = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = %s", (FULL_TEXT_INDEX,)
+        ).fetchone()
+    assert definition is not None and "gin (session_id, tsv)" in definition[0]
+    assert "fastupdate=off" in definition[0]

@@ -6,7 +6,13 @@ is dialect-specific DDL:
 - SQLite: an FTS5 table with external content (the text is stored once, in attachment_chunks),
   porter stemming over unicode61, kept in step by triggers. It also indexes ``session_id``, so a
   search intersects the session's posting list inside FTS5 instead of filtering every match.
-- PostgreSQL: a generated, stored ``tsv = to_tsvector('english', text)`` column with a GIN index.
+- PostgreSQL: a generated, stored ``tsv = to_tsvector('english', text)`` column with a GIN index
+  on ``(session_id, tsv)`` through the btree_gin extension (trusted since PostgreSQL 13), so a
+  search reads only the session's matching entries: a question with no match costs ~0.1 ms instead
+  of filtering every chunk of the session (bench figures in the README). Where the extension
+  cannot be created, the index is on ``tsv`` alone and the planner combines it with the session
+  index. ``fastupdate`` is off: a file is searched the moment it is indexed, and GIN's pending
+  list would make every search scan the not-yet-merged entries of every session.
 
 Like 0002 and 0003, each step runs only when its object is missing: SQLite commits DDL as it goes,
 and a database created straight from the models has the table but not the full-text index.
@@ -82,6 +88,22 @@ def _has_index(inspector: sa.Inspector | None, table: str, index: str) -> bool:
     return index in {i["name"] for i in inspector.get_indexes(table)}
 
 
+def _btree_gin_available() -> bool:
+    """Create btree_gin if it is missing; False when this role may not (the plain GIN index then)."""
+    if context.is_offline_mode():
+        op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+        return True
+    bind = op.get_bind()
+    if bind.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'btree_gin'")).first():
+        return True
+    try:
+        with bind.begin_nested():  # a savepoint: a refusal must not abort the migration's transaction
+            bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS btree_gin"))
+    except sa.exc.DBAPIError:
+        return False
+    return True
+
+
 def upgrade() -> None:
     inspector = _inspector()
     if not _has_table(inspector, TABLE):
@@ -117,7 +139,8 @@ def upgrade() -> None:
                 "GENERATED ALWAYS AS (to_tsvector('english', text)) STORED"
             )
         if not _has_index(inspector, TABLE, TSV_INDEX):
-            op.execute(f"CREATE INDEX {TSV_INDEX} ON {TABLE} USING gin ({TSV_COLUMN})")
+            columns = f"session_id, {TSV_COLUMN}" if _btree_gin_available() else TSV_COLUMN
+            op.execute(f"CREATE INDEX {TSV_INDEX} ON {TABLE} USING gin ({columns}) WITH (fastupdate = off)")
 
 
 def downgrade() -> None:
