@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,13 @@ class FileStoreError(Exception):
 @runtime_checkable
 class FileStore(Protocol):
     async def put_stream(
-        self, key: str, chunks: AsyncIterator[bytes], *, content_type: str, max_bytes: int
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        content_type: str,
+        max_bytes: int,
+        size_hint: int | None = None,
     ) -> StoredObject: ...
 
     def open_stream(self, key: str) -> AsyncIterator[bytes]: ...
@@ -260,10 +267,7 @@ async def _pump(
         producer_error = error
         pipe.fail(error if isinstance(error, Exception) else _StreamFailed("cancelled"))
     finally:
-        closer = getattr(chunks, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
+        await _aclose(chunks)
     try:
         await asyncio.shield(writer)
     except BaseException as consumer_error:
@@ -273,6 +277,45 @@ async def _pump(
             logger.debug("Consumer stopped after the stream failed: %s", type(consumer_error).__name__)
     if producer_error is not None:
         raise producer_error
+
+
+async def _read_ahead(chunks: AsyncIterator[bytes], limit: int) -> tuple[AsyncIterator[bytes], int]:
+    """Buffer up to ``limit`` bytes; returns the whole stream again and its exact size if it
+    ended within the limit, else -1. The buffered chunks are released as they are re-read."""
+    head: deque[bytes] = deque()
+    total = 0
+    iterator = aiter(chunks)
+    try:
+        while total < limit:
+            try:
+                chunk = await anext(iterator)
+            except StopAsyncIteration:
+                return _replay(head, None), total
+            head.append(chunk)
+            total += len(chunk)
+    except BaseException:
+        await _aclose(iterator)
+        raise
+    return _replay(head, iterator), -1
+
+
+async def _replay(head: deque[bytes], rest: AsyncIterator[bytes] | None) -> AsyncIterator[bytes]:
+    try:
+        while head:
+            yield head.popleft()
+        if rest is not None:
+            async for chunk in rest:
+                yield chunk
+    finally:
+        if rest is not None:
+            await _aclose(rest)
+
+
+async def _aclose(iterator: AsyncIterator[bytes]) -> None:
+    closer = getattr(iterator, "aclose", None)
+    if closer is not None:
+        with contextlib.suppress(Exception):
+            await closer()
 
 
 async def _race(put: Any, writer: asyncio.Future[Any]) -> None:
@@ -360,21 +403,45 @@ class S3FileStore:
         return self._client
 
     async def put_stream(
-        self, key: str, chunks: AsyncIterator[bytes], *, content_type: str, max_bytes: int
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        content_type: str,
+        max_bytes: int,
+        size_hint: int | None = None,
     ) -> StoredObject:
+        """Stream ``chunks`` into ``key``; multipart above the threshold, aborted on any failure.
+
+        s3transfer cannot tell a stream's size, so it would read a whole threshold (50 MB)
+        into one buffer to decide between PUT and multipart, then slice parts out of it
+        (copies): ~+60 MB of peak memory on a large file. Instead we tell it the size: from
+        ``size_hint`` (e.g. the Slack file's ``size``) when that says "large", otherwise by
+        reading ahead as ≤1 MB chunks up to the threshold (which a small file ends within).
+        """
         started = time.perf_counter()
         pipe = _ChunkPipe(asyncio.get_running_loop())
         extra = {
             "ServerSideEncryption": "AES256",
             "ContentType": content_type or "application/octet-stream",
         }
+        config = self.transfer_config
+        size = size_hint or 0
 
         def upload(source: _ChunkPipe) -> None:
-            self._client.upload_fileobj(
-                source, self.bucket, key, ExtraArgs=extra, Config=self.transfer_config
-            )
+            # What client.upload_fileobj does, plus stating the size, which upload_fileobj can't.
+            from boto3.s3.transfer import create_transfer_manager
+
+            with create_transfer_manager(self._client, config) as manager:
+                future = manager.upload(
+                    source, self.bucket, key, extra_args=extra, subscribers=[_KnownSize(size)]
+                )
+                future.result()
 
         try:
+            if size < config.multipart_threshold:
+                chunks, size = await _read_ahead(chunks, min(config.multipart_threshold, max_bytes + 1))
+                size = max(size, config.multipart_threshold) if size < 0 else size
             await _pump(pipe, chunks, upload, max_bytes)
         except BaseException as error:
             await asyncio.shield(asyncio.to_thread(self._discard, key))
@@ -480,6 +547,22 @@ class S3FileStore:
             await asyncio.to_thread(closer)
 
 
+class _KnownSize:
+    """An s3transfer subscriber that states the upload's size before it starts."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+
+    def on_queued(self, future: Any, **kwargs: Any) -> None:
+        future.meta.provide_transfer_size(self._size)
+
+    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+        return None
+
+    def on_done(self, future: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _botocore_stream_errors() -> tuple[type[BaseException], ...]:
     from botocore.exceptions import ConnectionError as BotoConnectionError
     from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
@@ -532,7 +615,13 @@ class LocalFileStore:
         return path
 
     async def put_stream(
-        self, key: str, chunks: AsyncIterator[bytes], *, content_type: str, max_bytes: int
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        content_type: str,
+        max_bytes: int,
+        size_hint: int | None = None,
     ) -> StoredObject:
         started = time.perf_counter()
         target = self.path_for(key)

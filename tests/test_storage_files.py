@@ -145,14 +145,16 @@ def test_a_bucket_setting_selects_s3_and_no_bucket_a_local_folder(
 # --------------------------------------------------------------------------- S3
 
 
+@pytest.mark.parametrize("hint", ["exact", "unknown", "wrongly small"])
 async def test_a_file_above_the_multipart_threshold_goes_up_in_8mb_parts(
-    s3_store: S3FileStore, s3_client: Any, s3_bucket: str
+    s3_store: S3FileStore, s3_client: Any, s3_bucket: str, hint: str
 ) -> None:
     size = MULTIPART_THRESHOLD + 10 * MB + 123
     key = object_key("T1", 1, 1, "recording.bin")
+    size_hint = {"exact": size, "unknown": None, "wrongly small": 1000}[hint]
 
     stored = await s3_store.put_stream(
-        key, generated(size), content_type="application/octet-stream", max_bytes=200 * MB
+        key, generated(size), content_type="application/octet-stream", max_bytes=200 * MB, size_hint=size_hint
     )
 
     assert stored == StoredObject(key=key, size=size, sha256=sha256_of_generated(size))
@@ -171,6 +173,17 @@ async def test_a_small_file_goes_up_in_one_put(s3_store: S3FileStore, s3_client:
     head = s3_client.head_object(Bucket=s3_bucket, Key=stored.key)
     assert "-" not in head["ETag"]
     assert head["ContentLength"] == stored.size == 3 * MB + 5
+
+
+async def test_a_size_hint_that_overstates_still_stores_the_exact_bytes(
+    s3_store: S3FileStore, s3_client: Any, s3_bucket: str
+) -> None:
+    stored = await s3_store.put_stream(
+        "T1/1/5/a.txt", generated(MB + 9), content_type="text/plain", max_bytes=200 * MB, size_hint=100 * MB
+    )
+
+    assert (stored.size, stored.sha256) == (MB + 9, sha256_of_generated(MB + 9))
+    assert s3_client.head_object(Bucket=s3_bucket, Key=stored.key)["ContentLength"] == MB + 9
 
 
 async def test_objects_are_encrypted_at_rest_private_and_typed(
