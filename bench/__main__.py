@@ -49,8 +49,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenario",
         action="append",
-        choices=sorted(SCENARIOS),
-        help="run this scenario (repeatable); default: " + ", ".join(DEFAULT_SCENARIOS),
+        choices=sorted([*SCENARIOS, "attachments"]),
+        help="run this scenario (repeatable); default: "
+        + ", ".join(DEFAULT_SCENARIOS)
+        + "; attachments (Slack file → S3, bench/attachments.py) runs only when asked for",
+    )
+    parser.add_argument(
+        "--size-mb", type=int, default=1024, help="attachments: the generated file's size (default 1024)"
     )
     parser.add_argument("--ttft", type=float, default=0.4, help="the fake model's time to first token, s")
     parser.add_argument("--tps", type=float, default=60.0, help="the fake model's tokens per second")
@@ -169,6 +174,14 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     names = list(dict.fromkeys(args.scenario or DEFAULT_SCENARIOS))
+    attachments_status = 0
+    if "attachments" in names:  # its own processes (moto, the emulator, one worker per mode)
+        from bench import attachments
+
+        names.remove("attachments")
+        attachments_status = attachments.run(args.size_mb)
+        if not names:
+            return attachments_status
     options = Options(ttft=args.ttft, tps=args.tps, quick=args.quick)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     registry = ProcessRegistry()
@@ -198,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nbench: {error}", file=sys.stderr)
         return 1
     print(render_summary(results, options, machine))
-    return 1 if any(result.error for result in results) else 0
+    return 1 if attachments_status or any(result.error for result in results) else 0
 
 
 if __name__ == "__main__":
