@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,9 +20,10 @@ from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.app import converse
 
 DM = "D0COACH"
+T = TypeVar("T")
 
 
-def eventually(check: Callable[[], list[str]], timeout: float = 5.0) -> list[str]:
+def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
     deadline = time.monotonic() + timeout
     while not (result := check()) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -65,6 +67,8 @@ def test_metrics_is_prometheus_text_with_the_numbers_of_real_traffic(
 ):
     converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Help me plan my week."))
 
+    # The turn is measured just after its reply reaches Slack.
+    eventually(lambda: b"coachbot_openai_calls_total 1.0" in get(f"{coachbot.url}/metrics")[2])
     status, headers, body = get(f"{coachbot.url}/metrics")
 
     assert status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
