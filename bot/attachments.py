@@ -216,7 +216,7 @@ class AttachmentService:
             result.problems.append(_problem_text(Error.NOT_RECORDED, name))
             return
         if not created:
-            self._note_existing(row, session_id, result)
+            await self._take_existing(row, session_id, url, result)
             return
         self._invalidate(session_id)
         if rejection is not None:
@@ -236,8 +236,15 @@ class AttachmentService:
             if error in (Error.DOWNLOAD_FAILED, Error.UPLOAD_FAILED):
                 result.retrying += 1
 
-    def _note_existing(self, row: AttachmentRecord, session_id: int, result: IntakeResult) -> None:
-        """The Slack file already has a row: a redelivery, a racing replica, or a re-share."""
+    async def _take_existing(
+        self, row: AttachmentRecord, session_id: int, url: Any, result: IntakeResult
+    ) -> None:
+        """The Slack file already has a row: the coach shared the same Slack file again.
+
+        (A redelivered event never gets here: the turn's event claim stops it first.) A file that
+        failed before is tried again now; the rest are answered from the row.
+        """
+        max_mb = self._settings.max_attachment_mb
         if row.session_id != session_id:
             result.problems.append(
                 f"{_bold(row.name)} is already saved in another coaching session, "
@@ -246,7 +253,23 @@ class AttachmentService:
         elif row.status == "stored":
             result.stored.append(row.name)
             result.files.append(row)
-        # Pending or failed here: another worker has it, and it will tell the thread itself.
+        elif row.status == "pending":
+            result.problems.append(f"I'm still saving {_bold(row.name)} from earlier.")
+            result.retrying += 1
+        elif row.status == "rejected":
+            result.problems.append(_problem_text(row.error or "", row.name, size=row.size, max_mb=max_mb))
+        elif url and await self._store.claim_retry(row.id, attempts=row.attempts):
+            error, stored_row = await self._transfer(row, str(url))
+            if stored_row is not None:
+                result.stored.append(row.name)
+                result.files.append(stored_row)
+            elif error in (Error.DOWNLOAD_FAILED, Error.UPLOAD_FAILED) and row.attempts + 1 >= MAX_ATTEMPTS:
+                result.problems.append(_gave_up_text(row.name))
+            else:
+                result.problems.append(_problem_text(error or "", row.name, max_mb=max_mb))
+                result.retrying += error in (Error.DOWNLOAD_FAILED, Error.UPLOAD_FAILED)
+        else:
+            result.problems.append(_problem_text(Error.NOT_RECORDED, row.name))
 
     async def _complete_metadata(
         self, file: Mapping[str, Any], client: AsyncWebClient
@@ -402,7 +425,7 @@ class AttachmentService:
             return None
         if error in (Error.DOWNLOAD_FAILED, Error.UPLOAD_FAILED):
             if attempt >= MAX_ATTEMPTS:
-                return f"I still couldn't save {_bold(row.name)} after several tries. Please share it again."
+                return _gave_up_text(row.name)
             return ""  # quiet until it works or the attempts run out
         if error == Error.SESSION_GONE:
             return ""
@@ -580,6 +603,10 @@ def _problem_text(code: str, name: str, *, size: int | None = None, max_mb: int 
     if code == Error.NOT_RECORDED:
         return f"I couldn't save {file} just now. Please share it again in a minute."
     return f"I couldn't save {file}. Please share it again."
+
+
+def _gave_up_text(name: str) -> str:
+    return f"I still couldn't save {_bold(name)} after several tries. Please upload it again."
 
 
 def _name_of(file: Mapping[str, Any]) -> str:

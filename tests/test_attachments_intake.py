@@ -412,3 +412,31 @@ def test_a_download_cut_off_mid_multipart_upload_leaves_no_parts_or_object(
     assert (row["status"], row["error"]) == ("failed", "download_failed")
     assert s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     assert s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
+
+
+def test_sharing_a_file_that_failed_again_tries_it_again_at_once(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer, database_url: str
+) -> None:
+    file = slack_emulator.add_file("plan.txt", content=NOTES, fail_download="500")
+    first = share(slack_emulator, file)
+    converse(slack_emulator, coachbot, first)
+    slack_emulator.set_file_download(file["id"], fail_download=False)
+
+    reply = converse(slack_emulator, coachbot, share(slack_emulator, file, thread_ts=first["ts"]))
+
+    assert "I've saved *plan.txt*" in reply.text
+    [row] = attachment_rows(database_url)
+    assert (row["status"], row["attempts"]) == ("stored", 2)
+
+
+def test_sharing_a_refused_file_again_gives_the_same_answer(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer, database_url: str
+) -> None:
+    file = slack_emulator.add_file("empty.txt", content=b"")
+    first = share(slack_emulator, file)
+    converse(slack_emulator, coachbot, first)
+
+    reply = converse(slack_emulator, coachbot, share(slack_emulator, file, thread_ts=first["ts"]))
+
+    assert "*empty.txt* is empty" in reply.text
+    assert len(attachment_rows(database_url)) == 1
