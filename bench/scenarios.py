@@ -320,7 +320,7 @@ async def acks(h: Harness) -> ScenarioResult:
     await h.reset_fakes()
     log_mark, problem_mark = h.app.log.turn_count(), h.app.log.problem_count()
     coaches = [_Coach(f"DACK{i:04d}", f"UACK{i:04d}") for i in range(ACK_THREADS)]
-    completed: Counter[str] = Counter()
+    completed = _Completions()
     rss_before, cpu_before = process_usage(h.app.process.pid).rss_kib, h.cpu_seconds()
 
     stop_polling = asyncio.Event()
@@ -436,18 +436,30 @@ async def _send_counted(sender: EventSender, coach: _Coach, event: Any) -> Sent:
     return sent
 
 
-async def _refresh_completions(h: Harness, completed: Counter[str]) -> None:
-    """Completed replies per channel: stopStream calls, plus postMessage (failure notes, fallback)."""
-    stops, posts = await asyncio.gather(
-        h.slack_api.get("/_devkit/calls", method="chat.stopStream"),
-        h.slack_api.get("/_devkit/calls", method="chat.postMessage"),
+class _Completions(Counter[str]):
+    """Completed replies per channel: stopStream calls, plus postMessage (failure notes, fallback).
+
+    Fetched incrementally (the emulator's ``since``), so polling costs the same at the end of a
+    run as at its start instead of re-sending every call recorded so far: with 1,000 coaches the
+    full lists cost the emulator and the generator more CPU than the app under test.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = {"chat.stopStream": 0, "chat.postMessage": 0}
+
+
+async def _refresh_completions(h: Harness, completed: _Completions) -> None:
+    methods = list(completed.seen)
+    batches = await asyncio.gather(
+        *(h.slack_api.get("/_devkit/calls", method=m, since=str(completed.seen[m])) for m in methods)
     )
-    counts = Counter(str((c.get("args") or {}).get("channel", "")) for c in [*stops, *posts])
-    completed.clear()
-    completed.update(counts)
+    for method, calls in zip(methods, batches, strict=True):
+        completed.seen[method] += len(calls)
+        completed.update(str((c.get("args") or {}).get("channel", "")) for c in calls)
 
 
-async def _poll_completions(h: Harness, completed: Counter[str], stop: asyncio.Event) -> None:
+async def _poll_completions(h: Harness, completed: _Completions, stop: asyncio.Event) -> None:
     while not stop.is_set():
         await _refresh_completions(h, completed)
         try:
@@ -516,7 +528,7 @@ async def load(h: Harness, coaches: int) -> ScenarioResult:
     await h.reset_fakes()
     log_mark, problem_mark = h.app.log.turn_count(), h.app.log.problem_count()
     crew = [_LoadCoach(f"DL{coaches}{i:05d}", f"UL{coaches}{i:05d}") for i in range(coaches)]
-    completed: Counter[str] = Counter()
+    completed = _Completions()
     usage_before, cpu_before = process_usage(h.app.process.pid), h.cpu_seconds()
 
     stop_polling = asyncio.Event()
@@ -656,7 +668,7 @@ async def _coach_loop(
 
 
 async def _poll_load_completions(
-    h: Harness, crew: list[_LoadCoach], completed: Counter[str], stop: asyncio.Event
+    h: Harness, crew: list[_LoadCoach], completed: _Completions, stop: asyncio.Event
 ) -> None:
     """Wake each coach whose reply has completed (stopStream or postMessage in its channel)."""
     while not stop.is_set():

@@ -595,6 +595,10 @@ class SlackEmulator:
     async def _handle_devkit_calls(self, request: web.Request) -> web.Response:
         method = request.query.get("method")
         calls = self.calls_to(method) if method else self.calls
+        # ?since=N: only the calls after the first N (of this method), so a poller's cost stays flat.
+        since = request.query.get("since", "")
+        if since.isdigit():
+            calls = calls[int(since) :]
         return web.json_response([dataclasses.asdict(c) for c in calls], dumps=_dumps)
 
     async def _handle_devkit_messages(self, request: web.Request) -> web.Response:

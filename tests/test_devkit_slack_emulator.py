@@ -380,6 +380,21 @@ def test_devkit_endpoints_expose_calls_and_messages_to_other_processes(slack_emu
     assert [m["text"] for m in messages] == ["visible"]
 
 
+def test_recorded_calls_can_be_fetched_from_an_offset_so_a_poller_reads_only_new_ones(
+    slack_emulator: SlackEmulator,
+) -> None:
+    for text in ("one", "two", "three"):
+        client(slack_emulator).chat_postMessage(channel="C1", text=text)
+    origin = slack_emulator.base_url.removesuffix("/api/")
+
+    with urllib.request.urlopen(
+        f"{origin}/_devkit/calls?method=chat.postMessage&since=2", timeout=5
+    ) as response:
+        newer = json.loads(response.read())
+
+    assert [c["args"]["text"] for c in newer] == ["three"]
+
+
 # --------------------------------------------------------------------- acting as Slack towards the app
 
 
