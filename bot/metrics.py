@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 WINDOW_SECONDS = 15 * 60
 BUCKET_SECONDS = 60
 SAMPLES_PER_BUCKET = 1_000
+PENDING_LIMIT = 1_024
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,7 +50,12 @@ class _Bucket:
 
 
 class RollingWindow:
-    """Values (e.g. milliseconds) seen in the last ``window_seconds``, with p50/p95/p99."""
+    """Values (e.g. milliseconds) seen in the last ``window_seconds``, with p50/p95/p99.
+
+    ``add`` is on hot paths (every SQL statement), so it only appends to a queue (atomic under
+    the GIL, no lock); the queue is folded into the buckets in batches, by the writer once it
+    holds ``PENDING_LIMIT`` values and by every reader.
+    """
 
     def __init__(
         self,
@@ -62,40 +68,66 @@ class RollingWindow:
         self._bucket_seconds = bucket_seconds
         self._samples_per_bucket = samples_per_bucket
         self._clock = clock
+        self._pending: deque[tuple[float, float | None, bool]] = deque()
         self._buckets: deque[_Bucket] = deque()
         self._lock = threading.Lock()
         self._random = random.Random(0)
         # Since the process started, for Prometheus counters.
-        self.lifetime_count = 0
-        self.lifetime_errors = 0
-        self.lifetime_total = 0.0
+        self._lifetime_count = 0
+        self._lifetime_errors = 0
+        self._lifetime_total = 0.0
 
     def add(self, value: float, *, failed: bool = False) -> None:
-        now = self._clock()
-        with self._lock:
-            bucket = self._current(now)
-            bucket.count += 1
-            bucket.total += value
-            if failed:
-                bucket.errors += 1
-                self.lifetime_errors += 1
-            self.lifetime_count += 1
-            self.lifetime_total += value
-            if len(bucket.samples) < self._samples_per_bucket:
-                bucket.samples.append(value)
-            else:  # reservoir sampling keeps a fair sample of a busy minute
-                slot = self._random.randrange(bucket.count)
-                if slot < self._samples_per_bucket:
-                    bucket.samples[slot] = value
+        self._pending.append((self._clock(), value, failed))
+        if len(self._pending) >= PENDING_LIMIT:
+            self._fold()
 
     def add_error(self) -> None:
-        """A failure with no meaningful duration (counted, not sampled)."""
-        now = self._clock()
+        """A failure with no meaningful duration (counted as an error, not sampled)."""
+        self._pending.append((self._clock(), None, True))
+        if len(self._pending) >= PENDING_LIMIT:
+            self._fold()
+
+    @property
+    def lifetime_count(self) -> int:
+        self._fold()
+        return self._lifetime_count
+
+    @property
+    def lifetime_errors(self) -> int:
+        self._fold()
+        return self._lifetime_errors
+
+    @property
+    def lifetime_total(self) -> float:
+        self._fold()
+        return self._lifetime_total
+
+    def _fold(self) -> None:
+        """Move queued values into their buckets (appends racing with this wait for the next fold)."""
         with self._lock:
-            self._current(now).errors += 1
-            self.lifetime_errors += 1
+            pending = self._pending
+            for _ in range(len(pending)):
+                at, value, failed = pending.popleft()
+                bucket = self._current(at)
+                if failed:
+                    bucket.errors += 1
+                    self._lifetime_errors += 1
+                if value is None:
+                    continue
+                bucket.count += 1
+                bucket.total += value
+                self._lifetime_count += 1
+                self._lifetime_total += value
+                if len(bucket.samples) < self._samples_per_bucket:
+                    bucket.samples.append(value)
+                else:  # reservoir sampling keeps a fair sample of a busy minute
+                    slot = self._random.randrange(bucket.count)
+                    if slot < self._samples_per_bucket:
+                        bucket.samples[slot] = value
 
     def summary(self) -> dict[str, Any]:
+        self._fold()
         now = self._clock()
         with self._lock:
             self._drop_old(now)
@@ -273,25 +305,25 @@ class Metrics:
     def instrument_engine(self, engine: Engine) -> None:
         """Time every query on ``engine`` (a sync Engine, e.g. ``AsyncEngine.sync_engine``).
 
-        ``propagate=True`` lets storage.engine's SQLite writer engine pick the listeners up.
+        The start time rides on the statement's execution context, the cheapest place to keep
+        it; storage.engine copies these listeners to the SQLite writer's own engine.
         """
-        event.listen(engine, "before_cursor_execute", _before_cursor_execute, propagate=True)
-        event.listen(engine, "after_cursor_execute", self._after_cursor_execute, propagate=True)
-        event.listen(engine, "handle_error", self._handle_error, propagate=True)
+        event.listen(engine, "before_cursor_execute", _before_cursor_execute, retval=True)
+        event.listen(engine, "after_cursor_execute", self._after_cursor_execute)
+        event.listen(engine, "handle_error", self._handle_error)
 
-    def _after_cursor_execute(self, conn: Any, cursor: Any, statement: Any, *args: Any) -> None:
-        starts = conn.info.get(_QUERY_STARTS)
-        if starts:
-            self.db_queries.add((time.perf_counter() - starts.pop()) * 1000)
+    def _after_cursor_execute(
+        self, conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
+    ) -> None:
+        started = getattr(context, _QUERY_STARTED, None)
+        if started is not None:
+            self.db_queries.add((time.perf_counter() - started) * 1000)
 
-    def _handle_error(self, context: Any) -> None:
-        conn = context.connection
-        starts = None
-        if conn is not None and not conn.invalidated and not conn.closed:
-            starts = conn.info.get(_QUERY_STARTS)
-        if starts:
-            self.db_queries.add((time.perf_counter() - starts.pop()) * 1000, failed=True)
-        else:
+    def _handle_error(self, error_context: Any) -> None:
+        started = getattr(error_context.execution_context, _QUERY_STARTED, None)
+        if started is not None:
+            self.db_queries.add((time.perf_counter() - started) * 1000, failed=True)
+        else:  # failed before a statement ran (e.g. connecting)
             self.db_queries.add_error()
 
     # ------------------------------------------------------------------ file transfers
@@ -337,11 +369,15 @@ class Metrics:
         return int(self._process.memory_info().rss)
 
 
-_QUERY_STARTS = "coachbot_query_starts"
+_QUERY_STARTED = "_coachbot_query_started"
 
 
-def _before_cursor_execute(conn: Any, cursor: Any, statement: Any, *args: Any) -> None:
-    conn.info.setdefault(_QUERY_STARTS, []).append(time.perf_counter())
+def _before_cursor_execute(
+    conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
+) -> tuple[Any, Any]:
+    if context is not None:
+        setattr(context, _QUERY_STARTED, time.perf_counter())
+    return statement, parameters
 
 
 def timed(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
