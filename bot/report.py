@@ -190,7 +190,7 @@ def _message_activity(
             groups.c.messages,
             groups.c.coach_spoke,
         ).join_from(groups, coaching_sessions, coaching_sessions.c.id == groups.c.session_id)
-    ):
+    ).all():  # fetched in one go: thousands of rows, one driver call instead of one per row
         activity.per_day.setdefault(team_id, [0] * DAYS)[int(day_index)] += int(messages)
         activity.sessions[team_id].add(session_id)
         activity.team_of[session_id] = team_id
@@ -229,7 +229,7 @@ def _reply_percentiles(
         )
         return {team_id: (float(p50), float(p95)) for team_id, p50, p95 in rows}
     by_team: dict[str, list[int]] = defaultdict(list)
-    for session_id, latency in connection.execute(select(m.session_id, m.latency_ms).where(replies)):
+    for session_id, latency in connection.execute(select(m.session_id, m.latency_ms).where(replies)).all():
         by_team[team_of[session_id]].append(latency)
     figures: dict[str, tuple[float | None, float | None]] = {}
     for team_id, values in by_team.items():
