@@ -22,6 +22,9 @@ from storage.models import FULL_TEXT_TABLE, attachment_chunks
 
 #: At most this many words of the coach's message go into a search.
 MAX_TERMS = 24
+#: Without a match, this many opening chunks of the newest file (~1,200 tokens): enough for "what do
+#: you think of this?", little spent on a question that is simply not about the files.
+FALLBACK_CHUNKS = 4
 _WORD = re.compile(r"[^\W_]+")
 #: Words that would match nearly every chunk; dropping them keeps the OR-query selective.
 _STOPWORD_TEXT = """
@@ -161,7 +164,9 @@ class AttachmentTextIndex:
                 hits = [_hit(row) for row in result]
                 if hits:
                     return hits
-            result = await conn.execute(self._newest_file, {"session_id": session_id, "limit": limit})
+            result = await conn.execute(
+                self._newest_file, {"session_id": session_id, "limit": min(limit, FALLBACK_CHUNKS)}
+            )
             return [_hit(row) for row in result]
 
     async def delete_for_session(self, session_id: int) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.chunking import Chunk
-from storage.attachment_text import AttachmentTextIndex, fts5_query, search_terms
+from storage.attachment_text import FALLBACK_CHUNKS, AttachmentTextIndex, fts5_query, search_terms
 from storage.migrate import upgrade_database
 from storage.models import FULL_TEXT_INDEX, FULL_TEXT_TABLE, attachment_chunks, attachments, coaching_sessions
 from tests.fixtures.databases import fresh_postgres_database
@@ -243,3 +243,13 @@ def test_with_btree_gin_the_full_text_index_leads_with_the_session(postgresql_da
         ).fetchone()
     assert definition is not None and "gin (session_id, tsv)" in definition[0]
     assert "fastupdate=off" in definition[0]
+
+
+async def test_the_fallback_is_only_the_first_few_chunks(engine, index) -> None:
+    session = await new_session(engine)
+    notes = await new_attachment(engine, session, "long.txt")
+    await index.add_chunks(notes, session, chunks(*(f"part {i}" for i in range(20))))
+
+    hits = await index.search(session, "xylophone", limit=20)
+
+    assert [h.ordinal for h in hits] == list(range(FALLBACK_CHUNKS))
