@@ -22,7 +22,7 @@ from bot.report import WeeklyReport, post_weekly_report
 from jobs import claims
 from jobs.cache_cleanup import expire_caches
 from jobs.database import create_jobs_engine
-from jobs.retention import run_retention_purge
+from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
 from jobs.weekly_report import run_weekly_report
 
@@ -96,9 +96,11 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
     if settings.retention_days:
         retention_days = settings.retention_days
         files = getattr(runtime, "files", None)
+        delete_files: DeletePrefix | None = None
+        if files is not None:
 
-        def delete_files(prefix: str) -> int:
-            return scheduler.run_on_loop(files.delete_prefix(prefix), timeout=FILE_DELETE_TIMEOUT_SECONDS)
+            def delete_files(prefix: str) -> int:
+                return scheduler.run_on_loop(files.delete_prefix(prefix), timeout=FILE_DELETE_TIMEOUT_SECONDS)
 
         scheduler.add_cron_job(
             "retention_purge",
@@ -108,7 +110,7 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
                 timezone=settings.report_timezone,
                 claimed_by=claimed_by,
                 now=now(),
-                delete_files=delete_files if files is not None else None,
+                delete_files=delete_files,
             ),
             hour=PURGE_HOUR,
             minute=PURGE_MINUTE,
