@@ -9,6 +9,7 @@ holds words the file does not, and the ranking already puts chunks matching more
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,9 +17,12 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, insert, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.models import FULL_TEXT_TABLE, attachment_chunks
+from storage.models import FULL_TEXT_INDEX, FULL_TEXT_TABLE, attachment_chunks
+
+logger = logging.getLogger(__name__)
 
 #: At most this many words of the coach's message go into a search.
 MAX_TERMS = 24
@@ -121,6 +125,14 @@ class AttachmentTextIndex:
                 "WHERE c.session_id = :session_id AND c.tsv @@ q.query "
                 "ORDER BY score DESC, c.attachment_id DESC, c.ordinal LIMIT :limit"
             )
+        # PostgreSQL: new chunks wait in the GIN index's pending list, which every search would scan
+        # until autovacuum merges it. Merging right after a file is indexed keeps searches on the
+        # index proper; bulk-inserting then merging is ~3x faster than fastupdate=off (bench/).
+        self._merge_pending: Any = (
+            text("SELECT gin_clean_pending_list(CAST(:index AS regclass))")
+            if dialect == "postgresql"
+            else None
+        )
         # The fallback: the opening chunks of the session's newest indexed file.
         self._newest_file = text(
             "SELECT c.attachment_id, a.name, c.ordinal, c.text, 0.0 AS score "
@@ -138,7 +150,17 @@ class AttachmentTextIndex:
         ]
         async with self._engine.begin() as conn:
             await conn.run_sync(self._replace, attachment_id=attachment_id, rows=rows)
+        if rows and self._merge_pending is not None:
+            await self._merge_pending_list()
         return len(rows)
+
+    async def _merge_pending_list(self) -> None:
+        try:
+            async with self._reader.connect() as conn:
+                await conn.execute(self._merge_pending, {"index": FULL_TEXT_INDEX})
+        except DBAPIError as error:  # only the index's owner may merge: leave it to autovacuum
+            logger.info("Full-text pending list left to autovacuum (%s)", type(error).__name__)
+            self._merge_pending = None
 
     def _replace(self, conn: Connection, *, attachment_id: int, rows: list[dict[str, Any]]) -> None:
         conn.execute(self._delete_attachment, {"b_attachment_id": attachment_id})

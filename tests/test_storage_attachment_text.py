@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.chunking import Chunk
 from storage.attachment_text import FALLBACK_CHUNKS, AttachmentTextIndex, fts5_query, search_terms
+from storage.engine import create_db_engine
 from storage.migrate import upgrade_database
 from storage.models import FULL_TEXT_INDEX, FULL_TEXT_TABLE, attachment_chunks, attachments, coaching_sessions
 from tests.fixtures.databases import fresh_postgres_database
@@ -242,7 +243,6 @@ def test_with_btree_gin_the_full_text_index_leads_with_the_session(postgresql_da
             "SELECT indexdef FROM pg_indexes WHERE indexname = %s", (FULL_TEXT_INDEX,)
         ).fetchone()
     assert definition is not None and "gin (session_id, tsv)" in definition[0]
-    assert "fastupdate=off" in definition[0]
 
 
 async def test_the_fallback_is_only_the_first_few_chunks(engine, index) -> None:
@@ -253,3 +253,21 @@ async def test_the_fallback_is_only_the_first_few_chunks(engine, index) -> None:
     hits = await index.search(session, "xylophone", limit=20)
 
     assert [h.ordinal for h in hits] == list(range(FALLBACK_CHUNKS))
+
+
+@pytest.mark.postgres
+async def test_postgresql_merges_new_chunks_into_the_index_at_once(postgresql_database_url: str) -> None:
+    """Searches never scan GIN's pending list: indexing a file leaves nothing pending."""
+    engine = create_db_engine(postgresql_database_url)
+    try:
+        session = await new_session(engine)
+        await AttachmentTextIndex(engine).add_chunks(
+            await new_attachment(engine, session, "n.txt"), session, chunks("goals", "budget", "hiring")
+        )
+        async with engine.connect() as conn:
+            pending_pages = await conn.execute(
+                text("SELECT gin_clean_pending_list(CAST(:index AS regclass))"), {"index": FULL_TEXT_INDEX}
+            )
+            assert pending_pages.scalar_one() == 0
+    finally:
+        await engine.dispose()

@@ -11,8 +11,8 @@ is dialect-specific DDL:
   search reads only the session's matching entries: a question with no match costs ~0.1 ms instead
   of filtering every chunk of the session (bench figures in the README). Where the extension
   cannot be created, the index is on ``tsv`` alone and the planner combines it with the session
-  index. ``fastupdate`` is off: a file is searched the moment it is indexed, and GIN's pending
-  list would make every search scan the not-yet-merged entries of every session.
+  index. New chunks land in GIN's pending list (fast inserts); ``AttachmentTextIndex`` merges it
+  right after indexing a file, so searches never scan unmerged entries.
 
 Like 0002 and 0003, each step runs only when its object is missing: SQLite commits DDL as it goes,
 and a database created straight from the models has the table but not the full-text index.
@@ -140,7 +140,7 @@ def upgrade() -> None:
             )
         if not _has_index(inspector, TABLE, TSV_INDEX):
             columns = f"session_id, {TSV_COLUMN}" if _btree_gin_available() else TSV_COLUMN
-            op.execute(f"CREATE INDEX {TSV_INDEX} ON {TABLE} USING gin ({columns}) WITH (fastupdate = off)")
+            op.execute(f"CREATE INDEX {TSV_INDEX} ON {TABLE} USING gin ({columns})")
 
 
 def downgrade() -> None:
