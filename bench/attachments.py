@@ -99,6 +99,12 @@ class PeakRss:
 
 
 def _worker(args: argparse.Namespace) -> dict[str, Any]:
+    from storage.files import keep_large_buffers_out_of_malloc_heaps
+
+    # Every mode runs with the app's process-level tuning, so the modes differ only in how
+    # they transfer (--plain-malloc measures without it).
+    if not args.plain_malloc:
+        keep_large_buffers_out_of_malloc_heaps()
     if args.worker == "reference":
         return _reference(args)
     if args.worker == "put_object":
@@ -107,10 +113,11 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _tuned_store(endpoint: str) -> Any:
+    """The app's own store, from build_file_store (which also fixes glibc's mmap threshold)."""
     from bot.config import Settings
-    from storage.files import S3FileStore, build_s3_client
+    from storage.files import build_file_store
 
-    return S3FileStore(build_s3_client(Settings(s3_bucket=BUCKET, s3_endpoint_url=endpoint)), BUCKET)
+    return build_file_store(Settings(s3_bucket=BUCKET, s3_endpoint_url=endpoint))
 
 
 def _default_store(endpoint: str) -> Any:
@@ -314,6 +321,7 @@ def run(
     modes: Sequence[str] = tuple(MODES),
     *,
     no_size_hint: bool = False,
+    plain_malloc: bool = False,
     say: Callable[[str], None] = print,
 ) -> int:
     """Start moto and the emulator, measure every mode, print the table, write the JSON."""
@@ -349,8 +357,8 @@ def run(
         for mode in modes:
             say(f"-- {mode}: {MODES[mode]}…")
             key = f"bench/{mode}/recording.bin"
-            hint = ["--no-size-hint"] if no_size_hint else []
-            result = _run_worker(mode, [*base, *hint, "--key", key], env, budget)
+            flags = ["--no-size-hint"] * no_size_hint + ["--plain-malloc"] * plain_malloc
+            result = _run_worker(mode, [*base, *flags, "--key", key], env, budget)
             head = admin.head_object(Bucket=BUCKET, Key=key)
             etag = head["ETag"].strip('"')
             result.update(
@@ -370,7 +378,7 @@ def run(
         return 1
     finally:
         registry.stop_all()
-    report = _report(size_mb, reference, results, size_hint=not no_size_hint)
+    report = _report(size_mb, reference, results, size_hint=not no_size_hint, plain_malloc=plain_malloc)
     say(render(report))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
@@ -379,7 +387,12 @@ def run(
 
 
 def _report(
-    size_mb: int, reference: dict[str, Any], results: list[dict[str, Any]], *, size_hint: bool
+    size_mb: int,
+    reference: dict[str, Any],
+    results: list[dict[str, Any]],
+    *,
+    size_hint: bool,
+    plain_malloc: bool,
 ) -> dict[str, Any]:
     import boto3
 
@@ -388,6 +401,7 @@ def _report(
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "size_mb": size_mb,
         "size_hint": size_hint,
+        "mmap_threshold_fixed": not plain_malloc,
         "reference": reference,
         "results": results,
         "machine": {
@@ -431,6 +445,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-size-hint", action="store_true", help="don't pass the Slack file's size to put_stream"
     )
+    parser.add_argument(
+        "--plain-malloc", action="store_true", help="leave glibc's dynamic mmap threshold alone"
+    )
     parser.add_argument("--worker", choices=[*MODES, "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--serve-slack", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -455,7 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(RESULT + json.dumps(_worker(args)), flush=True)
         return 0
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    return run(args.size_mb, args.mode or tuple(MODES), no_size_hint=args.no_size_hint)
+    modes = args.mode or tuple(MODES)
+    return run(args.size_mb, modes, no_size_hint=args.no_size_hint, plain_malloc=args.plain_malloc)
 
 
 if __name__ == "__main__":

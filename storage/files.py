@@ -730,12 +730,40 @@ def _copy(source: _ChunkPipe, out: IO[bytes]) -> None:
         out.write(chunk)
 
 
+# --------------------------------------------------------------------------- process memory
+
+# glibc's M_MMAP_THRESHOLD: buffers at least this large get their own mapping, returned to the
+# OS when freed. Left dynamic, glibc raises the threshold after the first 8 MB part is freed,
+# and every later part comes from per-thread heaps that keep the memory (measured on a 1 GB
+# upload: +35-40 MB of peak RSS). Fixing it keeps the peak at what the transfer really holds.
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 1 * MB
+_malloc_tuned = False
+
+
+def keep_large_buffers_out_of_malloc_heaps() -> bool:
+    """Fix glibc's mmap threshold at 1 MB for this process; True when applied (glibc only)."""
+    global _malloc_tuned
+    if _malloc_tuned:
+        return True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to tune
+        return False
+    _malloc_tuned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    return _malloc_tuned
+
+
 # --------------------------------------------------------------------------- factory
 
 
 def build_file_store(settings: Settings, *, on_transfer: OnTransfer | None = None) -> FileStore:
     """S3 when ``S3_BUCKET`` is set; otherwise a local folder under ``ATTACHMENTS_DIR``."""
     if settings.s3_bucket:
+        keep_large_buffers_out_of_malloc_heaps()
         return S3FileStore(build_s3_client(settings), settings.s3_bucket, on_transfer=on_transfer)
     base_url = settings.public_url or f"http://127.0.0.1:{settings.port}"
     return LocalFileStore(
