@@ -107,6 +107,8 @@ class CoachingSession(Base):
         # Named as in the performance guide: "my recent active sessions" and vector-store lookup.
         Index("idx_user_active_updated", "user_id", "is_active", "updated_at"),
         Index("idx_vector_store", "vector_store_id"),
+        # The weekly report's "sessions started": a week of sessions off the index (revision 0005).
+        Index("idx_sessions_created_team", "created_at", "team_id"),
         # SQLite would otherwise reuse the id of a deleted newest session for the next one, and a
         # session id cached elsewhere must never come to mean another thread.
         {"sqlite_autoincrement": True},

@@ -3,8 +3,9 @@
 The ``job_runs`` table: a once-per-period job (the weekly report, the daily retention purge)
 inserts its (job, period) row with ``ON CONFLICT DO NOTHING`` before doing any work, so with
 several replicas sharing the database exactly one of them does it. Plus the weekly report's
-index: chat_messages by timestamp, covering the columns the report reads, so a week of a
-million-message table is read off the index without touching the rows (and their text).
+indexes: chat_messages by timestamp and coaching_sessions by created_at, each covering the
+columns the report reads, so a week of a million-message table is read off the indexes without
+touching the rows (and their text).
 
 Like 0002 and 0003, each step runs only when its object is missing: a database created straight
 from the models already has everything, and SQLite commits DDL as it goes.
@@ -32,6 +33,7 @@ _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # Covering: the report reads a week of messages off the index alone, never the rows' text.
     ("idx_chat_messages_report", "chat_messages", ("timestamp", "message_type", "session_id", "latency_ms")),
+    ("idx_sessions_created_team", "coaching_sessions", ("created_at", "team_id")),
 )
 
 
