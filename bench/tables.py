@@ -143,5 +143,31 @@ def main(tags: list[str]) -> None:
             print(f"| {label} | " + " | ".join(cells) + " |")
 
 
+def compare(pairs: list[tuple[str, str]]) -> None:
+    """Before/after rows of the turn scenario: ``pairs`` of (before tag, after tag), one per round."""
+    measures = (
+        ("event received → model request sent (app)", ("app", "event_to_model_ms")),
+        (
+            "event sent → model request received (cross-process)",
+            ("cross_process", "event_sent_to_model_received_ms"),
+        ),
+        ("ack", ("ack_ms",)),
+    )
+    print("| round | measure | before p50 / p99 | after p50 / p99 | before ÷ after, p50 / p99 |")
+    print("|---|---|---|---|---|")
+    for number, (before_tag, after_tag) in enumerate(pairs, start=1):
+        before, after = _load(before_tag, "turn"), _load(after_tag, "turn")
+        if before is None or after is None:
+            continue
+        for label, keys in measures:
+            b, a = _get(before["metrics"], *keys), _get(after["metrics"], *keys)
+            ratios = " / ".join(f"{b[q] / a[q]:.2f}×" for q in ("p50", "p99"))
+            print(f"| {number} | {label} | {_ms(b, 'p50', 'p99')} | {_ms(a, 'p50', 'p99')} | {ratios} |")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["sqlite-1000000", "postgresql-1000000"])
+    if sys.argv[1:2] == ["--compare"]:
+        tags = sys.argv[2:]
+        compare(list(zip(tags[::2], tags[1::2], strict=True)))
+    else:
+        main(sys.argv[1:] or ["sqlite-1000000", "postgresql-1000000"])
