@@ -442,6 +442,38 @@ async def measure(url: str, *, seeded: SeedResult, iterations: int, replay_coach
     return results
 
 
+#: Issue 5's targets for this scenario: history load p50 per database, the weekly report's time.
+HISTORY_TARGET_MS = {"sqlite": 1.0, "postgresql": 2.0}
+REPORT_TARGET_MS = 1000.0
+
+
+def targets(kind: str, results: dict) -> list[dict]:
+    """PASS/MISS against the targets, printed and kept in the results file."""
+    lookups = results["lookups"]
+    report = results.get("weekly_report")
+    found = [
+        ("history(50) load p50", lookups["history_ms"]["p50"], HISTORY_TARGET_MS[kind]),
+        (
+            "thread -> session (cached) + history(50) p50",
+            lookups["lookup_hit_plus_history_ms"]["p50"],
+            HISTORY_TARGET_MS[kind],
+        ),
+        (
+            "thread -> session (miss) + history(50) p50",
+            lookups["lookup_miss_plus_history_ms"]["p50"],
+            HISTORY_TARGET_MS[kind],
+        ),
+        ("weekly report p50", report["ms"]["p50"] if report else None, REPORT_TARGET_MS),
+    ]
+    checks = []
+    for name, value, limit in found:
+        verdict = "PASS" if value is not None and value <= limit else "MISS"
+        shown = "-" if value is None else f"{value:.3f}"
+        print(f"  target  {name:<48} {shown:>10} ≤ {limit:g} ms  {verdict}")
+        checks.append({"name": name, "value": value, "limit": limit, "unit": "ms", "result": verdict})
+    return checks
+
+
 def run_backend(db: BenchDatabase, args: argparse.Namespace) -> dict:
     began = time.perf_counter()
     upgrade_database(db.url)
@@ -450,6 +482,7 @@ def run_backend(db: BenchDatabase, args: argparse.Namespace) -> dict:
         measure(db.url, seeded=seeded, iterations=args.iterations, replay_coaches=args.replay_coaches)
     )
     results["weekly_report"] = weekly_report(db.url)
+    results["checks"] = targets(db.kind, results)
     document = {
         "scenario": f"large_db_{db.kind}",
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
