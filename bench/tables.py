@@ -165,8 +165,37 @@ def compare(pairs: list[tuple[str, str]]) -> None:
             print(f"| {number} | {label} | {_ms(b, 'p50', 'p99')} | {_ms(a, 'p50', 'p99')} | {ratios} |")
 
 
+def targets(tags: list[str]) -> None:
+    """Every target checked by the runs (scenario files and large_db_*.json), one column per tag."""
+    found: dict[str, dict[str, str]] = {}
+    files = {tag: [_load(tag, scenario) for scenario in SCENARIOS] for tag in tags}
+    for tag in tags:
+        kind = tag.split("-")[0]
+        large = RESULTS_DIR / f"large_db_{kind}.json"
+        documents = [d for d in files[tag] if d] + ([json.loads(large.read_text())] if large.exists() else [])
+        for document in documents:
+            for check in document.get("checks") or document["metrics"].get("checks") or []:
+                value = check["value"]
+                unit = "" if check["unit"] == "ms" else f" {check['unit']}"
+                shown = (
+                    "–"
+                    if value is None
+                    else f"{value:.1f}{unit}"
+                    if check["unit"] == "ms"
+                    else f"{value:g}{unit}"
+                )
+                label = f"{check['name']} (≤ {check['limit']:g}{' ms' if check['unit'] == 'ms' else unit})"
+                found.setdefault(label, {})[tag] = f"{shown} {'✅' if check['result'] == 'PASS' else '❌'}"
+    print("| target | " + " | ".join(tags) + " |")
+    print("|---" * (len(tags) + 1) + "|")
+    for label, cells in found.items():
+        print(f"| {label} | " + " | ".join(cells.get(tag, "–") for tag in tags) + " |")
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--compare"]:
+    if sys.argv[1:2] == ["--targets"]:
+        targets(sys.argv[2:])
+    elif sys.argv[1:2] == ["--compare"]:
         tags = sys.argv[2:]
         compare(list(zip(tags[::2], tags[1::2], strict=True)))
     else:
