@@ -1,9 +1,10 @@
-"""Downloading a Slack file as a stream, against the devkit Slack emulator over HTTP."""
+"""Downloading a Slack file as a stream, against the devkit Slack emulator over HTTP (and on into S3)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -13,7 +14,7 @@ from bot.serve import free_port
 from bot.slack_files import SlackDownloadError, SlackFileIsLoginPage, stream_slack_file
 from devkit._server import BackgroundServer
 from devkit.slack_emulator import SlackEmulator
-from storage.files import AttachmentTooLarge
+from storage.files import AttachmentTooLarge, FileStoreError, S3FileStore
 
 MB = 1024 * 1024
 
@@ -152,3 +153,38 @@ async def test_an_unknown_file_is_a_download_error(
 async def test_nobody_listening_is_a_download_error(http: aiohttp.ClientSession) -> None:
     with pytest.raises(SlackDownloadError):
         await fetch(http, f"http://127.0.0.1:{free_port()}/files-pri/F1/x.txt", "xoxb-any")
+
+
+async def test_a_slack_download_that_breaks_mid_file_leaves_nothing_in_s3(
+    slack_emulator: SlackEmulator,
+    http: aiohttp.ClientSession,
+    s3_store: S3FileStore,
+    s3_client: Any,
+    s3_bucket: str,
+) -> None:
+    shared = slack_emulator.add_file("talk.bin", size=120 * MB, fail_download=True)  # cut at 60 MB: multipart
+    chunks = stream_slack_file(
+        http, shared["url_private_download"], slack_emulator.bot_token, max_bytes=200 * MB
+    )
+
+    with pytest.raises(FileStoreError) as raised:
+        await s3_store.put_stream("T1/1/1/talk.bin", chunks, content_type="x/y", max_bytes=200 * MB)
+
+    assert isinstance(raised.value.__cause__, SlackDownloadError)
+    assert s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+
+
+async def test_a_slack_file_streams_into_s3_with_slacks_sha256(
+    slack_emulator: SlackEmulator, http: aiohttp.ClientSession, s3_store: S3FileStore
+) -> None:
+    shared = slack_emulator.add_file("talk.bin", size=55 * MB + 1)
+    chunks = stream_slack_file(
+        http, shared["url_private_download"], slack_emulator.bot_token, max_bytes=100 * MB
+    )
+
+    stored = await s3_store.put_stream(
+        "T1/1/2/talk.bin", chunks, content_type="x/y", max_bytes=100 * MB, size_hint=shared["size"]
+    )
+
+    assert (stored.size, stored.sha256) == (55 * MB + 1, slack_emulator.sha256_of(shared["id"]))

@@ -26,6 +26,7 @@ from storage.files import (
     S3FileStore,
     StoredObject,
     build_file_store,
+    keep_large_buffers_out_of_malloc_heaps,
     object_key,
     s3_transfer_config,
     safe_file_name,
@@ -140,6 +141,12 @@ def test_a_bucket_setting_selects_s3_and_no_bucket_a_local_folder(
     public = build_file_store(Settings(attachments_dir=str(tmp_path), public_url="https://coach.example/"))
     assert isinstance(public, LocalFileStore)
     assert public.base_url == "https://coach.example"
+
+
+def test_streaming_to_s3_keeps_large_buffers_out_of_mallocs_heaps(s3_settings: Settings) -> None:
+    """Freed 8 MB parts go back to the OS instead of piling up in per-thread heaps (glibc)."""
+    build_file_store(s3_settings)
+    assert keep_large_buffers_out_of_malloc_heaps() is True
 
 
 # --------------------------------------------------------------------------- S3
