@@ -168,6 +168,7 @@ class _ChunkPipe:
         self._eof = False
         self._error: BaseException | None = None
         self._sha = hashlib.sha256()
+        self._abandoned: Callable[[], bool] | None = None
         self.size = 0
         self.closed = False
 
@@ -181,6 +182,11 @@ class _ChunkPipe:
 
     def fail(self, error: BaseException) -> None:
         self._items.put(error)
+
+    def abandon_when(self, check: Callable[[], bool]) -> None:
+        """Stop reading once ``check()`` is true (the consumer already failed): without this
+        s3transfer would keep reading, and discarding, the rest of the download."""
+        self._abandoned = check
 
     # consumer side (worker thread)
     def readable(self) -> bool:
@@ -208,6 +214,9 @@ class _ChunkPipe:
 
     def _next(self) -> bytes | None:
         if self._error is not None:
+            raise self._error
+        if self._abandoned is not None and self._abandoned():
+            self._error = _StreamFailed("the transfer failed; reading stopped")
             raise self._error
         item = self._items.get()
         if item is _EOF:
@@ -436,6 +445,7 @@ class S3FileStore:
                 future = manager.upload(
                     source, self.bucket, key, extra_args=extra, subscribers=[_KnownSize(size)]
                 )
+                source.abandon_when(future.done)  # done early = a part or the create failed
                 future.result()
 
         try:

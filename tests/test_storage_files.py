@@ -268,22 +268,27 @@ async def test_an_upload_cancelled_half_way_leaves_no_parts_behind(
     assert object_keys(s3_client, s3_bucket) == []
 
 
-async def test_a_missing_bucket_raises_file_store_error_and_closes_the_stream(
+async def test_a_failing_s3_stops_the_download_instead_of_draining_it(
     moto_endpoint: str, s3_client: Any
 ) -> None:
     store = S3FileStore(s3_client, "no-such-bucket-here")
     closed = asyncio.Event()
+    sent = 0
 
-    async def download() -> AsyncIterator[bytes]:
+    async def endless_download() -> AsyncIterator[bytes]:
+        nonlocal sent
         try:
-            async for chunk in generated(MULTIPART_THRESHOLD + 4 * MB):
-                yield chunk
+            while True:
+                sent += len(BLOCK)
+                yield BLOCK
+                await asyncio.sleep(0)
         finally:
             closed.set()
 
     with pytest.raises(FileStoreError):
-        await store.put_stream("T1/4/1/x.bin", download(), content_type="x/y", max_bytes=10**12)
+        await store.put_stream("T1/4/1/x.bin", endless_download(), content_type="x/y", max_bytes=10**12)
     assert closed.is_set()
+    assert sent < MULTIPART_THRESHOLD + 40 * MB  # the read-ahead, a few parts and the pipe; not more
 
 
 async def test_the_presigned_url_serves_the_file_and_expires_in_five_minutes(s3_store: S3FileStore) -> None:
