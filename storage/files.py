@@ -169,6 +169,9 @@ class _ChunkPipe:
         self._error: BaseException | None = None
         self._sha = hashlib.sha256()
         self._abandoned: Callable[[], bool] | None = None
+        # How to stop the consumer once the stream has ended (the S3 store sets it to cancel
+        # its transfer); before that, failing the pipe is enough.
+        self.cancel_consumer: Callable[[], object] = lambda: self.fail(_StreamFailed("cancelled"))
         self.size = 0
         self.closed = False
 
@@ -244,7 +247,7 @@ class _ChunkPipe:
 
 
 class _StreamFailed(Exception):
-    """Pushed into the pipe when the incoming stream broke; the consumer aborts on it."""
+    """The pipe stopped (the caller was cancelled, or the consumer had already failed)."""
 
 
 async def _pump(
@@ -277,15 +280,17 @@ async def _pump(
         pipe.fail(error if isinstance(error, Exception) else _StreamFailed("cancelled"))
     finally:
         await _aclose(chunks)
-    try:
-        await asyncio.shield(writer)
-    except BaseException as consumer_error:
-        if producer_error is None:
-            raise
-        if consumer_error is not producer_error:
-            logger.debug("Consumer stopped after the stream failed: %s", type(consumer_error).__name__)
+    while not writer.done():  # the consumer always finishes (or aborts) before we return
+        try:
+            await asyncio.wait({writer})
+        except asyncio.CancelledError as cancelled:
+            producer_error = producer_error or cancelled
+            pipe.cancel_consumer()
     if producer_error is not None:
         raise producer_error
+    consumer_error = writer.exception()
+    if consumer_error is not None:
+        raise consumer_error
 
 
 async def _read_ahead(chunks: AsyncIterator[bytes], limit: int) -> tuple[AsyncIterator[bytes], int]:
@@ -446,6 +451,7 @@ class S3FileStore:
                     source, self.bucket, key, extra_args=extra, subscribers=[_KnownSize(size)]
                 )
                 source.abandon_when(future.done)  # done early = a part or the create failed
+                source.cancel_consumer = future.cancel
                 future.result()
 
         try:
@@ -652,6 +658,8 @@ class LocalFileStore:
         try:
             await _pump(pipe, chunks, write, max_bytes)
         except BaseException as error:
+            # keys are unique per attachment: a file here now is this call's, complete or not
+            await asyncio.shield(asyncio.to_thread(target.unlink, True))
             _report(self._on_transfer, "upload", pipe.size, started, True)
             if isinstance(error, AttachmentTooLarge | asyncio.CancelledError):
                 raise

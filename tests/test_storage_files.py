@@ -268,6 +268,27 @@ async def test_an_upload_cancelled_half_way_leaves_no_parts_behind(
     assert object_keys(s3_client, s3_bucket) == []
 
 
+async def test_an_upload_cancelled_after_the_download_ended_leaves_nothing_either(
+    s3_store: S3FileStore, s3_client: Any, s3_bucket: str
+) -> None:
+    downloaded = asyncio.Event()
+
+    async def download() -> AsyncIterator[bytes]:
+        async for chunk in generated(MULTIPART_THRESHOLD + 30 * MB):
+            yield chunk
+        downloaded.set()  # the last parts are still on their way to S3
+
+    task = asyncio.create_task(
+        s3_store.put_stream("T1/3/4/late.bin", download(), content_type="x/y", max_bytes=10**9)
+    )
+    await downloaded.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert multipart_uploads(s3_client, s3_bucket) == []
+    assert object_keys(s3_client, s3_bucket) == []
+
+
 async def test_a_failing_s3_stops_the_download_instead_of_draining_it(
     moto_endpoint: str, s3_client: Any
 ) -> None:
