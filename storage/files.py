@@ -510,7 +510,7 @@ class S3FileStore:
                             return
                         position += len(chunk)
                         yield chunk
-                except (OSError, _botocore_stream_errors()) as error:
+                except (OSError, *_botocore_stream_errors()) as error:
                     failures += 1
                     if failures >= NUM_DOWNLOAD_ATTEMPTS:
                         raise FileStoreError(f"download failed: {type(error).__name__}") from error

@@ -363,6 +363,55 @@ async def test_every_transfer_is_reported_with_its_size_time_and_outcome(s3_sett
     assert all(seconds >= 0 for _, _, seconds, _ in seen)
 
 
+class _FlakyBody:
+    """A GET body that breaks (like a reset socket) after ``fail_after`` bytes."""
+
+    def __init__(self, data: bytes, fail_after: int | None) -> None:
+        self._data, self._pos, self._fail_after = data, 0, fail_after
+
+    def read(self, amount: int) -> bytes:
+        if self._fail_after is not None and self._pos >= self._fail_after:
+            raise ConnectionResetError("connection reset by peer")
+        piece = self._data[self._pos : self._pos + min(amount, 1000)]
+        self._pos += len(piece)
+        return piece
+
+    def close(self) -> None:
+        return None
+
+
+class _FlakyClient:
+    """get_object whose first body breaks half-way; records the Range of each GET."""
+
+    def __init__(self, data: bytes, breaks: int) -> None:
+        self.data, self.breaks, self.ranges = data, breaks, []
+
+    def get_object(self, Bucket: str, Key: str, Range: str | None = None) -> dict[str, Any]:
+        self.ranges.append(Range)
+        start = int(Range.removeprefix("bytes=").rstrip("-")) if Range else 0
+        fail_after = 2500 if len(self.ranges) <= self.breaks else None
+        return {"Body": _FlakyBody(self.data[start:], fail_after)}
+
+
+async def test_a_read_back_that_breaks_resumes_with_a_ranged_get() -> None:
+    data = bytes(range(256)) * 40
+    client = _FlakyClient(data, breaks=2)
+
+    chunks = [chunk async for chunk in S3FileStore(client, "bucket").open_stream("k")]
+
+    assert b"".join(chunks) == data
+    assert client.ranges == [None, "bytes=3000-", "bytes=6000-"]
+
+
+async def test_a_read_back_that_keeps_breaking_gives_up_with_file_store_error() -> None:
+    client = _FlakyClient(bytes(100_000), breaks=100)
+
+    with pytest.raises(FileStoreError):
+        async for _ in S3FileStore(client, "bucket").open_stream("k"):
+            pass
+    assert len(client.ranges) == 5  # NUM_DOWNLOAD_ATTEMPTS
+
+
 # --------------------------------------------------------------------------- local folder
 
 
