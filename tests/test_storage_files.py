@@ -500,3 +500,11 @@ async def test_the_local_link_expiry_is_five_minutes_by_default(local_store: Loc
     url = await local_store.download_url("T1/1/9/a.txt")
     expires = int(parse_qs(urlsplit(url).query)["expires"][0])
     assert abs(expires - (time.time() + 300)) < 5
+
+
+async def test_reading_a_missing_file_is_a_file_store_error(
+    s3_store: S3FileStore, local_store: LocalFileStore
+) -> None:
+    for store in (s3_store, local_store):
+        with pytest.raises(FileStoreError):
+            await read_all(store, "T1/404/1/gone.txt")
