@@ -286,9 +286,9 @@ async def _pump(
         except asyncio.CancelledError as cancelled:
             producer_error = producer_error or cancelled
             pipe.cancel_consumer()
+    consumer_error = writer.exception()  # retrieved either way: no "never retrieved" warning
     if producer_error is not None:
         raise producer_error
-    consumer_error = writer.exception()
     if consumer_error is not None:
         raise consumer_error
 
