@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,20 +23,12 @@ from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url
 from tests.fixtures.app import converse
 from tests.fixtures.documents import tiny_pdf
+from tests.fixtures.waiting import eventually
 
 T = TypeVar("T")
 DM = "D0COACH"
 CHANNEL = "C0LEADS"
 NOTES = b"Goals for Q3: hire two engineers; ship the mobile app.\n"
-
-
-def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.02)
 
 
 def query(database_url: str, sql: str) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, text
@@ -25,20 +24,12 @@ from storage.conversations import SessionKey
 from storage.engine import sync_url
 from storage.models import utcnow
 from tests.fixtures.app import converse
+from tests.fixtures.waiting import eventually
 
 T = TypeVar("T")
 DM = "D0COACH"
 CHANNEL = "C0LEADS"
 NOTES = b"1:1 notes: Sam wants more ownership of the release process.\n"
-
-
-def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.02)
 
 
 def fetch(url: str) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
@@ -23,20 +22,11 @@ from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url
 from tests.fixtures.app import converse
+from tests.fixtures.waiting import eventually
 
 T = TypeVar("T")
 DM = "D0COACH"
 CHANNEL = "C0LEADS"
-
-
-def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
-    """Poll ``check`` until it returns something truthy: the reply is stored just after Slack sees it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.02)
 
 
 def stored_messages(database_url: str) -> list[tuple[str, str]]:
@@ -93,10 +83,12 @@ def test_first_direct_message_creates_a_session_and_gets_a_streamed_reply(
 
 
 def test_follow_up_in_the_thread_sends_the_earlier_turns_to_the_model(
-    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer, database_url: str
 ) -> None:
     first = slack_emulator.user_says(channel=DM, text="My team misses deadlines.")
     converse(slack_emulator, coachbot, first)
+    # The reply is stored just after its last Slack call; a person can't type faster than that.
+    assert eventually(lambda: [kind for kind, _ in stored_messages(database_url)] == ["user", "assistant"])
     follow_up = slack_emulator.user_says(channel=DM, thread_ts=first["ts"], text="What should I ask them?")
 
     converse(slack_emulator, coachbot, follow_up)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -21,21 +20,13 @@ from bot.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.app import converse
+from tests.fixtures.waiting import eventually
 
 T = TypeVar("T")
 DM = "D0COACH"
 SLACK_ACK_DEADLINE_S = 3.0
 # The first message opens the session; the reply in the DM thread is an agent-panel message.
 LISTENERS = {"handle_direct_message", "handle_user_message"}
-
-
-def eventually(check: Callable[[], T], timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.02)
 
 
 def perf(slack: SlackEmulator, server: BackgroundServer, text: str = "", *, user_id: str = "U0ADMIN") -> dict:
@@ -46,7 +37,7 @@ def perf(slack: SlackEmulator, server: BackgroundServer, text: str = "", *, user
         server.events_url, "/perf", text, user_id=user_id, timeout=SLACK_ACK_DEADLINE_S
     )
     assert delivery.status == 200, delivery
-    posts = eventually(lambda: slack.response_url_posts()[before:])
+    posts = eventually(lambda: slack.response_url_posts()[before:], timeout=10.0)
     assert len(posts) == 1, "expected exactly one answer to /perf"
     return posts[0].body
 
@@ -170,7 +161,8 @@ def test_after_real_coaching_turns_perf_shows_the_numbers_they_produced(
 
     # The listeners finish (and are measured) just after the reply reaches Slack.
     data = eventually(
-        lambda: (d := performance_json(coachbot))["listeners"]["by_listener"].keys() >= LISTENERS and d
+        lambda: (d := performance_json(coachbot))["listeners"]["by_listener"].keys() >= LISTENERS and d,
+        timeout=10.0,
     )
     text = block_text(perf(slack_emulator, coachbot, "llm"))
 

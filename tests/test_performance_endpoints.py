@@ -5,10 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TypeVar
 
 import pytest
@@ -18,16 +17,10 @@ from bot.config import Settings
 from bot.serve import BackgroundServer
 from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.app import converse
+from tests.fixtures.waiting import eventually
 
 DM = "D0COACH"
 T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
-    deadline = time.monotonic() + timeout
-    while not (result := check()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return result
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
