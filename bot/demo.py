@@ -1,12 +1,14 @@
 """``coachbot demo``: the real app, over HTTP, against the local Slack and OpenAI fakes.
 
 It prints a short transcript: two coaching threads, a follow-up that uses the
-thread's history, and a restart in between that shows the history survives.
+thread's history, a restart in between that shows the history survives, a shared
+file the coach reads, the ``files`` listing and what an admin's ``/perf cache`` shows.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +20,25 @@ from storage.migrate import upgrade_database
 
 DM_CHANNEL = "D0DEMO"
 TEAM_CHANNEL = "C0LEADS"
+ADMIN = "U0ADMIN"
 WIDTH = 78
+NOTES = (
+    b"1:1 notes, last month: Sam asked for more ownership of the release process.\n"
+    b"Agreed: Sam runs the next release retro. Open: deadlines slipping on the API work.\n"
+)
 
 
 def coach_reply(request: dict[str, Any]) -> str:
     """A scripted coach whose answer shows which history it was given."""
-    said = [m["content"] for m in request["messages"] if m["role"] == "user"]
+    said = [_text_of(m["content"]) for m in request["messages"] if m["role"] == "user"]
+    excerpts = [
+        m["content"]
+        for m in request["messages"]
+        if m["role"] == "system" and "[From the file" in m["content"]
+    ]
+    if excerpts:
+        name = excerpts[0].split("[From the file", 1)[1].split("]", 1)[0].strip(' "')
+        return f"I read {name}. It says Sam wanted more ownership — how has that gone since?"
     if len(said) == 1:
         return (
             f"Thanks for bringing this. You said: “{said[0][:70]}”. "
@@ -33,6 +48,12 @@ def coach_reply(request: dict[str, Any]) -> str:
         f"This is message {len(said)} in our session. Earlier you told me “{said[0][:50]}…”, "
         f"and now “{said[-1][:50]}”. What is one small step you could take before then?"
     )
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
 
 
 def _print_turn(who: str, text: str) -> None:
@@ -47,6 +68,17 @@ def _turn(slack: SlackEmulator, server: BackgroundServer, event: dict[str, Any],
     _print_turn("coachbot", replies[-1].text)
 
 
+def _turn_quietly(
+    slack: SlackEmulator, server: BackgroundServer, event: dict[str, Any], thread_ts: str
+) -> None:
+    """Like ``_turn`` without echoing the coach (already printed): prints every new bot reply."""
+    before = len(slack.replies_in(event["channel"], thread_ts))
+    slack.send_event(server.events_url, event)
+    replies = slack.wait_for_replies(event["channel"], thread_ts, count=before + 1, timeout=30)
+    for reply in replies[before:]:
+        _print_turn("coachbot", reply.text)
+
+
 def _settings(slack: SlackEmulator, model: FakeOpenAI, database_path: Path) -> Settings:
     return Settings(
         slack_bot_token=slack.bot_token,
@@ -56,7 +88,26 @@ def _settings(slack: SlackEmulator, model: FakeOpenAI, database_path: Path) -> S
         openai_base_url=model.base_url,
         database_url=f"sqlite:///{database_path}",
         log_level="WARNING",
+        attachments_dir=str(database_path.parent / "attachments"),
+        perf_admin_ids=frozenset({ADMIN}),
     )
+
+
+def _print_perf_cache(slack: SlackEmulator, server: BackgroundServer) -> None:
+    """What an admin sees for ``/perf cache``: the Block Kit text, flattened."""
+    before = len(slack.response_url_posts())
+    slack.send_command(server.events_url, "/perf", "cache", user_id=ADMIN)
+    deadline = time.monotonic() + 10
+    while len(slack.response_url_posts()) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    posts = slack.response_url_posts()[before:]
+    if not posts:
+        print("  (no answer to /perf)")
+        return
+    for block in posts[-1].body.get("blocks", []):
+        text = (block.get("text") or {}).get("text") or ""
+        for line in text.splitlines():
+            print(f"  {line}")
 
 
 def _print_timings(server: BackgroundServer) -> None:
@@ -101,6 +152,23 @@ def run_demo(data_dir: str = "demo-data") -> int:
                 channel=DM_CHANNEL, thread_ts=dm_thread, text="They missed two deadlines in a row."
             )
             _turn(slack, server, follow_up, dm_thread)
+            again = slack.user_says(
+                channel=DM_CHANNEL, thread_ts=dm_thread, text="I want to ask why without sounding annoyed."
+            )
+            _turn(slack, server, again, dm_thread)
+
+            print("\nThread 1 — the coach shares last month's notes and asks about them")
+            notes = slack.add_file("1on1-notes.txt", content=NOTES, mimetype="text/plain", filetype="text")
+            shared = slack.file_share(
+                channel=DM_CHANNEL, thread_ts=dm_thread, files=[notes], text="What stands out in my notes?"
+            )
+            _print_turn("coach", f"[shares {notes['name']}] {shared['text']}")
+            _turn_quietly(slack, server, shared, dm_thread)
+            listing = slack.user_says(channel=DM_CHANNEL, thread_ts=dm_thread, text="files")
+            _turn(slack, server, listing, dm_thread)
+
+            print("\nAn admin types /perf cache")
+            _print_perf_cache(slack, server)
 
         reads = [c.method for c in slack.calls if c.method.startswith("conversations.")]
         print(f"\nSlack conversations.* reads: {len(reads)} (history comes from our database)")
