@@ -27,7 +27,7 @@ PG_MAX_OVERFLOW = 20
 PG_POOL_RECYCLE_SECONDS = 3600
 #: A runaway query fails after 30 s instead of pinning a pooled connection.
 PG_STATEMENT_TIMEOUT_MS = 30_000
-#: The guide's pre-ping, for connections idle longer than this (see ``_ping_if_idle``).
+#: The guide's pre-ping, for connections idle longer than this (see ``_ping_when_idle``).
 PG_PING_AFTER_IDLE_SECONDS = 10.0
 
 #: Applied to every new SQLite connection: wait up to 5 s for a lock instead of failing (first,
