@@ -201,10 +201,7 @@ class CoachingService:
             await self._post_quietly(client, target, NOTHING_TO_READ_TEXT)
             return TurnOutcome.NOTHING_TO_READ
         self._show_progress(message, recorded, client)
-        references, images = await asyncio.gather(
-            self._references(message, recorded, has_new_files=bool(turn_files)),
-            self._images(recorded, turn_files),
-        )
+        references, images = await self._file_context(message, recorded, turn_files)
         prompt = build_messages(
             recorded.history,
             system_prompt=self._system_prompt,
@@ -335,6 +332,18 @@ class CoachingService:
             self._on_model_call(stats, failed)
         except Exception:  # metrics must never break a turn
             logger.exception("Recording the model call's metrics failed")
+
+    async def _file_context(
+        self, message: CoachMessage, recorded: RecordedMessage, turn_files: tuple[StoredFile, ...]
+    ) -> tuple[list[Reference], list[ImageInput]]:
+        """Excerpts and images for the prompt; at once, without yielding, for a session without files."""
+        if self.reader is None or (recorded.attachment_count <= 0 and not turn_files):
+            return [], []
+        references, images = await asyncio.gather(
+            self._references(message, recorded, has_new_files=bool(turn_files)),
+            self._images(recorded, turn_files),
+        )
+        return references, images
 
     async def _references(
         self, message: CoachMessage, recorded: RecordedMessage, *, has_new_files: bool
