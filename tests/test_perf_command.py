@@ -157,7 +157,6 @@ def test_after_real_coaching_turns_perf_shows_the_numbers_they_produced(
     converse(slack_emulator, coachbot, first)
     follow_up = slack_emulator.user_says(channel=DM, thread_ts=first["ts"], text="What should I ask them?")
     converse(slack_emulator, coachbot, follow_up)
-    served_ttfts_ms = [request.ttft * 1000 for request in fake_openai.requests]
 
     # The listeners finish (and are measured) just after the reply reaches Slack.
     data = eventually(
@@ -167,9 +166,9 @@ def test_after_real_coaching_turns_perf_shows_the_numbers_they_produced(
     text = block_text(perf(slack_emulator, coachbot, "llm"))
 
     llm = data["llm"]
-    # Seen from the app, the first token cannot come sooner than the fake server sent it.
+    # Seen from the app, the first token cannot come sooner than the fake server waits (150 ms).
     assert llm["time_to_first_token_ms"]["count"] == 2
-    assert llm["time_to_first_token_ms"]["p50"] >= min(served_ttfts_ms) >= 150
+    assert llm["time_to_first_token_ms"]["p50"] >= 150
     assert llm["time_to_first_token_ms"]["max"] <= llm["total_ms"]["max"]
     assert llm["errors"] == 0 and llm["completion_tokens"] > 0 and llm["prompt_tokens"] > 0
     assert "n=2" in text
@@ -178,7 +177,7 @@ def test_after_real_coaching_turns_perf_shows_the_numbers_they_produced(
     assert listeners["handle_user_message"]["total_ms"]["count"] == 1
     # A listener's whole run includes the model's reply; its own time leaves that out.
     whole = listeners["handle_direct_message"]["total_ms"]["max"]
-    assert whole >= served_ttfts_ms[0]
+    assert whole >= 150
     assert listeners["handle_direct_message"]["own_ms"]["max"] < whole
     sessions = data["caches"]["sessions"]
     assert sessions["entries"] == 1  # the thread's session id, written through by the first turn
