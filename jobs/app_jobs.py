@@ -4,6 +4,8 @@
 - ``weekly_report`` on REPORT_DAY_OF_WEEK at REPORT_TIME in REPORT_TIMEZONE, once across replicas;
 - ``retention_purge`` daily at 03:30 in REPORT_TIMEZONE when RETENTION_DAYS is set, once across
   replicas;
+- ``event_ledger_prune`` daily at 03:45 in REPORT_TIMEZONE: delivery claims older than a week
+  (idempotent, so every replica runs it);
 - ``attachment_retry`` every 10 minutes when the Runtime has an attachments service with
   ``retry_failed``, in every replica (the service claims the rows it retries).
 """
@@ -22,6 +24,7 @@ from bot.report import WeeklyReport, post_weekly_report
 from jobs import claims
 from jobs.cache_cleanup import expire_caches
 from jobs.database import create_jobs_engine
+from jobs.event_ledger import prune_processed_events
 from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
 from jobs.weekly_report import run_weekly_report
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PURGE_HOUR, PURGE_MINUTE = 3, 30
+LEDGER_PRUNE_MINUTE = 45
 ATTACHMENT_RETRY_MINUTES = 10
 #: The chart upload is three Slack calls; with slack_sdk's retries this is generous.
 POST_TIMEOUT_SECONDS = 120.0
@@ -115,6 +119,13 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
             hour=PURGE_HOUR,
             minute=PURGE_MINUTE,
         )
+
+    scheduler.add_cron_job(
+        "event_ledger_prune",
+        lambda: prune_processed_events(engine, now=now()),
+        hour=PURGE_HOUR,
+        minute=LEDGER_PRUNE_MINUTE,
+    )
 
     retry_failed = getattr(getattr(runtime, "attachments", None), "retry_failed", None)
     if callable(retry_failed):

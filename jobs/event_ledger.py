@@ -1,0 +1,43 @@
+"""The daily prune of ``processed_events``: Slack's delivery claims, kept past its retry window.
+
+Every event claims a row so a retried delivery never answers twice. Slack retries within
+minutes, so after a week a claim guards nothing; without this job the table grows by one row
+per message forever. Deleting is idempotent, so every replica may run it; batches keep each
+transaction short (SQLite has one writer, and the coaching turns write too).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, select
+
+from storage.models import processed_events
+
+logger = logging.getLogger(__name__)
+
+JOB = "event_ledger_prune"
+KEEP_DAYS = 7
+BATCH_ROWS = 5000
+
+
+def prune_processed_events(engine: Engine, *, now: datetime, keep_days: int = KEEP_DAYS) -> int:
+    """Delete delivery claims older than ``keep_days``; returns how many went."""
+    cutoff = now - timedelta(days=keep_days)
+    removed = 0
+    while True:
+        with engine.begin() as connection:
+            ids = (
+                select(processed_events.c.id)
+                .where(processed_events.c.received_at < cutoff)
+                .limit(BATCH_ROWS)
+                .scalar_subquery()
+            )
+            deleted = connection.execute(delete(processed_events).where(processed_events.c.id.in_(ids)))
+            count = deleted.rowcount or 0
+        removed += count
+        if count < BATCH_ROWS:
+            break
+    logger.info("Pruned delivery claims older than %s days: %s removed", keep_days, removed)
+    return removed
