@@ -24,7 +24,7 @@ import threading
 import time
 import unicodedata
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
@@ -346,6 +346,34 @@ async def _race(put: Any, writer: asyncio.Future[Any]) -> None:
     return put_task.result()
 
 
+async def _stored_or_discarded(
+    transfer: Coroutine[Any, Any, None],
+    *,
+    key: str,
+    pipe: _ChunkPipe,
+    started: float,
+    discard: Callable[[], object],
+    on_transfer: OnTransfer | None,
+    where: str,
+) -> StoredObject:
+    """Run an upload; on any failure leave nothing behind, report it, and raise what callers expect.
+
+    ``AttachmentTooLarge`` and cancellation pass through as themselves; anything else becomes a
+    ``FileStoreError`` (the cause chained) so the intake can tell the coach the store failed.
+    """
+    try:
+        await transfer
+    except BaseException as error:
+        await asyncio.shield(asyncio.to_thread(discard))
+        _report(on_transfer, "upload", pipe.size, started, True)
+        if isinstance(error, AttachmentTooLarge | asyncio.CancelledError):
+            raise
+        logger.warning("Upload to %s failed: %s", where, type(error).__name__)
+        raise FileStoreError(f"upload failed: {type(error).__name__}") from error
+    _report(on_transfer, "upload", pipe.size, started, False)
+    return StoredObject(key=key, size=pipe.size, sha256=pipe.sha256)
+
+
 def _report(on_transfer: OnTransfer | None, direction: str, size: int, started: float, failed: bool) -> None:
     if on_transfer is None:
         return
@@ -454,20 +482,22 @@ class S3FileStore:
                 source.cancel_consumer = future.cancel
                 future.result()
 
-        try:
+        async def transfer() -> None:
+            nonlocal chunks, size
             if size < config.multipart_threshold:
                 chunks, size = await _read_ahead(chunks, min(config.multipart_threshold, max_bytes + 1))
                 size = max(size, config.multipart_threshold) if size < 0 else size
             await _pump(pipe, chunks, upload, max_bytes)
-        except BaseException as error:
-            await asyncio.shield(asyncio.to_thread(self._discard, key))
-            _report(self._on_transfer, "upload", pipe.size, started, True)
-            if isinstance(error, AttachmentTooLarge | asyncio.CancelledError):
-                raise
-            logger.warning("Upload to S3 failed: %s", type(error).__name__)
-            raise FileStoreError(f"upload failed: {type(error).__name__}") from error
-        _report(self._on_transfer, "upload", pipe.size, started, False)
-        return StoredObject(key=key, size=pipe.size, sha256=pipe.sha256)
+
+        return await _stored_or_discarded(
+            transfer(),
+            key=key,
+            pipe=pipe,
+            started=started,
+            discard=lambda: self._discard(key),
+            on_transfer=self._on_transfer,
+            where="S3",
+        )
 
     def _discard(self, key: str) -> None:
         """Abort any multipart upload left for ``key`` and remove a partial object.
@@ -655,18 +685,16 @@ class LocalFileStore:
                     os.unlink(temp_name)
                 raise
 
-        try:
-            await _pump(pipe, chunks, write, max_bytes)
-        except BaseException as error:
+        return await _stored_or_discarded(
+            _pump(pipe, chunks, write, max_bytes),
+            key=key,
+            pipe=pipe,
+            started=started,
             # keys are unique per attachment: a file here now is this call's, complete or not
-            await asyncio.shield(asyncio.to_thread(target.unlink, True))
-            _report(self._on_transfer, "upload", pipe.size, started, True)
-            if isinstance(error, AttachmentTooLarge | asyncio.CancelledError):
-                raise
-            logger.warning("Storing an attachment locally failed: %s", type(error).__name__)
-            raise FileStoreError(f"upload failed: {type(error).__name__}") from error
-        _report(self._on_transfer, "upload", pipe.size, started, False)
-        return StoredObject(key=key, size=pipe.size, sha256=pipe.sha256)
+            discard=lambda: target.unlink(missing_ok=True),
+            on_transfer=self._on_transfer,
+            where="the local folder",
+        )
 
     async def open_stream(self, key: str) -> AsyncIterator[bytes]:
         started = time.perf_counter()
