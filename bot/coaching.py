@@ -193,8 +193,15 @@ class CoachingService:
                     note = "\n".join([*intake.problems, NOTHING_TO_READ_TEXT])
                     await self._post_quietly(client, target, note)
                     return TurnOutcome.NOTHING_TO_READ
-                await self._post_quietly(client, target, confirmation_text(intake))
-                return TurnOutcome.FILES_STORED
+                images = await self._images(recorded, turn_files)
+                if not images:
+                    await self._post_quietly(client, target, confirmation_text(intake))
+                    return TurnOutcome.FILES_STORED
+                # A picture shared without a word asks to be looked at: the model answers it.
+                if intake.problems:
+                    await self._post_quietly(client, target, problems_text(intake))
+                self._show_progress(message, recorded, client)
+                return await self._answer(message, recorded, target, client, images=images)
             if intake.problems:
                 await self._post_quietly(client, target, problems_text(intake))
         if not message.text.strip():  # e.g. a file shared without a word
@@ -202,12 +209,25 @@ class CoachingService:
             return TurnOutcome.NOTHING_TO_READ
         self._show_progress(message, recorded, client)
         references, images = await self._file_context(message, recorded, turn_files)
+        return await self._answer(message, recorded, target, client, references=references, images=images)
+
+    async def _answer(
+        self,
+        message: CoachMessage,
+        recorded: RecordedMessage,
+        target: ThreadTarget,
+        client: AsyncWebClient,
+        *,
+        references: list[Reference] | None = None,
+        images: list[ImageInput] | None = None,
+    ) -> TurnOutcome:
+        """Build the prompt and stream the model's reply into the thread."""
         prompt = build_messages(
             recorded.history,
             system_prompt=self._system_prompt,
             token_budget=self._settings.context_token_budget,
-            references=references,
-            images=images,
+            references=references or (),
+            images=images or (),
         )
         return await self._reply(message, recorded, prompt, target, client)
 

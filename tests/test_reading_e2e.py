@@ -134,3 +134,32 @@ def test_with_vision_off_an_image_is_stored_but_not_sent(
     body = fake_openai.requests[-1].body
     assert image_urls(body) == []
     assert last_user_content(body) == "What do you notice?"
+
+
+def test_an_image_shared_without_a_word_is_looked_at_by_a_model_that_takes_images(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+) -> None:
+    png = tiny_png(5, 5)
+    file = slack_emulator.add_file("whiteboard.png", content=png, mimetype="image/png")
+    fake_openai.queue_reply("I see a plan with three owners.")
+    event = slack_emulator.file_share(channel=DM, files=[file])
+
+    reply = converse(slack_emulator, coachbot, event)
+
+    assert reply.text == "I see a plan with three owners."
+    body = fake_openai.requests[-1].body
+    assert last_user_content(body) == [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(png).decode()}}
+    ]
+
+
+def test_with_vision_off_an_image_shared_alone_is_confirmed_without_a_model_call(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, text_only_bot: BackgroundServer
+) -> None:
+    file = slack_emulator.add_file("whiteboard.png", content=tiny_png(), mimetype="image/png")
+    event = slack_emulator.file_share(channel=DM, files=[file])
+
+    reply = converse(slack_emulator, text_only_bot, event)
+
+    assert "whiteboard.png" in reply.text
+    assert fake_openai.requests == []
