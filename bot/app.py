@@ -141,7 +141,7 @@ def build_attachments(
     assert client.session is not None, "build_slack_client always gives the client a session"
     return AttachmentService(
         settings=settings,
-        store=AttachmentStore(engine),
+        store=AttachmentStore(engine, sqlite_writer=store.sqlite_writer),
         files=files,
         conversations=store,
         http=client.session,

@@ -112,7 +112,10 @@ def _record(row: Row[Any]) -> AttachmentRecord:
 class AttachmentStore:
     """Attachment rows on an AsyncEngine (SQLite via aiosqlite or PostgreSQL via asyncpg)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, sqlite_writer: SqliteWriter | None = None) -> None:
+        """``sqlite_writer``: the conversation store's, so a SQLite file keeps one writer thread
+        (two would make each other's transactions wait on the file lock); this store then
+        leaves closing it to its owner."""
         dialect = engine.dialect.name
         if dialect == "postgresql":
             insert: Any = postgresql.insert
@@ -123,7 +126,10 @@ class AttachmentStore:
         else:
             raise ValueError(f"unsupported database dialect {dialect!r}")
         self._engine = engine
-        self._sqlite_writer = SqliteWriter(engine) if SqliteWriter.suits(engine) else None
+        self._owns_writer = sqlite_writer is None
+        if sqlite_writer is None and SqliteWriter.suits(engine):
+            sqlite_writer = SqliteWriter(engine)
+        self._sqlite_writer = sqlite_writer
         self._write_lock = asyncio.Lock() if dialect == "sqlite" and self._sqlite_writer is None else None
 
         a, s = attachments, coaching_sessions
@@ -288,8 +294,8 @@ class AttachmentStore:
         return [RetryCandidate(_record(row), row.channel_id, row.thread_ts) for row in rows]
 
     async def close(self) -> None:
-        """Release the SQLite writer thread (the engine belongs to the caller)."""
-        if self._sqlite_writer is not None:
+        """Release the SQLite writer thread if it is ours (the engine belongs to the caller)."""
+        if self._sqlite_writer is not None and self._owns_writer:
             await self._sqlite_writer.close()
 
     @contextlib.asynccontextmanager

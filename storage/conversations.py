@@ -458,6 +458,11 @@ class ConversationStore:
         async with self._writing(), self._connection(autocommit=False) as conn:
             return await conn.run_sync(transaction)
 
+    @property
+    def sqlite_writer(self) -> SqliteWriter | None:
+        """The one thread that writes a SQLite file, for other stores on the same database."""
+        return self._sqlite_writer
+
     async def close(self) -> None:
         """Release the SQLite writer thread (the engine itself belongs to the caller)."""
         if self._sqlite_writer is not None:

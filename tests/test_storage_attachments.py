@@ -231,3 +231,16 @@ def test_the_attachments_revision_downgrades_and_upgrades_again(database_url: st
         assert {"idx_attachments_session_created", "idx_attachments_status_updated"} <= indexes
     finally:
         engine.dispose()
+
+
+async def test_a_store_given_the_conversation_stores_sqlite_writer_shares_it_and_leaves_it_open(
+    engine: AsyncEngine, store: ConversationStore
+) -> None:
+    shared_store = AttachmentStore(engine, sqlite_writer=store.sqlite_writer)
+    session_id = await new_session(store)
+    await shared_store.create_pending(shared(session_id))
+
+    await shared_store.close()
+
+    # The writer still belongs to the conversation store: its writes go on after the close.
+    assert await new_session(store, thread_ts="1700000000.000200") != session_id
