@@ -13,7 +13,6 @@ autocommit connection.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable
@@ -113,9 +112,9 @@ class AttachmentStore:
     """Attachment rows on an AsyncEngine (SQLite via aiosqlite or PostgreSQL via asyncpg)."""
 
     def __init__(self, engine: AsyncEngine, *, sqlite_writer: SqliteWriter | None = None) -> None:
-        """``sqlite_writer``: the conversation store's, so a SQLite file keeps one writer thread
-        (two would make each other's transactions wait on the file lock); this store then
-        leaves closing it to its owner."""
+        """``sqlite_writer``: the conversation store's, so a SQLite database keeps one queue of
+        writers (two would make each other's transactions wait on the file lock); this store
+        then leaves closing it to its owner."""
         dialect = engine.dialect.name
         if dialect == "postgresql":
             insert: Any = postgresql.insert
@@ -127,10 +126,7 @@ class AttachmentStore:
             raise ValueError(f"unsupported database dialect {dialect!r}")
         self._engine = engine
         self._owns_writer = sqlite_writer is None
-        if sqlite_writer is None and SqliteWriter.suits(engine):
-            sqlite_writer = SqliteWriter(engine)
-        self._sqlite_writer = sqlite_writer
-        self._write_lock = asyncio.Lock() if dialect == "sqlite" and self._sqlite_writer is None else None
+        self._sqlite_writer = sqlite_writer if sqlite_writer is not None else SqliteWriter.for_engine(engine)
 
         a, s = attachments, coaching_sessions
         self._insert = (
@@ -307,5 +303,5 @@ class AttachmentStore:
         """One write transaction in one piece (see ``ConversationStore._run_write``)."""
         if self._sqlite_writer is not None:
             return await self._sqlite_writer.run(transaction)
-        async with self._write_lock or contextlib.nullcontext(), self._engine.connect() as conn:
+        async with self._engine.connect() as conn:
             return await conn.run_sync(transaction)

@@ -182,10 +182,8 @@ class ConversationStore:
         else:
             raise ValueError(f"unsupported database dialect {dialect!r}")
         self._engine = engine
-        # SQLite has one writer at a time: a file's writes go to one writer thread; an in-memory
-        # database (one shared connection) queues its write transactions on the event loop.
-        self._sqlite_writer = SqliteWriter(engine) if SqliteWriter.suits(engine) else None
-        self._write_lock = asyncio.Lock() if dialect == "sqlite" and self._sqlite_writer is None else None
+        # SQLite has one writer at a time: its write transactions queue in one SqliteWriter.
+        self._sqlite_writer = SqliteWriter.for_engine(engine)
         # A turn's queries take about a millisecond. In a burst, queueing them for the pool's
         # standing connections beats opening overflow connections mid-burst, which costs
         # several milliseconds of CPU on both sides (bench/: 50 concurrent first messages).
@@ -455,21 +453,18 @@ class ConversationStore:
         """
         if self._sqlite_writer is not None:
             return await self._sqlite_writer.run(transaction)
-        async with self._writing(), self._connection(autocommit=False) as conn:
+        async with self._connection(autocommit=False) as conn:
             return await conn.run_sync(transaction)
 
     @property
     def sqlite_writer(self) -> SqliteWriter | None:
-        """The one thread that writes a SQLite file, for other stores on the same database."""
+        """What queues this SQLite database's writes, for other stores on the same database."""
         return self._sqlite_writer
 
     async def close(self) -> None:
         """Release the SQLite writer thread (the engine itself belongs to the caller)."""
         if self._sqlite_writer is not None:
             await self._sqlite_writer.close()
-
-    def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
-        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
 
     async def _select_session_id(self, conn: AsyncConnection, key: SessionKey) -> int | None:
         result = await conn.execute(

@@ -212,34 +212,47 @@ def _share_query_listeners(source: Engine, target: Engine) -> None:
 
 
 class SqliteWriter:
-    """One thread that does all of a SQLite file's writes, each transaction in one hop.
+    """All of a SQLite database's write transactions, one at a time, each in one hop.
 
-    Through aiosqlite every statement, fetch and commit is a round trip to a worker thread;
-    a turn's write is a dozen of them. Here the whole transaction runs as one synchronous
-    function on a dedicated connection, and writers queue for the thread, which is what
-    SQLite allows anyway: one writer at a time.
+    A file: one thread with its own connection. Through aiosqlite every statement, fetch and
+    commit is a round trip to a worker thread; a turn's write is a dozen of them. Here the whole
+    transaction runs as one synchronous function, and writers queue for the thread, which is
+    what SQLite allows anyway: one writer at a time. An in-memory database cannot be shared
+    with a second engine, so its transactions queue on a lock and run on the app's own engine.
+    Stores on the same database share one writer (``bot.app`` hands it on).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = create_engine(sync_url(engine.url.render_as_string(hide_password=False)))
-        event.listen(self._engine, "connect", _set_sqlite_pragmas)
-        _share_query_listeners(engine.sync_engine, self._engine)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._async_engine = engine
+        self._lock = asyncio.Lock()
+        self._engine: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        if not _is_sqlite_memory(engine.url):
+            self._engine = create_engine(sync_url(engine.url.render_as_string(hide_password=False)))
+            event.listen(self._engine, "connect", _set_sqlite_pragmas)
+            _share_query_listeners(engine.sync_engine, self._engine)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
-    @staticmethod
-    def suits(engine: AsyncEngine) -> bool:
-        """A SQLite file: an in-memory database cannot be shared with a second engine."""
-        return engine.dialect.name == "sqlite" and not _is_sqlite_memory(engine.url)
+    @classmethod
+    def for_engine(cls, engine: AsyncEngine) -> SqliteWriter | None:
+        """A writer for a SQLite engine; None for PostgreSQL, whose writers need no queue."""
+        return cls(engine) if engine.dialect.name == "sqlite" else None
 
     async def run(self, transaction: Callable[[Connection], T]) -> T:
+        if self._thread is None:
+            async with self._lock, self._async_engine.connect() as conn:
+                return await conn.run_sync(transaction)
         return await asyncio.get_running_loop().run_in_executor(
             self._thread, self._in_connection, transaction
         )
 
     def _in_connection(self, transaction: Callable[[Connection], T]) -> T:
+        assert self._engine is not None
         with self._engine.connect() as connection:  # leaving without commit rolls back
             return transaction(connection)
 
     async def close(self) -> None:
+        if self._thread is None or self._engine is None:
+            return
         await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
         self._thread.shutdown(wait=True)

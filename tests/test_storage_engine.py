@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
 from storage.engine import (
+    SqliteWriter,
     async_url,
     create_db_engine,
     make_session_factory,
@@ -102,6 +105,38 @@ async def test_an_in_memory_sqlite_database_is_one_shared_database():
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (x INTEGER)"))
         assert await scalar(engine, "SELECT count(*) FROM t") == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_an_in_memory_sqlite_database_queues_its_writers_on_the_app_engine():
+    engine = create_db_engine("sqlite:///:memory:")
+    writer = SqliteWriter.for_engine(engine)
+    assert writer is not None
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+
+        def write(value: int) -> Callable[[Connection], None]:
+            def transaction(connection: Connection) -> None:
+                connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": value})
+                connection.commit()
+
+            return transaction
+
+        await asyncio.gather(*(writer.run(write(n)) for n in range(10)))
+
+        assert await scalar(engine, "SELECT count(*) FROM t") == 10
+    finally:
+        await writer.close()
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgresql_needs_no_sqlite_writer(postgresql_database_url: str):
+    engine = create_db_engine(postgresql_database_url)
+    try:
+        assert SqliteWriter.for_engine(engine) is None
     finally:
         await engine.dispose()
 
