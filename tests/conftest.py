@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.fakes",
     "tests.fixtures.app",
     "tests.fixtures.s3",
+    "tests.fixtures.clock",
 ]

@@ -11,28 +11,11 @@ import pytest
 from bot.config import Settings
 from jobs.app_jobs import start_app_scheduler
 from storage.caches import CacheRegistry
-
-
-class Clock:
-    """A monotonic timer that only moves when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fixtures.clock import FakeClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def caches(clock: Clock) -> CacheRegistry:
+def caches(clock: FakeClock) -> CacheRegistry:
     registry = CacheRegistry(timer=clock)
     sessions = registry.get("sessions")  # 30 s
     sessions.set(("T1", "D1", "1.0"), 11)
@@ -44,7 +27,7 @@ def caches(clock: Clock) -> CacheRegistry:
 
 
 async def test_cleanup_removes_only_expired_entries_and_logs_hit_rates(
-    sqlite_database_url: str, caches: CacheRegistry, clock: Clock, caplog: pytest.LogCaptureFixture
+    sqlite_database_url: str, caches: CacheRegistry, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ):
     runtime = SimpleNamespace(settings=Settings(database_url=sqlite_database_url), caches=caches)
     scheduler = start_app_scheduler(runtime)  # type: ignore[arg-type]
@@ -65,7 +48,7 @@ async def test_cleanup_removes_only_expired_entries_and_logs_hit_rates(
 
 
 async def test_nothing_is_removed_before_anything_expires(
-    sqlite_database_url: str, caches: CacheRegistry, clock: Clock
+    sqlite_database_url: str, caches: CacheRegistry, clock: FakeClock
 ):
     runtime = SimpleNamespace(settings=Settings(database_url=sqlite_database_url), caches=caches)
     scheduler = start_app_scheduler(runtime)  # type: ignore[arg-type]

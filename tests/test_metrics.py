@@ -13,22 +13,7 @@ from bot.llm import StreamStats
 from bot.metrics import Metrics, RollingWindow, timed
 from storage.conversations import ConversationStore, SessionKey
 from storage.engine import create_db_engine
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from tests.fixtures.clock import FakeClock
 
 
 def test_a_window_reports_count_errors_and_percentiles(clock: FakeClock):

@@ -7,24 +7,7 @@ import threading
 import pytest
 
 from storage.caches import CACHE_SPECS, CacheRegistry, CountingTTLCache
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from tests.fixtures.clock import FakeClock
 
 
 def test_hits_and_misses_are_counted(clock: FakeClock):
