@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.engine import reads_without_transaction
 from storage.models import FULL_TEXT_INDEX, FULL_TEXT_TABLE, attachment_chunks
 
 logger = logging.getLogger(__name__)
@@ -100,10 +101,7 @@ class AttachmentTextIndex:
             raise ValueError(f"unsupported database dialect {dialect!r}")
         self._engine = engine
         self._dialect = dialect
-        # Reads need no transaction: on PostgreSQL skip BEGIN/COMMIT round trips.
-        self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT") if dialect == "postgresql" else engine
-        )
+        self._reader = reads_without_transaction(engine)
         c = attachment_chunks
         self._delete_attachment = delete(c).where(c.c.attachment_id == bindparam("b_attachment_id"))
         self._delete_session = delete(c).where(c.c.session_id == bindparam("b_session_id"))

@@ -21,11 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Integer, bindparam, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.engine import SqliteWriter
+from storage.engine import SqliteWriter, dialect_insert, reads_without_transaction
 from storage.models import (
     ATTACHMENT_MIME_LENGTH,
     ATTACHMENT_NAME_LENGTH,
@@ -115,15 +114,8 @@ class AttachmentStore:
         """``sqlite_writer``: the conversation store's, so a SQLite database keeps one queue of
         writers (two would make each other's transactions wait on the file lock); this store
         then leaves closing it to its owner."""
-        dialect = engine.dialect.name
-        if dialect == "postgresql":
-            insert: Any = postgresql.insert
-            self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        elif dialect == "sqlite":
-            insert = sqlite.insert
-            self._autocommit = engine
-        else:
-            raise ValueError(f"unsupported database dialect {dialect!r}")
+        insert = dialect_insert(engine)
+        self._autocommit = reads_without_transaction(engine)
         self._engine = engine
         self._owns_writer = sqlite_writer is None
         self._sqlite_writer = sqlite_writer if sqlite_writer is not None else SqliteWriter.for_engine(engine)

@@ -25,12 +25,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Integer, TextClause, bindparam, select, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.caches import CountingTTLCache
-from storage.engine import SqliteWriter
+from storage.engine import SqliteWriter, dialect_insert, reads_without_transaction
 from storage.models import (
     TITLE_LENGTH,
     MessageType,
@@ -171,16 +170,8 @@ class ConversationStore:
         self, engine: AsyncEngine, *, session_cache: CountingTTLCache[SessionKey, int] | None = None
     ) -> None:
         dialect = engine.dialect.name
-        if dialect == "postgresql":
-            insert: Any = postgresql.insert
-            # Shares the engine's pool; isolation is switched per checkout without a round trip.
-            self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        elif dialect == "sqlite":
-            insert = sqlite.insert
-            # pysqlite only opens a transaction before DML: reads already run without one.
-            self._autocommit = engine
-        else:
-            raise ValueError(f"unsupported database dialect {dialect!r}")
+        insert = dialect_insert(engine)
+        self._autocommit = reads_without_transaction(engine)
         self._engine = engine
         # SQLite has one writer at a time: its write transactions queue in one SqliteWriter.
         self._sqlite_writer = SqliteWriter.for_engine(engine)

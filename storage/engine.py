@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -209,6 +211,27 @@ def _share_query_listeners(source: Engine, target: Engine) -> None:
             event.listen(target, name, listener)
     for listener in source.dialect.dispatch.handle_error:  # dialect-level event
         event.listen(target, "handle_error", listener)
+
+
+def dialect_insert(engine: AsyncEngine) -> Any:
+    """The dialect's ``insert`` (it has ``on_conflict_do_nothing``); only our two databases."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        return postgresql_insert
+    if dialect == "sqlite":
+        return sqlite_insert
+    raise ValueError(f"unsupported database dialect {dialect!r}")
+
+
+def reads_without_transaction(engine: AsyncEngine) -> AsyncEngine:
+    """An engine whose reads skip BEGIN/COMMIT round trips.
+
+    PostgreSQL: AUTOCOMMIT on the same pool, switched per checkout without a round trip.
+    SQLite: pysqlite opens a transaction only before DML, so reads already run without one.
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 class SqliteWriter:
