@@ -33,6 +33,7 @@ from bot.metrics import Metrics
 from bot.perf import PerfService
 from bot.prometheus import register_collector
 from bot.reading import AttachmentReader
+from bot.slack_budget import RateLimitObserver, SlackRateBudget
 from jobs.app_jobs import start_app_scheduler
 from jobs.scheduler import JobScheduler
 from storage.attachment_text import AttachmentTextIndex
@@ -82,8 +83,11 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
-    """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers."""
+def build_slack_client(settings: Settings, budget: SlackRateBudget | None = None) -> AsyncWebClient:
+    """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers.
+
+    ``budget`` hears of every 429 first (``RateLimitObserver`` never retries itself).
+    """
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, ttl_dns_cache=300, keepalive_timeout=60),
     )
@@ -93,6 +97,7 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
         timeout=SLACK_TIMEOUT_SECONDS,
         session=session,
         retry_handlers=[
+            *([RateLimitObserver(budget)] if budget is not None else []),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncServerErrorRetryHandler(max_retry_count=2),
@@ -162,7 +167,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     coaching = CoachingService(
         settings=settings, store=store, model=model, on_model_call=metrics.record_model_call
     )
-    client = build_slack_client(settings)
+    client = build_slack_client(settings, coaching.slack_budget)
     attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))
     coaching.attachments = attachments
     # The coach reads the files: intake indexes each stored one, turns search them.
