@@ -18,8 +18,11 @@ from devkit.slack import (
     DEFAULT_USERS,
     MARKDOWN_TEXT_LIMIT,
     MESSAGE_TEXT_LIMIT,
+    METHOD_LIMITS,
     Delivery,
+    EmulatorRules,
     Handler,
+    Limit,
     Message,
     RecordedCall,
     ResponseUrlPost,
@@ -31,8 +34,11 @@ __all__ = [
     "DEFAULT_USERS",
     "MARKDOWN_TEXT_LIMIT",
     "MESSAGE_TEXT_LIMIT",
+    "METHOD_LIMITS",
     "Delivery",
+    "EmulatorRules",
     "Handler",
+    "Limit",
     "Message",
     "RecordedCall",
     "ResponseUrlPost",
@@ -52,6 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--team-id", default="T0DEVKIT")
     parser.add_argument("--bot-user-id", default="U0BOT")
     parser.add_argument("--bot-id", default="B0BOT")
+    parser.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="answer every call at once (Slack's tiers are enforced by default)",
+    )
     opts = parser.parse_args(argv)
     emulator = SlackEmulator(
         bot_token=opts.bot_token,
@@ -62,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         bot_id=opts.bot_id,
         host=opts.host,
         port=opts.port,
+        rules=EmulatorRules(rate_limits=not opts.no_rate_limits),
     )
     serve_until_signalled(lambda: emulator.start().base_url, emulator.stop)
 

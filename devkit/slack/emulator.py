@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,9 @@ from devkit.slack.arguments import read_args
 from devkit.slack.chat import ChatMixin
 from devkit.slack.faults import FaultsMixin
 from devkit.slack.files import FilesMixin
+from devkit.slack.rate_limits import RateLimited, RateLimiter
 from devkit.slack.records import Handler, RecordedCall, ResponseUrlPost, SlackError
+from devkit.slack.rules import EmulatorRules
 from devkit.slack.socket_mode import SocketModeMixin
 from devkit.slack.workspace import WorkspaceMixin
 
@@ -45,7 +48,11 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
         team_domain: str = "devkit",
         host: str = "127.0.0.1",
         port: int = 0,
+        rules: EmulatorRules | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
+        """``rules`` says which documented rules to enforce (all by default); ``clock`` is the
+        monotonic time rate limits and stream expiry run on (a test's FakeClock, or real time)."""
         self._setup_core(
             bot_token=bot_token,
             app_token=app_token,
@@ -61,6 +68,11 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
         self._setup_files()
         self._setup_sender()
         self._setup_socket_mode()
+        self.rules = rules or EmulatorRules()
+        self._clock = clock
+        self._limiter = RateLimiter(
+            clock, limits=dict(self.rules.method_limits), per_channel=dict(self.rules.channel_limits)
+        )
         self._server = BackgroundServer(self._make_app, host=host, port=port)
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
@@ -99,9 +111,28 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def implemented_methods(self) -> list[str]:
+        """The Web API methods this emulator answers (apps.connections.open included)."""
+        return sorted([*self._handlers, "apps.connections.open"])
+
     def register(self, method: str, handler: Handler) -> None:
         """Answer ``method`` with ``handler(args) -> dict`` (may be async; raise SlackError for ok:false)."""
         self._handlers[method] = handler
+
+    # ----------------------------------------------------------------- rate limits
+
+    def rate_limited(self) -> dict[str, int]:
+        """How many calls of each method the rate limits answered with 429 (injected faults excluded)."""
+        return self._limiter.refused_counts()
+
+    def reset_rate_limits(self) -> None:
+        """Refill every budget and zero the 429 counters, as after a quiet minute."""
+        self._limiter.reset()
+
+    def _spend(self, method: str, args: dict[str, Any]) -> None:
+        if self.rules.rate_limits:
+            channel = args.get("channel") or args.get("channel_id")
+            self._limiter.check(self.team_id, method, str(channel) if channel else None)
 
     # ----------------------------------------------------------------- HTTP server side
 
@@ -115,6 +146,7 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
         app.router.add_get("/_devkit/messages", self._handle_devkit_messages)
         app.router.add_get("/_devkit/response_urls", self._handle_devkit_response_urls)
         app.router.add_post("/_devkit/reset", self._handle_devkit_reset)
+        app.router.add_get("/_devkit/rate_limits", self._handle_devkit_rate_limits)
         app.router.add_get("/files-pri/{file_id}/{rest:.+}", self._handle_file_download)
         app.router.add_get("/signin", self._handle_login_page)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
@@ -147,9 +179,14 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
         if method == "apps.connections.open":  # the one method that takes the app-level token
             if token != self.app_token:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
-            return 200, {"ok": True, "url": self._new_socket_url()}, {}
-        if token != self.bot_token:
+        elif token != self.bot_token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        try:
+            self._spend(method, args)
+        except RateLimited as exc:
+            return 429, {"ok": False, "error": exc.error}, {"Retry-After": str(exc.retry_after)}
+        if method == "apps.connections.open":
+            return 200, {"ok": True, "url": self._new_socket_url()}, {}
         fault = self._take_fault(method)
         if fault is not None:
             headers = {}
@@ -201,7 +238,12 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
     async def _handle_devkit_reset(self, request: web.Request) -> web.Response:
         self.reset_calls()
         self.clear_faults()
+        self.reset_rate_limits()
         return web.json_response({"ok": True})
+
+    async def _handle_devkit_rate_limits(self, request: web.Request) -> web.Response:
+        """``{"enabled": bool, "rate_limited": {method: 429s answered}}`` for the bench."""
+        return web.json_response({"enabled": self.rules.rate_limits, "rate_limited": self.rate_limited()})
 
 
 def _just_ok(args: dict[str, Any]) -> dict[str, Any]:
