@@ -33,7 +33,7 @@ from bot.metrics import Metrics
 from bot.perf import PerfService
 from bot.prometheus import register_collector
 from bot.reading import AttachmentReader
-from bot.slack_budget import RateLimitObserver, SlackRateBudget
+from bot.slack_budget import START_STREAM, BudgetedRateLimitRetryHandler, SlackRateBudget
 from jobs.app_jobs import start_app_scheduler
 from jobs.scheduler import JobScheduler
 from storage.attachment_text import AttachmentTextIndex
@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 SLACK_TIMEOUT_SECONDS = 30
 SLACK_CONNECTIONS = 100
+#: Slack calls a 429 is not waited out for: the reply writer has a better answer (posting whole).
+NOT_WAITED_FOR = frozenset({START_STREAM})
 
 
 @dataclass
@@ -86,7 +88,8 @@ class Runtime:
 def build_slack_client(settings: Settings, budget: SlackRateBudget | None = None) -> AsyncWebClient:
     """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers.
 
-    ``budget`` hears of every 429 first (``RateLimitObserver`` never retries itself).
+    With a ``budget``, slack_sdk's rate-limit handler also tells it of every 429, and a refused
+    chat.startStream is not waited for: the reply writer posts that reply whole instead.
     """
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, ttl_dns_cache=300, keepalive_timeout=60),
@@ -97,9 +100,12 @@ def build_slack_client(settings: Settings, budget: SlackRateBudget | None = None
         timeout=SLACK_TIMEOUT_SECONDS,
         session=session,
         retry_handlers=[
-            *([RateLimitObserver(budget)] if budget is not None else []),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            (
+                AsyncRateLimitErrorRetryHandler(max_retry_count=3)
+                if budget is None
+                else BudgetedRateLimitRetryHandler(budget, max_retry_count=3, fall_back=NOT_WAITED_FOR)
+            ),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )

@@ -5,8 +5,8 @@ calls a minute, Tier 3 50+, Tier 4 100+), and chat.postMessage per channel (abou
 one a second) plus workspace-wide. A bot token is one app in one workspace, so
 the budget is kept per token. Each (token, method) is a token bucket refilled at
 the documented rate; every HTTP 429 Slack answers empties the bucket and pauses
-it for the ``Retry-After`` seconds (``RateLimitObserver`` reports them, placed
-before slack_sdk's own retry handler, which still does the waiting and the retry).
+it for the ``Retry-After`` seconds (``BudgetedRateLimitRetryHandler``, slack_sdk's
+own rate-limit retry handler, reports them; it still does the waiting and the retry).
 
 Writers ask before they call: calls that may be skipped (an append, an edit) only
 take what is there; calls that must happen (a stop, a whole reply) wait for it.
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -46,12 +46,13 @@ class Limit:
         return self.per_minute / 60.0
 
 
-#: Slack's documented floors ("20+", "50+", "100+"): the budget never counts on more.
+#: Slack's documented floors ("20+", "50+", "100+"): the budget never counts on more, and on
+#: bursts of half a minute's worth at most (Slack tolerates bursts but publishes no figure).
 SLACK_LIMITS: dict[str, Limit] = {
-    START_STREAM: Limit(per_minute=20, burst=5),  # Tier 2
-    STOP_STREAM: Limit(per_minute=20, burst=5),  # Tier 2
-    APPEND_STREAM: Limit(per_minute=100, burst=10),  # Tier 4
-    UPDATE: Limit(per_minute=50, burst=5),  # Tier 3
+    START_STREAM: Limit(per_minute=20, burst=10),  # Tier 2
+    STOP_STREAM: Limit(per_minute=20, burst=10),  # Tier 2
+    APPEND_STREAM: Limit(per_minute=100, burst=20),  # Tier 4
+    UPDATE: Limit(per_minute=50, burst=10),  # Tier 3
     # Special tier: ~1 a second per channel with short bursts, and a workspace-wide limit that Slack
     # does not publish; several hundred a minute is what it tolerates in practice.
     POST_MESSAGE: Limit(per_minute=300, burst=20),
@@ -198,16 +199,21 @@ class SlackRateBudget:
         return calls
 
 
-class RateLimitObserver(AsyncRetryHandler):
-    """A retry handler that never retries: it tells the budget about every 429 Slack answers.
+class BudgetedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's rate-limit retry handler (it waits out ``Retry-After`` and retries), which first
+    tells the budget of every 429, so every other reply in the workspace knows at once.
 
-    Listed before slack_sdk's ``AsyncRateLimitErrorRetryHandler``, which then waits out the
-    ``Retry-After`` and retries as before; meanwhile every other reply in the workspace knows.
+    A method in ``fall_back`` is not retried: its caller has a better answer than waiting (a reply
+    whose chat.startStream is refused is posted whole once complete, instead of waiting a minute
+    to start streaming).
     """
 
-    def __init__(self, budget: SlackRateBudget) -> None:
-        super().__init__(max_retry_count=0)
+    def __init__(
+        self, budget: SlackRateBudget, *, max_retry_count: int = 3, fall_back: frozenset[str] = frozenset()
+    ) -> None:
+        super().__init__(max_retry_count=max_retry_count)
         self._budget = budget
+        self._fall_back = fall_back
 
     async def can_retry_async(
         self,
@@ -217,12 +223,15 @@ class RateLimitObserver(AsyncRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if response is not None and response.status_code == 429:
-            token = _bearer_token(request.headers)
-            method = request.url.rstrip("/").rsplit("/", 1)[-1]
-            if token:
-                self._budget.rate_limited(token, method, _retry_after(response.headers))
-        return False
+        if response is None or response.status_code != 429:
+            return False
+        method = request.url.rstrip("/").rsplit("/", 1)[-1]
+        token = _bearer_token(request.headers)
+        if token:
+            self._budget.rate_limited(token, method, _retry_after(response.headers))
+        if method in self._fall_back:
+            return False
+        return await super().can_retry_async(state=state, request=request, response=response, error=error)
 
 
 def _header(headers: dict[str, Any], wanted: str) -> str | None:

@@ -405,13 +405,13 @@ def test_a_transient_model_error_is_retried_and_the_coach_never_notices(
 def test_slack_rate_limits_are_retried_by_the_sdk(
     slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
 ) -> None:
-    slack_emulator.fail("chat.startStream", error="ratelimited", status=429, retry_after=0, times=1)
+    slack_emulator.fail("chat.stopStream", error="ratelimited", status=429, retry_after=0, times=1)
     fake_openai.queue_reply("Posted after Slack's rate limit.")
 
     reply = converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Hi"))
 
     assert reply.text == "Posted after Slack's rate limit."
-    assert [call.status for call in slack_emulator.calls_to("chat.startStream")] == [429, 200]
+    assert [call.status for call in slack_emulator.calls_to("chat.stopStream")] == [429, 200]
 
 
 def test_a_message_without_text_gets_a_gentle_note_and_no_model_call(
