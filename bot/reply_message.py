@@ -1,4 +1,4 @@
-"""One Slack message of a reply (a part), as the reply writer keeps track of it."""
+"""One Slack message of a reply (a part), as the reply writer keeps track of it, and where it goes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,45 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 
 #: What a Slack call can raise: Slack's answer, the SDK's own errors, the network, a timeout.
 SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError)
+
+
+# Errors that mean "this workspace or token cannot stream": use post + update.
+STREAMING_UNAVAILABLE = frozenset(
+    {
+        "unknown_method",
+        "method_deprecated",
+        "not_allowed_token_type",
+        "feature_not_enabled",
+        "missing_scope",
+        "not_implemented",
+    }
+)
+# Errors on an open stream that mean Slack no longer has it: the reply goes on in a new message.
+STREAM_LOST = frozenset({"message_not_in_streaming_state", "streaming_state_conflict", "message_not_found"})
+
+RATE_LIMITED = frozenset({"ratelimited", "rate_limited"})
+
+
+@dataclass(frozen=True)
+class ThreadTarget:
+    """Where a reply goes, and who it is for (Slack wants both to stream in channels)."""
+
+    channel_id: str
+    thread_ts: str
+    team_id: str | None
+    user_id: str | None
+
+
+@dataclass
+class WriterStats:
+    first_text_sent_at: float | None = None
+    final_call_done_at: float | None = None
+    slack_calls: int = 0
+    message_ts: list[str] = field(default_factory=list)
+    streamed_parts: int = 0
+    posted_parts: int = 0  # posted whole (the streaming budget was spent, or a stream was lost)
+    # The coach was told in the thread that the reply is incomplete (a note closed the stream).
+    coach_told: bool = False
 
 
 class Mode(enum.Enum):

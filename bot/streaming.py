@@ -32,58 +32,35 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.reply_message import SLACK_ERRORS, Mode, Part, error_code
-from bot.reply_parts import FENCE, find_break
-from bot.slack_budget import (
-    APPEND_STREAM,
-    POST_MESSAGE,
-    START_STREAM,
-    STOP_STREAM,
-    UPDATE,
-    SlackRateBudget,
+from bot.reply_message import (
+    RATE_LIMITED,
+    SLACK_ERRORS,
+    STREAM_LOST,
+    STREAMING_UNAVAILABLE,
+    Mode,
+    Part,
+    ThreadTarget,
+    WriterStats,
+    error_code,
 )
+from bot.reply_parts import FENCE, find_break
+from bot.reply_posting import FALLBACK_UPDATE_INTERVAL, ThreadPoster
+from bot.slack_budget import APPEND_STREAM, START_STREAM, STOP_STREAM, SlackRateBudget
 
 logger = logging.getLogger(__name__)
 
-# Errors that mean "this workspace or token cannot stream": use post + update.
-STREAMING_UNAVAILABLE = frozenset(
-    {
-        "unknown_method",
-        "method_deprecated",
-        "not_allowed_token_type",
-        "feature_not_enabled",
-        "missing_scope",
-        "not_implemented",
-    }
-)
-# Errors on an open stream that mean Slack no longer has it: the reply goes on in a new message.
-STREAM_LOST = frozenset({"message_not_in_streaming_state", "streaming_state_conflict", "message_not_found"})
-RATE_LIMITED = frozenset({"ratelimited", "rate_limited"})
-
 #: Slack's limit on markdown_text, per call and per posted message.
 MARKDOWN_TEXT_LIMIT = 12_000
-FALLBACK_UPDATE_INTERVAL = 1.0
 STOP_ATTEMPTS = 3
 SLACK_TROUBLE_NOTE = (
     "\n\n_(Slack had trouble showing the rest of this reply. Your message is saved; please ask again.)_"
 )
 CUT_NOTE = "\n\n_(My reply was cut off here.)_"
-
-
-@dataclass(frozen=True)
-class ThreadTarget:
-    """Where a reply goes, and who it is for (Slack wants both to stream in channels)."""
-
-    channel_id: str
-    thread_ts: str
-    team_id: str | None
-    user_id: str | None
 
 
 class StreamingSupport:
@@ -96,18 +73,6 @@ class StreamingSupport:
         if self.enabled:
             logger.warning("Slack streaming unavailable (%s); falling back to post and update", reason)
         self.enabled = False
-
-
-@dataclass
-class WriterStats:
-    first_text_sent_at: float | None = None
-    final_call_done_at: float | None = None
-    slack_calls: int = 0
-    message_ts: list[str] = field(default_factory=list)
-    streamed_parts: int = 0
-    posted_parts: int = 0  # posted whole (the streaming budget was spent, or a stream was lost)
-    # The coach was told in the thread that the reply is incomplete (a note closed the stream).
-    coach_told: bool = False
 
 
 class SlackReplyWriter:
@@ -132,6 +97,7 @@ class SlackReplyWriter:
         # Slack's limits are per app per workspace: one bot token is exactly that.
         self._workspace = client.token or target.team_id or ""
         self.stats = WriterStats()
+        self._poster = ThreadPoster(client, target, self._budget, self._workspace, self.stats)
         self._client = client
         self._pending: list[str] = []
         self._wake = asyncio.Event()
@@ -396,52 +362,13 @@ class SlackReplyWriter:
                 part.add(note)
                 await self._post_whole(part)
 
-    # ------------------------------------------------------------------ posted and edited messages
-
     async def _post_whole(self, part: Part) -> None:
-        for attempt in range(STOP_ATTEMPTS):
-            await self._budget.take(self._workspace, POST_MESSAGE, channel=self._target.channel_id)
-            self.stats.slack_calls += 1
-            self._mark_first_text()
-            try:
-                response = await self._client.chat_postMessage(
-                    channel=self._target.channel_id, thread_ts=self._target.thread_ts, markdown_text=part.text
-                )
-            except SlackApiError as error:
-                if error_code(error) in RATE_LIMITED and attempt + 1 < STOP_ATTEMPTS:
-                    continue  # the budget now waits out Slack's Retry-After
-                raise
-            part.confirm()
-            self._finished(part, str(response["ts"]))
-            self.stats.posted_parts += 1
-            return
+        self._finished(part, await self._poster.post_whole(part))
 
     async def _edit(self, part: Part, *, final: bool) -> None:
-        """Post-and-edit path: post the first text, then edit at most once a second."""
-        if part.edit_ts is None:
-            await self._budget.take(self._workspace, POST_MESSAGE, channel=self._target.channel_id)
-            self.stats.slack_calls += 1
-            self._mark_first_text()
-            response = await self._client.chat_postMessage(
-                channel=self._target.channel_id, thread_ts=self._target.thread_ts, markdown_text=part.text
-            )
-            part.edit_ts = str(response["ts"])
-            part.confirm()
-            part.last_edit = time.monotonic()
-        elif part.unconfirmed:
-            due = time.monotonic() - part.last_edit >= FALLBACK_UPDATE_INTERVAL
-            if final:
-                await self._budget.take(self._workspace, UPDATE)
-            elif not due or not self._budget.try_take(self._workspace, UPDATE):
-                return
-            self.stats.slack_calls += 1
-            await self._client.chat_update(
-                channel=self._target.channel_id, ts=part.edit_ts, markdown_text=part.text
-            )
-            part.confirm()
-            part.last_edit = time.monotonic()
+        await self._poster.edit(part, final=final)
         if final:
-            self._finished(part, part.edit_ts)
+            self._finished(part, str(part.edit_ts))
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -471,5 +398,4 @@ class SlackReplyWriter:
             self._budget.stream_closed(self._workspace)
 
     def _mark_first_text(self) -> None:
-        if self.stats.first_text_sent_at is None:
-            self.stats.first_text_sent_at = time.perf_counter()
+        self._poster.mark_first_text()
