@@ -33,7 +33,7 @@ from bot.metrics import Metrics
 from bot.perf import PerfService
 from bot.prometheus import register_collector
 from bot.reading import AttachmentReader
-from bot.slack_budget import START_STREAM, BudgetedRateLimitRetryHandler, SlackRateBudget
+from bot.slack_budget import APPEND_STREAM, START_STREAM, BudgetedRateLimitRetryHandler, SlackRateBudget
 from jobs.app_jobs import start_app_scheduler
 from jobs.scheduler import JobScheduler
 from storage.attachment_text import AttachmentTextIndex
@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 
 SLACK_TIMEOUT_SECONDS = 30
 SLACK_CONNECTIONS = 100
-#: Slack calls a 429 is not waited out for: the reply writer has a better answer (posting whole).
-NOT_WAITED_FOR = frozenset({START_STREAM})
+#: Slack calls a 429 is not waited out for, as the reply writer has a better answer: a reply whose
+#: stream cannot start is posted whole; an append's text rides on the stream's next call.
+NOT_WAITED_FOR = frozenset({START_STREAM, APPEND_STREAM})
 
 
 @dataclass
@@ -88,8 +89,8 @@ class Runtime:
 def build_slack_client(settings: Settings, budget: SlackRateBudget | None = None) -> AsyncWebClient:
     """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers.
 
-    With a ``budget``, slack_sdk's rate-limit handler also tells it of every 429, and a refused
-    chat.startStream is not waited for: the reply writer posts that reply whole instead.
+    With a ``budget``, slack_sdk's rate-limit handler also tells it of every 429, and the calls in
+    ``NOT_WAITED_FOR`` are not retried after a 429 (the reply writer goes on without them).
     """
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, ttl_dns_cache=300, keepalive_timeout=60),

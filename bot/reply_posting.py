@@ -58,9 +58,14 @@ class ThreadPoster:
             elif not due or not self._budget.try_take(self._workspace, UPDATE):
                 return
             self._stats.slack_calls += 1
-            await self._client.chat_update(
-                channel=self._target.channel_id, ts=part.edit_ts, markdown_text=part.text
-            )
+            try:
+                await self._client.chat_update(
+                    channel=self._target.channel_id, ts=part.edit_ts, markdown_text=part.text
+                )
+            except SlackApiError as error:
+                if final or error_code(error) not in RATE_LIMITED:
+                    raise
+                return  # after slack_sdk's own retries: a later edit carries the text
         part.confirm()
         part.last_edit = time.monotonic()
 
