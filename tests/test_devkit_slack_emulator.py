@@ -116,7 +116,8 @@ def test_post_message_is_answered_like_slack_and_recorded(slack_emulator: SlackE
 
 def test_message_ts_values_are_unique_and_increasing(slack_emulator: SlackEmulator) -> None:
     web = client(slack_emulator)
-    stamps = [web.chat_postMessage(channel=f"C{i}", text=str(i))["ts"] for i in range(5)] + [slack_emulator.ts()]
+    posted = [web.chat_postMessage(channel=f"C{i}", text=str(i))["ts"] for i in range(5)]
+    stamps = [*posted, slack_emulator.ts()]
 
     assert len(set(stamps)) == len(stamps)
     assert stamps == sorted(stamps, key=float)
