@@ -1,27 +1,32 @@
-"""chat.*: posting, editing and deleting messages, and the chat.*Stream streaming methods."""
+"""chat.postMessage, chat.update, chat.delete, chat.postEphemeral over the message store.
+
+As their method pages say: ``markdown_text`` is not used together with ``text`` or ``blocks``
+and holds at most 12,000 characters; a message holds at most 40,000 (``msg_too_long``). A message
+that is still streaming can't be edited (``streaming_state_conflict``) or deleted
+(``cant_delete_message``) until chat.stopStream ends it (see ``devkit.slack.streams``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from devkit.slack.arguments import (
-    MESSAGE_TEXT_LIMIT,
+    MARKDOWN_TEXT_LIMIT,
     check_message_length,
     json_list,
     require_channel,
-    stream_text,
     thread_of,
 )
-from devkit.slack.core import EmulatorCore
-from devkit.slack.records import Message, SlackError
+from devkit.slack.records import SlackError
+from devkit.slack.streams import StreamsMixin
 
 
-class ChatMixin(EmulatorCore):
+class ChatMixin(StreamsMixin):
     """The chat.* Web API methods over the message store."""
 
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = require_channel(args)
-        text = str(args.get("text") or args.get("markdown_text") or "")
+        text = self._message_text(args) or ""
         blocks = json_list(args.get("blocks"))
         if not text and not blocks and not args.get("attachments"):
             raise SlackError("no_text")
@@ -30,12 +35,16 @@ class ChatMixin(EmulatorCore):
         return {"channel": channel, "ts": message.ts, "message": self._slack_message(message)}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        require_channel(args)
         message = self._find(args)
         blocks = json_list(args.get("blocks"))
-        text = args.get("text", args.get("markdown_text"))
+        text = self._message_text(args)
         if text is not None:
-            check_message_length(str(text))
+            check_message_length(text)
+        self._expire_if_idle(message, self._clock() - self.rules.stream_idle_seconds)
         with self._lock:
+            if message.streaming and self.rules.streaming_states:
+                raise SlackError("streaming_state_conflict")
             if text is not None:
                 message.text = str(text)
             if blocks is not None:
@@ -49,8 +58,12 @@ class ChatMixin(EmulatorCore):
         }
 
     def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        require_channel(args)
         message = self._find(args)
+        self._expire_if_idle(message, self._clock() - self.rules.stream_idle_seconds)
         with self._lock:
+            if message.streaming and self.rules.streaming_states:
+                raise SlackError("cant_delete_message")
             self._store.remove(message)
         return {"channel": message.channel, "ts": message.ts}
 
@@ -64,43 +77,16 @@ class ChatMixin(EmulatorCore):
         check_message_length(text)
         return {"message_ts": self.ts()}
 
-    def _chat_start_stream(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = require_channel(args)
-        thread_ts = thread_of(args)
-        if thread_ts is None:
-            raise SlackError("invalid_arguments", detail="thread_ts is required")
-        text = stream_text(args)
-        message = self._new_bot_message(channel, thread_ts, text, streaming=True)
-        return {"channel": channel, "ts": message.ts}
-
-    def _chat_append_stream(self, args: dict[str, Any]) -> dict[str, Any]:
-        message = self._streaming_message(args)
-        self._append(message, stream_text(args))
-        return {"channel": message.channel, "ts": message.ts}
-
-    def _chat_stop_stream(self, args: dict[str, Any]) -> dict[str, Any]:
-        message = self._streaming_message(args)
-        blocks = json_list(args.get("blocks"))
-        self._append(message, stream_text(args), finish=True, blocks=blocks)
-        return {"channel": message.channel, "ts": message.ts, "message": self._slack_message(message)}
-
-    def _streaming_message(self, args: dict[str, Any]) -> Message:
-        message = self._find(args)
-        if not message.streaming:
-            raise SlackError("message_not_in_streaming_state")
-        return message
-
-    def _append(
-        self, message: Message, text: str, *, finish: bool = False, blocks: list[Any] | None = None
-    ) -> None:
-        with self._lock:
-            if not message.streaming:  # lost a race with another stopStream
-                raise SlackError("message_not_in_streaming_state")
-            if len(message.text) + len(text) > MESSAGE_TEXT_LIMIT:
+    def _message_text(self, args: dict[str, Any]) -> str | None:
+        """``text`` or ``markdown_text`` (None when neither is given), checked as Slack checks them."""
+        text, markdown = args.get("text"), args.get("markdown_text")
+        if markdown is None or markdown == "":
+            return None if text is None else str(text)
+        if self.rules.argument_limits:
+            if (text is not None and text != "") or json_list(args.get("blocks")):
+                raise SlackError(
+                    "invalid_arguments", detail="markdown_text can't be used together with text or blocks"
+                )
+            if len(str(markdown)) > MARKDOWN_TEXT_LIMIT:
                 raise SlackError("msg_too_long")
-            message.text += text
-            message.updates += 1
-            if blocks is not None:
-                message.blocks = blocks
-            if finish:
-                message.streaming = False
+        return str(markdown)

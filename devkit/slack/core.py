@@ -10,10 +10,12 @@ import asyncio
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from devkit._server import BackgroundServer
 from devkit.slack.records import Message, RecordedCall, ResponseUrlPost, SlackError
+from devkit.slack.rules import EmulatorRules
 from devkit.slack.store import MessageStore, enough, ts_key
 
 DEFAULT_USERS: dict[str, dict[str, Any]] = {
@@ -40,6 +42,8 @@ class EmulatorCore:
         users: dict[str, dict[str, Any]] | None,
         app_id: str,
         team_domain: str,
+        rules: EmulatorRules,
+        clock: Callable[[], float],
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -56,6 +60,8 @@ class EmulatorCore:
         self._response_posts: list[ResponseUrlPost] = []
         self._store = MessageStore()
         self._last_ts_us = 0
+        self.rules = rules
+        self._clock = clock
 
     @property
     def origin(self) -> str:

@@ -13,7 +13,8 @@ import dataclasses
 import inspect
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -21,17 +22,20 @@ from aiohttp import web
 from devkit import payloads
 from devkit._server import BackgroundServer
 from devkit.slack.arguments import read_args
+from devkit.slack.assistant import AssistantMixin
 from devkit.slack.chat import ChatMixin
 from devkit.slack.faults import FaultsMixin
 from devkit.slack.files import FilesMixin
+from devkit.slack.manifest import REPOSITORY_MANIFEST, read_manifest
 from devkit.slack.rate_limits import RateLimited, RateLimiter
 from devkit.slack.records import Handler, RecordedCall, ResponseUrlPost, SlackError
 from devkit.slack.rules import EmulatorRules
+from devkit.slack.scopes import check_scopes
 from devkit.slack.socket_mode import SocketModeMixin
 from devkit.slack.workspace import WorkspaceMixin
 
 
-class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin):
+class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin):
     """Slack Web API + Events API sender on 127.0.0.1. ``start()`` it, or use it as a context manager."""
 
     def __init__(
@@ -50,9 +54,16 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
         port: int = 0,
         rules: EmulatorRules | None = None,
         clock: Callable[[], float] = time.monotonic,
+        scopes: Sequence[str] | None = None,
+        agent_view: bool | None = None,
+        manifest: Path = REPOSITORY_MANIFEST,
     ):
         """``rules`` says which documented rules to enforce (all by default); ``clock`` is the
-        monotonic time rate limits and stream expiry run on (a test's FakeClock, or real time)."""
+        monotonic time rate limits and stream expiry run on (a test's FakeClock, or real time).
+        The bot token's ``scopes`` and ``agent_view`` come from ``manifest`` unless given; with
+        no manifest file every scope is granted."""
+        app = read_manifest(manifest)
+        self.scopes: list[str] | None = list(scopes) if scopes is not None else (app and list(app.bot_scopes))
         self._setup_core(
             bot_token=bot_token,
             app_token=app_token,
@@ -63,13 +74,17 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
             users=users,
             app_id=app_id,
             team_domain=team_domain,
+            rules=rules or EmulatorRules(),
+            clock=clock,
         )
         self._setup_faults()
         self._setup_files()
         self._setup_sender()
         self._setup_socket_mode()
-        self.rules = rules or EmulatorRules()
-        self._clock = clock
+        self._setup_streams()
+        self._setup_assistant(
+            agent_view=agent_view if agent_view is not None else bool(app and app.agent_view)
+        )
         self._limiter = RateLimiter(
             clock, limits=dict(self.rules.method_limits), per_channel=dict(self.rules.channel_limits)
         )
@@ -83,9 +98,9 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
             "chat.startStream": self._chat_start_stream,
             "chat.appendStream": self._chat_append_stream,
             "chat.stopStream": self._chat_stop_stream,
-            "assistant.threads.setStatus": _just_ok,
-            "assistant.threads.setTitle": _just_ok,
-            "assistant.threads.setSuggestedPrompts": _just_ok,
+            "assistant.threads.setStatus": self._set_status,
+            "assistant.threads.setTitle": self._set_title,
+            "assistant.threads.setSuggestedPrompts": self._set_suggested_prompts,
             "reactions.add": _just_ok,  # recorded calls are what tests check
             "reactions.remove": _just_ok,
             "users.info": self._users_info,
@@ -147,6 +162,7 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
         app.router.add_get("/_devkit/response_urls", self._handle_devkit_response_urls)
         app.router.add_post("/_devkit/reset", self._handle_devkit_reset)
         app.router.add_get("/_devkit/rate_limits", self._handle_devkit_rate_limits)
+        app.router.add_get("/_devkit/streams", self._handle_devkit_streams)
         app.router.add_get("/files-pri/{file_id}/{rest:.+}", self._handle_file_download)
         app.router.add_get("/signin", self._handle_login_page)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
@@ -187,6 +203,19 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
             return 429, {"ok": False, "error": exc.error}, {"Retry-After": str(exc.retry_after)}
         if method == "apps.connections.open":
             return 200, {"ok": True, "url": self._new_socket_url()}, {}
+        status, body, headers = await self._answer_bot(method, args)
+        if self.scopes is not None:
+            headers["X-OAuth-Scopes"] = ",".join(self.scopes)
+        return status, body, headers
+
+    async def _answer_bot(
+        self, method: str, args: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self.rules.scopes and self.scopes is not None:
+            try:
+                check_scopes(method, args, self.scopes)
+            except SlackError as exc:
+                return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
         fault = self._take_fault(method)
         if fault is not None:
             headers = {}
@@ -240,6 +269,10 @@ class SlackEmulator(ChatMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketMo
         self.clear_faults()
         self.reset_rate_limits()
         return web.json_response({"ok": True})
+
+    async def _handle_devkit_streams(self, request: web.Request) -> web.Response:
+        """The streams the app started and never stopped (``open_streams()``), as message dicts."""
+        return web.json_response([dataclasses.asdict(m) for m in self.open_streams()], dumps=_dumps)
 
     async def _handle_devkit_rate_limits(self, request: web.Request) -> web.Response:
         """``{"enabled": bool, "rate_limited": {method: 429s answered}}`` for the bench."""

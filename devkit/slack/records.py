@@ -45,7 +45,10 @@ class Message:
     text: str
     user: str | None = None
     bot_id: str | None = None
-    streaming: bool = False
+    streaming: bool = False  # started with chat.startStream and neither stopped nor expired
+    stopped: bool = False  # chat.stopStream finished it (an expired stream never was)
+    expired: bool = False  # Slack ended the stream itself after a quiet spell
+    last_append_at: float = 0.0  # emulator clock of the stream's start or last append
     updates: int = 0  # edits after creation: chat.update, chat.appendStream, chat.stopStream
     blocks: list[Any] | None = None
     files: list[dict[str, Any]] | None = None  # shared with files.completeUploadExternal

@@ -23,3 +23,16 @@ class EmulatorRules:
     method_limits: Mapping[str, Limit | None] = field(default_factory=dict)
     # Per-channel overrides (chat.postMessage's one a second per channel); None lifts it.
     channel_limits: Mapping[str, Limit | None] = field(default_factory=dict)
+    # Streams: append/stop only while streaming, no chat.update/delete while streaming,
+    # recipient_team_id/recipient_user_id when streaming outside a DM.
+    streaming_states: bool = True
+    # A stream with no append for this long is ended by Slack (not by the app): Slack documents
+    # no figure; developers report streams ended after minutes of silence, so 5 minutes.
+    stream_idle_seconds: float = 300.0
+    # Argument rules of chat.*: text and markdown_text not together, markdown_text <= 12,000
+    # characters, the limits of assistant.threads.setStatus and setSuggestedPrompts.
+    argument_limits: bool = True
+    # Bot-token scopes: a method the scopes don't grant answers missing_scope.
+    scopes: bool = True
+    # At teardown the test fixture fails a test that left a stream open (see tests/fixtures/fakes.py).
+    streams_must_close: bool = True
