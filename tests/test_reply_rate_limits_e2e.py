@@ -8,8 +8,6 @@ coaching service itself with a model that fails or stalls in ways the fake OpenA
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -26,6 +24,7 @@ from devkit.slack.rate_limits import Limit
 from devkit.slack.rules import EmulatorRules
 from devkit.slack_emulator import SlackEmulator
 from storage.conversations import ConversationStore
+from tests.fixtures.fakes import assert_no_stream_left_open
 from tests.fixtures.waiting import eventually_async
 
 TRIVIAL = {"chat.startStream": Limit(per_minute=1, burst=1)}
@@ -38,17 +37,7 @@ def slack_emulator(request: pytest.FixtureRequest) -> Iterator[SlackEmulator]:
     limits = getattr(request, "param", {})
     with SlackEmulator(rules=EmulatorRules(method_limits=limits)) as emulator:
         yield emulator
-
-
-def open_streams(slack: SlackEmulator) -> list[str]:
-    with urllib.request.urlopen(f"{slack.origin}/_devkit/messages") as listing:
-        return [m["ts"] for m in json.load(listing) if m["streaming"]]
-
-
-@pytest.fixture(autouse=True)
-def no_stream_left_open(slack_emulator: SlackEmulator) -> Iterator[None]:
-    yield
-    assert open_streams(slack_emulator) == [], "a stream was left open"
+        assert_no_stream_left_open(emulator, request)
 
 
 @pytest.mark.parametrize("slack_emulator", [TRIVIAL], indirect=True)
