@@ -35,8 +35,8 @@ from bench.processes import (
     start_fake_openai,
     start_slack_emulator,
 )
+from bench.registry import DEFAULT_SCENARIOS, SCENARIOS
 from bench.report import machine_info, render_scenario, render_summary, write_json
-from bench.scenarios import DEFAULT_SCENARIOS, SCENARIOS
 from bench.seed import SeedResult, SeedSpec, seed_database
 from storage.migrate import upgrade_database
 
@@ -76,6 +76,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--tag", default=None, help="results file prefix (default: the database kind and seeded size)"
+    )
+    parser.add_argument(
+        "--slack-limits",
+        choices=("on", "off"),
+        default=None,
+        help="whether the Slack emulator enforces Slack's rate tiers (default: on when a scenario "
+        "needs them, workspace_200; else off, as the lenient-Slack figures were measured)",
     )
     parser.add_argument(
         "--app-root",
@@ -167,6 +174,13 @@ async def _run_one(name: str, harness: Harness) -> ScenarioResult:
     return result
 
 
+def slack_limits(choice: str | None, names: list[str]) -> bool:
+    """``--slack-limits``, or on exactly when one of the scenarios needs Slack's rate tiers."""
+    if choice is not None:
+        return choice == "on"
+    return any(SCENARIOS[name].slack_limits for name in names)
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM gets the same clean-up as Ctrl-C
 
@@ -196,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
                 model = start_fake_openai(registry, options.ttft, options.tps)
-                slack = start_slack_emulator(registry)
+                slack = start_slack_emulator(registry, rate_limits=slack_limits(args.slack_limits, names))
                 app = start_coachbot(registry, slack, model, database.url, args.app_root.resolve())
                 machine = machine_info(database, seeded, args.app_root.resolve())
                 results = asyncio.run(
