@@ -21,7 +21,7 @@ from bot.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url
-from tests.fixtures.app import converse
+from tests.fixtures.app import converse, wait_until_whole
 from tests.fixtures.waiting import eventually
 
 T = TypeVar("T")
@@ -46,17 +46,6 @@ def session_count(database_url: str) -> int:
             return connection.execute(text("SELECT count(*) FROM coaching_sessions")).scalar_one()
     finally:
         engine.dispose()
-
-
-def wait_until_whole(slack: SlackEmulator, channel: str, thread_ts: str, length: int, timeout: float = 30):
-    """The thread's replies once they are all complete and add up to ``length`` characters."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        parts = slack.replies_in(channel, thread_ts)
-        if parts and not any(p.streaming for p in parts) and sum(len(p.text) for p in parts) >= length:
-            return parts
-        time.sleep(0.05)
-    raise AssertionError(f"reply incomplete: {[(len(p.text), p.streaming) for p in parts]}")
 
 
 def user_turns_sent(request_body: dict) -> list[str]:

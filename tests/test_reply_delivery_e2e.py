@@ -8,7 +8,6 @@ any test that leaves a stream open.
 from __future__ import annotations
 
 import re
-import time
 
 from slack_sdk import WebClient
 
@@ -17,22 +16,10 @@ from bot.reply_parts import FENCE
 from bot.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
+from tests.fixtures.app import wait_until_whole
 from tests.fixtures.waiting import eventually
 
 DM = "D0COACH"
-
-
-def whole_reply(slack: SlackEmulator, thread_ts: str, length: int, timeout: float = 30) -> list[Message]:
-    """The thread's replies once none is streaming and they hold at least ``length`` characters."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        parts = slack.replies_in(DM, thread_ts)
-        if parts and not any(p.streaming for p in parts) and sum(len(p.text) for p in parts) >= length:
-            return parts
-        time.sleep(0.05)
-    raise AssertionError(
-        f"reply incomplete: {[(len(p.text), p.streaming) for p in slack.replies_in(DM, thread_ts)]}"
-    )
 
 
 def without_added_fences(parts: list[Message]) -> list[str]:
@@ -66,7 +53,7 @@ def test_a_52000_character_reply_keeps_every_word_and_each_part_within_slacks_li
     event = slack_emulator.user_says(channel=DM, text="Tell me everything.")
 
     slack_emulator.send_event(coachbot.events_url, event)
-    parts = whole_reply(slack_emulator, event["ts"], len(reply))
+    parts = wait_until_whole(slack_emulator, DM, event["ts"], len(reply))
 
     assert len(parts) >= 5
     assert all(len(p.text) <= 12_000 for p in parts)
@@ -91,7 +78,7 @@ def test_a_stream_slack_lost_continues_in_a_new_message(
     first = eventually(lambda: slack_emulator.replies_in(DM, event["ts"]))
     web = WebClient(token=slack_emulator.bot_token, base_url=slack_emulator.base_url)
     web.chat_stopStream(channel=DM, ts=first[0].ts)  # as when Slack expires or stops a stream
-    parts = whole_reply(slack_emulator, event["ts"], len(reply))
+    parts = wait_until_whole(slack_emulator, DM, event["ts"], len(reply))
 
     assert len(parts) == 2
     assert "".join(p.text for p in parts) == reply
@@ -108,7 +95,7 @@ def test_a_streamed_reply_makes_two_calls_plus_one_append_per_second(
 
     with BackgroundServer(settings.with_overrides(stream_flush_interval_ms=1000)) as server:
         slack_emulator.send_event(server.events_url, event)
-        parts = whole_reply(slack_emulator, event["ts"], len(reply))
+        parts = wait_until_whole(slack_emulator, DM, event["ts"], len(reply))
 
     assert "".join(p.text for p in parts) == reply
     start, stop = (
