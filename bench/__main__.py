@@ -78,6 +78,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--tag", default=None, help="results file prefix (default: the database kind and seeded size)"
     )
     parser.add_argument(
+        "--app-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for coachbot serve (repeatable), e.g. SLACK_RATE_BUDGET=false",
+    )
+    parser.add_argument(
         "--slack-limits",
         choices=("on", "off"),
         default=None,
@@ -95,6 +102,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--seed-sessions", type=int, default=None, metavar="M", help="sessions to spread them over (N // 10)"
     )
     args = parser.parse_args(argv)
+    if any("=" not in item for item in args.app_env):
+        parser.error("--app-env takes NAME=VALUE")
     if args.seed_messages < 0:
         parser.error("--seed-messages must not be negative")
     if args.seed_sessions is None:
@@ -211,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 model = start_fake_openai(registry, options.ttft, options.tps)
                 slack = start_slack_emulator(registry, rate_limits=slack_limits(args.slack_limits, names))
-                app = start_coachbot(registry, slack, model, database.url, args.app_root.resolve())
+                app_env = dict(item.split("=", 1) for item in args.app_env)
+                app = start_coachbot(registry, slack, model, database.url, args.app_root.resolve(), app_env)
                 machine = machine_info(database, seeded, args.app_root.resolve())
                 results = asyncio.run(
                     run_scenarios(names, options, registry, app, slack, model, machine, seeded, args.tag)

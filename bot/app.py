@@ -172,7 +172,11 @@ async def build_runtime(settings: Settings) -> Runtime:
     model = CoachModel.from_settings(settings)
     files = build_file_store(settings, on_transfer=metrics.on_transfer)
     coaching = CoachingService(
-        settings=settings, store=store, model=model, on_model_call=metrics.record_model_call
+        settings=settings,
+        store=store,
+        model=model,
+        on_model_call=metrics.record_model_call,
+        slack_budget=SlackRateBudget(None if settings.slack_rate_budget else {}),
     )
     client = build_slack_client(settings, coaching.slack_budget)
     attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))

@@ -60,6 +60,10 @@ SLACK_LIMITS: dict[str, Limit] = {
 }
 
 
+#: A method the budget does not pace (or any method with ``SLACK_RATE_BUDGET=off``): only a 429 stops it.
+UNPACED = Limit(per_minute=6_000_000, burst=100_000)
+
+
 class TokenBucket:
     """``limit.burst`` calls at once, refilled at ``limit.per_second``; a 429 empties and pauses it."""
 
@@ -117,13 +121,16 @@ class SlackRateBudget:
         self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
         self._open_streams: dict[str, int] = {}
 
-    def _bucket(self, workspace: str, method: str, channel: str = "") -> TokenBucket | None:
-        limit = self._limits.get(method)
-        if limit is None:
-            return None
+    def _bucket(
+        self, workspace: str, method: str, channel: str = "", *, pausable: bool = False
+    ) -> TokenBucket | None:
+        """The method's bucket; one that only a 429 can empty when it has no limit and ``pausable``."""
         key = (workspace, method, channel)
         bucket = self._buckets.get(key)
         if bucket is None:
+            limit = self._limits.get(method) or (UNPACED if pausable else None)
+            if limit is None:
+                return None
             bucket = self._buckets[key] = TokenBucket(limit, self._clock)
         return bucket
 
@@ -162,12 +169,11 @@ class SlackRateBudget:
 
     def rate_limited(self, workspace: str, method: str, retry_after: float) -> None:
         """Slack answered 429: nothing more of ``method`` in this workspace for ``retry_after`` s."""
-        buckets = [self._bucket(workspace, method)]
-        if method == POST_MESSAGE:  # the 429 does not say which of its two limits it was
-            buckets += [b for (w, m, _), b in self._buckets.items() if w == workspace and m == method]
-        for bucket in buckets:
-            if bucket is not None:
-                bucket.pause(retry_after)
+        # chat.postMessage's 429 does not say whether the channel or the workspace was over: the
+        # whole workspace waits, which is what Retry-After asks of the app anyway.
+        bucket = self._bucket(workspace, method, pausable=True)
+        if bucket is not None:
+            bucket.pause(retry_after)
 
     # ------------------------------------------------------------------ streams in a workspace
 

@@ -100,3 +100,14 @@ def test_a_disabled_budget_never_refuses(clock: FakeClock) -> None:
     budget = SlackRateBudget(LIMITS, enabled=False, clock=clock)
 
     assert all(budget.try_take("T1", START_STREAM) for _ in range(100))
+
+
+def test_without_pacing_only_slacks_own_429s_pause_a_method(clock: FakeClock) -> None:
+    budget = SlackRateBudget({}, clock=clock)  # SLACK_RATE_BUDGET=off
+    assert all(budget.try_take("T1", START_STREAM, STOP_STREAM) for _ in range(100))
+
+    budget.rate_limited("T1", START_STREAM, retry_after=30)
+
+    assert not budget.try_take("T1", START_STREAM)
+    clock.advance(30.1)
+    assert budget.try_take("T1", START_STREAM)
