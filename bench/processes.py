@@ -321,9 +321,9 @@ def start_coachbot(
 ) -> HttpApp:
     """``python -m bot.cli serve`` as in production: it migrates the database itself on start.
 
-    ``extra_env``: more settings for it (``--app-env``). ``app_root``: run the app from another
-    checkout (e.g. a ``git worktree`` of an earlier commit), with this one's harness, to measure a
-    change before and after.
+    ``app_root``: run the app from another checkout (e.g. a ``git worktree`` of an earlier
+    commit), with this one's harness, to measure a change before and after. ``extra_env``: more
+    settings (S3, limits) for the scenarios that need them.
     """
     port = free_port()
     env = child_env(

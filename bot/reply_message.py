@@ -10,7 +10,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 
-#: What a Slack call can raise: Slack's answer, the SDK's own errors, the network, a timeout.
+#: What a Slack call can raise: Slack's answer, the SDK's own errors, the network, a timeout
+#: (bot.coaching's turn boundary names the same four).
 SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError)
 
 

@@ -108,6 +108,12 @@ class SlackReplyWriter:
         self._stream_was_lost = False
         self._last_send = 0.0
 
+    @property
+    def open_message_ts(self) -> str | None:
+        """The Slack message streaming right now, if any: a turn lease records it for recovery."""
+        part = self._part
+        return part.stream.ts if part.started and not part.finished and part.stream else None
+
     def write(self, text: str) -> None:
         """Queue text for the thread. Never waits; raises if the writer has failed."""
         if not text:

@@ -25,7 +25,7 @@ from devkit.slack.rules import EmulatorRules
 from devkit.slack_emulator import SlackEmulator
 from storage.conversations import ConversationStore
 from tests.fixtures.fakes import assert_no_stream_left_open
-from tests.fixtures.waiting import eventually_async
+from tests.fixtures.waiting import until
 
 TRIVIAL = {"chat.startStream": Limit(per_minute=1, burst=1)}
 FEW_APPENDS = {"chat.appendStream": Limit(per_minute=6, burst=1)}
@@ -149,7 +149,7 @@ async def test_a_cancelled_turn_stops_its_stream_with_the_note(
     message = coach_message(slack_emulator)
 
     turn = asyncio.create_task(coaching.handle_message(message, slack_client))
-    await eventually_async(lambda: slack_emulator.replies_in("D0COACH", message.thread_ts))
+    await until(lambda: bool(slack_emulator.replies_in("D0COACH", message.thread_ts)))
     await asyncio.sleep(0.1)
     turn.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.slack_budget import SLACK_LIMITS, START_STREAM, Limit, SlackRateBudget
 from bot.streaming import CUT_NOTE, SLACK_TROUBLE_NOTE, SlackReplyWriter, StreamingSupport, ThreadTarget
 from devkit.slack_emulator import Message, SlackEmulator
-from tests.fixtures.waiting import eventually_async
+from tests.fixtures.waiting import until
 
 TARGET = ThreadTarget(channel_id="D0W", thread_ts="1700000000.000100", team_id="T0DEVKIT", user_id="U0COACH")
 
@@ -134,7 +134,8 @@ async def test_a_lost_stream_continues_in_a_new_message_and_is_never_edited(
 ) -> None:
     writer = writer_for(client, budget)
     writer.write("First half, ")
-    streamed = await eventually_async(lambda: replies(slack_emulator))
+    await until(lambda: bool(replies(slack_emulator)))
+    streamed = replies(slack_emulator)
     await client.chat_stopStream(channel=TARGET.channel_id, ts=streamed[0].ts)  # Slack ends it (expiry)
     writer.write("second half.")
 
@@ -150,10 +151,10 @@ async def test_an_append_error_stops_the_stream_with_a_note_and_is_raised(
 ) -> None:
     writer = writer_for(client, budget)
     writer.write("Some text")
-    await eventually_async(lambda: replies(slack_emulator))
+    await until(lambda: bool(replies(slack_emulator)))
     slack_emulator.fail("chat.appendStream", error="internal_error", status=200)
     writer.write(" and more")
-    await eventually_async(lambda: slack_emulator.calls_to("chat.appendStream"))
+    await until(lambda: bool(slack_emulator.calls_to("chat.appendStream")))
 
     with pytest.raises(SlackApiError):
         await writer.close()
@@ -186,11 +187,12 @@ async def test_a_429_on_any_stream_method_never_costs_a_word(
     if method == "chat.startStream":
         rate_limit()
     writer.write("One, ")
-    await eventually_async(lambda: replies(slack_emulator))
+    await until(lambda: bool(slack_emulator.calls_to("chat.startStream")))
     if method != "chat.startStream":
         rate_limit()
     writer.write("two, ")
-    await eventually_async(lambda: slack_emulator.calls_to("chat.appendStream"))
+    if method == "chat.appendStream":
+        await until(lambda: bool(slack_emulator.calls_to("chat.appendStream")))
     writer.write("three.")
 
     await writer.close()
@@ -206,7 +208,7 @@ async def test_every_429_pauses_that_method_for_the_whole_workspace(
     posting = asyncio.create_task(client.chat_postMessage(channel="D0OTHER", text="hi"))
     token = client.token or ""
 
-    assert await eventually_async(lambda: budget.wait_time(token, "chat.postMessage") > 0.5), "paused"
+    await until(lambda: budget.wait_time(token, "chat.postMessage") > 0.5)  # paused by the 429
     assert budget.wait_time(token, "chat.update") == 0
     assert (await posting)["ok"], "slack_sdk's retry handler still retries"
 
@@ -249,7 +251,7 @@ async def test_a_reply_cut_short_stops_its_stream_with_the_note(
 ) -> None:
     writer = writer_for(client, budget)
     writer.write("Half a thought")
-    await eventually_async(lambda: replies(slack_emulator))
+    await until(lambda: bool(replies(slack_emulator)))
 
     await writer.cut(CUT_NOTE)
 
@@ -267,14 +269,14 @@ async def test_a_cancelled_turn_still_closes_its_stream(
 
     slack_emulator.delay("chat.stopStream", 0.3)
     task = asyncio.create_task(turn())
-    await eventually_async(lambda: slack_emulator.calls_to("chat.stopStream") or replies(slack_emulator))
+    await until(lambda: bool(slack_emulator.calls_to("chat.stopStream") or replies(slack_emulator)))
     await asyncio.sleep(0.05)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     await writer.cut()
 
-    assert await eventually_async(lambda: not any(m.streaming for m in replies(slack_emulator)))
+    await until(lambda: not any(m.streaming for m in replies(slack_emulator)))
 
 
 async def test_without_streaming_the_reply_is_posted_then_edited(
