@@ -55,7 +55,7 @@ SLACK_LIMITS: dict[str, Limit] = {
     UPDATE: Limit(per_minute=50, burst=10),  # Tier 3
     # Special tier: ~1 a second per channel with short bursts, and a workspace-wide limit that Slack
     # does not publish; several hundred a minute is what it tolerates in practice.
-    POST_MESSAGE: Limit(per_minute=300, burst=20),
+    POST_MESSAGE: Limit(per_minute=300, burst=50),
     POST_MESSAGE_IN_CHANNEL: Limit(per_minute=60, burst=3),
 }
 
