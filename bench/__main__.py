@@ -219,8 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
                 model = start_fake_openai(registry, options.ttft, options.tps)
-                slack = start_slack_emulator(registry, rate_limits=slack_limits(args.slack_limits, names))
-                app_env = dict(item.split("=", 1) for item in args.app_env)
+                rate_limits = slack_limits(args.slack_limits, names)
+                slack = start_slack_emulator(registry, rate_limits=rate_limits)
+                # A lenient emulator is a workspace without tiers: coachbot need not pace itself.
+                app_env = {} if rate_limits else {"SLACK_RATE_BUDGET": "false"}
+                app_env.update(item.split("=", 1) for item in args.app_env)
                 app = start_coachbot(registry, slack, model, database.url, args.app_root.resolve(), app_env)
                 machine = machine_info(database, seeded, args.app_root.resolve())
                 results = asyncio.run(

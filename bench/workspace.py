@@ -26,8 +26,6 @@ WORKSPACE_COACHES = 200
 WORKSPACE_WINDOW_S = 60.0
 DRAIN_TIMEOUT_S = 60.0
 BEYOND_MODEL_TARGET_MS = 2000.0
-TEXT_METHODS = frozenset({"chat.startStream", "chat.postMessage"})
-END_METHODS = frozenset({"chat.stopStream", "chat.postMessage"})
 
 
 async def workspace(h: Harness) -> ScenarioResult:
@@ -60,7 +58,7 @@ async def workspace(h: Harness) -> ScenarioResult:
     calls, messages, requests = await h.recorded()
     rate_limited = (await h.slack_api.get("/_devkit/rate_limits")).get("rate_limited", {})
     streams = await h.slack_api.get("/_devkit/streams")
-    traces = trace_turns(sent, calls, messages, requests, text_methods=TEXT_METHODS, end_methods=END_METHODS)
+    traces = trace_turns(sent, calls, messages, requests)
     delivery = _deliveries(sent, calls, messages, requests)
     problems = h.app.log.problems_since(problem_mark)
     streamed = [t for t in traces if delivery[t.sent.event.channel]["streamed"]]
