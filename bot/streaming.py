@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 #: Slack's limit on markdown_text, per call and per posted message.
 MARKDOWN_TEXT_LIMIT = 12_000
 STOP_ATTEMPTS = 3
+MIN_RETRY = 0.05  # seconds: how soon held text is tried again when the append budget is spent
 SLACK_TROUBLE_NOTE = (
     "\n\n_(Slack had trouble showing the rest of this reply. Your message is saved; please ask again.)_"
 )
@@ -106,6 +107,7 @@ class SlackReplyWriter:
         self._task: asyncio.Task[None] | None = None
         self._part = self._new_part()
         self._stream_was_lost = False
+        self._waiting_for_budget = False
         self._last_send = 0.0
 
     @property
@@ -170,11 +172,13 @@ class SlackReplyWriter:
                     self.stats.final_call_done_at = time.perf_counter()
                     return
                 pause = self._last_send + self._interval() - loop.time()
+                if self._waiting_for_budget:  # held text goes once the workspace may append again
+                    pause = max(pause, self._budget.wait_time(self._workspace, APPEND_STREAM), MIN_RETRY)
                 if pause > 0 and not self._closing.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._closing.wait(), pause)
-                if self._pending:
-                    self._wake.set()
+                if self._pending and self._waiting_for_budget:
+                    self._wake.set()  # text held for a break waits for more text instead
         except asyncio.CancelledError:
             await self._close_open_stream(self._cut_note or CUT_NOTE)
             raise
@@ -193,6 +197,7 @@ class SlackReplyWriter:
 
     async def _deliver(self, text: str, *, final: bool) -> str:
         """Send ``text``, in as many messages as it needs; returns what must wait for the next round."""
+        self._waiting_for_budget = False
         while True:
             part = self._part
             room = self._part_chars - part.length
@@ -219,6 +224,7 @@ class SlackReplyWriter:
             self._choose_mode(part)
         if part.mode is Mode.STREAM:
             if part.started and not self._budget.try_take(self._workspace, APPEND_STREAM):
+                self._waiting_for_budget = True
                 return text  # the next append or the stop carries it
             self._last_send = asyncio.get_running_loop().time()
             part.add(text)

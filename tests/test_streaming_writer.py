@@ -114,6 +114,23 @@ async def test_a_streamed_reply_makes_at_most_one_append_per_interval(
     assert thread_text(slack_emulator).count("token") == thread_text(slack_emulator).count(" ")
 
 
+async def test_streams_append_no_faster_than_the_workspaces_append_budget(
+    slack_emulator: SlackEmulator, client: AsyncWebClient
+) -> None:
+    budget = SlackRateBudget({**SLACK_LIMITS, "chat.appendStream": Limit(per_minute=120, burst=1)})
+    writer = writer_for(client, budget, interval=0.01)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while loop.time() - started < 1.0:
+        writer.write("more ")
+        await asyncio.sleep(0.005)
+
+    await writer.close()
+
+    assert 1 <= len(slack_emulator.calls_to("chat.appendStream")) <= 3  # one now, then one each 0.5 s
+    assert set(thread_text(slack_emulator).split()) == {"more"}
+
+
 async def test_a_long_reply_continues_in_new_messages_between_words(
     slack_emulator: SlackEmulator, client: AsyncWebClient, budget: SlackRateBudget
 ) -> None:
