@@ -74,7 +74,7 @@ def test_a_streaming_message_can_be_neither_edited_nor_deleted_until_stopped(
     assert client.chat_delete(channel=DM, ts=ts)["ok"]
 
 
-def test_a_quiet_stream_expires_and_is_then_listed_as_never_stopped(
+def test_a_quiet_stream_expires_and_can_then_be_edited_but_not_appended_to(
     emulator: SlackEmulator, clock: FakeClock
 ) -> None:
     client = web(emulator)
@@ -86,10 +86,32 @@ def test_a_quiet_stream_expires_and_is_then_listed_as_never_stopped(
     assert error_of(client.chat_appendStream, channel=DM, ts=ts, markdown_text="late") == (
         "message_not_in_streaming_state"
     )
-    [left] = emulator.open_streams()
-    assert (left.ts, left.streaming, left.expired, left.stopped) == (ts, False, True, False)
-    assert client.chat_update(channel=DM, ts=ts, text="repaired")["ok"]  # no longer streaming
-    emulator.allow_open_streams()  # this test is about the expiry itself
+    [message] = emulator.messages(DM)
+    assert (message.streaming, message.expired, message.stopped) == (False, True, False)
+    assert emulator.open_streams() == []  # Slack ended it: nothing the app could still stop
+    assert client.chat_update(channel=DM, ts=ts, text="repaired")["ok"]
+
+
+def test_an_injected_stream_loss_ends_the_stream_as_slack_would_have(emulator: SlackEmulator) -> None:
+    client = web(emulator)
+    ts = client.chat_startStream(channel=DM, thread_ts=THREAD, markdown_text="half")["ts"]
+    emulator.fail("chat.appendStream", error="message_not_in_streaming_state", status=200)
+
+    assert error_of(client.chat_appendStream, channel=DM, ts=ts, markdown_text="x") == (
+        "message_not_in_streaming_state"
+    )
+    assert error_of(client.chat_stopStream, channel=DM, ts=ts) == "message_not_in_streaming_state"
+    assert client.chat_update(channel=DM, ts=ts, text="half, finished by an edit")["ok"]
+
+
+def test_end_stream_loses_a_stream_on_cue(emulator: SlackEmulator) -> None:
+    client = web(emulator)
+    ts = client.chat_startStream(channel=DM, thread_ts=THREAD, markdown_text="half")["ts"]
+
+    emulator.end_stream(DM, ts)
+
+    assert error_of(client.chat_stopStream, channel=DM, ts=ts) == "message_not_in_streaming_state"
+    assert emulator.open_streams() == []
 
 
 def test_the_idle_time_before_expiry_is_configurable(clock: FakeClock) -> None:

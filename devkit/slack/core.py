@@ -159,15 +159,9 @@ class EmulatorCore:
         ``wait_for_replies_async`` instead.
         """
         deadline = time.monotonic() + timeout
-        while True:
-            replies = self.replies_in(channel, thread_ts)
-            if enough(replies, count, complete):
-                return replies
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    self._describe_wait(channel, thread_ts, count, timeout, complete, replies)
-                )
+        while (replies := self._replies_by(deadline, channel, thread_ts, count, timeout, complete)) is None:
             time.sleep(poll)
+        return replies
 
     async def wait_for_replies_async(
         self,
@@ -180,15 +174,20 @@ class EmulatorCore:
     ) -> list[Message]:
         """``wait_for_replies`` that yields to the event loop between polls."""
         deadline = time.monotonic() + timeout
-        while True:
-            replies = self.replies_in(channel, thread_ts)
-            if enough(replies, count, complete):
-                return replies
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    self._describe_wait(channel, thread_ts, count, timeout, complete, replies)
-                )
+        while (replies := self._replies_by(deadline, channel, thread_ts, count, timeout, complete)) is None:
             await asyncio.sleep(poll)
+        return replies
+
+    def _replies_by(
+        self, deadline: float, channel: str, thread_ts: str, count: int, timeout: float, complete: bool
+    ) -> list[Message] | None:
+        """The replies once there are enough, None while waiting, AssertionError past ``deadline``."""
+        replies = self.replies_in(channel, thread_ts)
+        if enough(replies, count, complete):
+            return replies
+        if time.monotonic() >= deadline:
+            raise AssertionError(self._describe_wait(channel, thread_ts, count, timeout, complete, replies))
+        return None
 
     def _describe_wait(
         self, channel: str, thread_ts: str, count: int, timeout: float, complete: bool, replies: list[Message]

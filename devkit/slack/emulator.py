@@ -217,6 +217,8 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
             except SlackError as exc:
                 return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
         fault = self._take_fault(method)
+        if fault is not None and fault.error == "message_not_in_streaming_state":
+            self.end_stream(str(args.get("channel", "")), str(args.get("ts", "")))  # as Slack would have
         if fault is not None:
             headers = {}
             if fault.status == 429 and fault.retry_after is not None:
