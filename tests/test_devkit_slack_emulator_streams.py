@@ -161,6 +161,21 @@ def test_markdown_text_of_a_message_is_at_most_12000_characters(emulator: SlackE
     assert client.chat_postMessage(channel=DM, markdown_text="m" * 12_000)["ok"]
 
 
+def test_the_bot_edits_and_deletes_only_its_own_messages(emulator: SlackEmulator) -> None:
+    client = web(emulator)
+    coach = emulator.user_says(channel=DM, text="my words")["ts"]
+
+    assert error_of(client.chat_update, channel=DM, ts=coach, text="rewritten") == "cant_update_message"
+    assert error_of(client.chat_delete, channel=DM, ts=coach) == "cant_delete_message"
+
+
+def test_a_message_has_at_most_50_blocks(emulator: SlackEmulator) -> None:
+    block = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+
+    assert error_of(web(emulator).chat_postMessage, channel=DM, blocks=[block] * 51) == "invalid_blocks"
+    assert web(emulator).chat_postMessage(channel=DM, text="x", blocks=[block] * 50)["ok"]
+
+
 def test_update_and_delete_need_a_channel(emulator: SlackEmulator) -> None:
     client = web(emulator)
     ts = client.chat_postMessage(channel=DM, text="here")["ts"]
