@@ -205,7 +205,7 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
             return 200, {"ok": True, "url": self._new_socket_url()}, {}
         status, body, headers = await self._answer_bot(method, args)
         if self.scopes is not None:
-            headers["X-OAuth-Scopes"] = ",".join(self.scopes)
+            headers["x-oauth-scopes"] = ",".join(self.scopes)
         return status, body, headers
 
     async def _answer_bot(
