@@ -124,6 +124,16 @@ def test_rate_limits_can_be_turned_off_for_a_test_that_is_about_something_else(c
         assert emulator.rate_limited() == {}
 
 
+@pytest.mark.slack_rules(rate_limits=False)
+def test_the_fixtures_rules_come_from_the_slack_rules_marker(slack_emulator: SlackEmulator) -> None:
+    client = web(slack_emulator)
+    for n in range(30):
+        client.chat_postMessage(channel="C0ONE", text=str(n))
+
+    assert slack_emulator.rules.rate_limits is False
+    assert slack_emulator.rate_limited() == {}
+
+
 def test_one_method_can_be_lifted_or_tightened(clock: FakeClock) -> None:
     rules = EmulatorRules(
         method_limits={"chat.startStream": None, "chat.update": Limit(per_minute=6, burst=1)},
