@@ -13,39 +13,12 @@ from __future__ import annotations
 
 import argparse
 
+import devkit.slack
 from devkit._server import serve_until_signalled
-from devkit.slack import (
-    DEFAULT_USERS,
-    MARKDOWN_TEXT_LIMIT,
-    MESSAGE_TEXT_LIMIT,
-    METHOD_LIMITS,
-    Delivery,
-    EmulatorRules,
-    Handler,
-    Limit,
-    Message,
-    RecordedCall,
-    ResponseUrlPost,
-    SlackEmulator,
-    SlackError,
-)
+from devkit.slack import *  # noqa: F403  (the public names, re-exported for existing imports)
+from devkit.slack import EmulatorRules, SlackEmulator
 
-__all__ = [
-    "DEFAULT_USERS",
-    "MARKDOWN_TEXT_LIMIT",
-    "MESSAGE_TEXT_LIMIT",
-    "METHOD_LIMITS",
-    "Delivery",
-    "EmulatorRules",
-    "Handler",
-    "Limit",
-    "Message",
-    "RecordedCall",
-    "ResponseUrlPost",
-    "SlackEmulator",
-    "SlackError",
-    "main",
-]
+__all__ = [*devkit.slack.__all__, "main"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,7 +36,7 @@ def test_auth_test_reports_the_granted_scopes_in_the_x_oauth_scopes_header(
 ) -> None:
     response = web(slack_emulator).auth_test()
 
-    header = response.headers["X-OAuth-Scopes"]
+    header = response.headers["x-oauth-scopes"]
     granted = header[0] if isinstance(header, list) else header
     assert granted.split(",") == slack_emulator.scopes
 

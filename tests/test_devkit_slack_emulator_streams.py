@@ -74,7 +74,7 @@ def test_a_streaming_message_can_be_neither_edited_nor_deleted_until_stopped(
     assert client.chat_delete(channel=DM, ts=ts)["ok"]
 
 
-def test_a_quiet_stream_expires_and_is_then_listed_as_never_stopped(
+def test_a_quiet_stream_expires_and_can_then_be_edited_but_not_appended_to(
     emulator: SlackEmulator, clock: FakeClock
 ) -> None:
     client = web(emulator)
@@ -86,10 +86,32 @@ def test_a_quiet_stream_expires_and_is_then_listed_as_never_stopped(
     assert error_of(client.chat_appendStream, channel=DM, ts=ts, markdown_text="late") == (
         "message_not_in_streaming_state"
     )
-    [left] = emulator.open_streams()
-    assert (left.ts, left.streaming, left.expired, left.stopped) == (ts, False, True, False)
-    assert client.chat_update(channel=DM, ts=ts, text="repaired")["ok"]  # no longer streaming
-    emulator.allow_open_streams()  # this test is about the expiry itself
+    [message] = emulator.messages(DM)
+    assert (message.streaming, message.expired, message.stopped) == (False, True, False)
+    assert emulator.open_streams() == []  # Slack ended it: nothing the app could still stop
+    assert client.chat_update(channel=DM, ts=ts, text="repaired")["ok"]
+
+
+def test_an_injected_stream_loss_ends_the_stream_as_slack_would_have(emulator: SlackEmulator) -> None:
+    client = web(emulator)
+    ts = client.chat_startStream(channel=DM, thread_ts=THREAD, markdown_text="half")["ts"]
+    emulator.fail("chat.appendStream", error="message_not_in_streaming_state", status=200)
+
+    assert error_of(client.chat_appendStream, channel=DM, ts=ts, markdown_text="x") == (
+        "message_not_in_streaming_state"
+    )
+    assert error_of(client.chat_stopStream, channel=DM, ts=ts) == "message_not_in_streaming_state"
+    assert client.chat_update(channel=DM, ts=ts, text="half, finished by an edit")["ok"]
+
+
+def test_end_stream_loses_a_stream_on_cue(emulator: SlackEmulator) -> None:
+    client = web(emulator)
+    ts = client.chat_startStream(channel=DM, thread_ts=THREAD, markdown_text="half")["ts"]
+
+    emulator.end_stream(DM, ts)
+
+    assert error_of(client.chat_stopStream, channel=DM, ts=ts) == "message_not_in_streaming_state"
+    assert emulator.open_streams() == []
 
 
 def test_the_idle_time_before_expiry_is_configurable(clock: FakeClock) -> None:
@@ -137,6 +159,22 @@ def test_markdown_text_of_a_message_is_at_most_12000_characters(emulator: SlackE
 
     assert error_of(client.chat_postMessage, channel=DM, markdown_text="m" * 12_001) == "msg_too_long"
     assert client.chat_postMessage(channel=DM, markdown_text="m" * 12_000)["ok"]
+
+
+def test_the_bot_edits_and_deletes_only_its_own_messages(emulator: SlackEmulator) -> None:
+    client = web(emulator)
+    coach = emulator.user_says(channel=DM, text="my words")["ts"]
+
+    assert error_of(client.chat_update, channel=DM, ts=coach, text="rewritten") == "cant_update_message"
+    assert error_of(client.chat_delete, channel=DM, ts=coach) == "cant_delete_message"
+
+
+def test_a_message_has_at_most_50_blocks(emulator: SlackEmulator) -> None:
+    block = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+
+    too_many = error_of(web(emulator).chat_postMessage, channel=DM, text="x", blocks=[block] * 51)
+    assert too_many == "invalid_blocks"
+    assert web(emulator).chat_postMessage(channel=DM, text="x", blocks=[block] * 50)["ok"]
 
 
 def test_update_and_delete_need_a_channel(emulator: SlackEmulator) -> None:

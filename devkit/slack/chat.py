@@ -3,7 +3,8 @@
 As their method pages say: ``markdown_text`` is not used together with ``text`` or ``blocks``
 and holds at most 12,000 characters; a message holds at most 40,000 (``msg_too_long``). A message
 that is still streaming can't be edited (``streaming_state_conflict``) or deleted
-(``cant_delete_message``) until chat.stopStream ends it (see ``devkit.slack.streams``).
+(``cant_delete_message``) until chat.stopStream ends it (see ``devkit.slack.streams``); a bot
+token edits and deletes only the bot's own messages; a message has at most 50 blocks.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from devkit.slack.arguments import (
 from devkit.slack.records import SlackError
 from devkit.slack.streams import StreamsMixin
 
+MAX_BLOCKS = 50
+
 
 class ChatMixin(StreamsMixin):
     """The chat.* Web API methods over the message store."""
@@ -27,7 +30,7 @@ class ChatMixin(StreamsMixin):
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = require_channel(args)
         text = self._message_text(args) or ""
-        blocks = json_list(args.get("blocks"))
+        blocks = self._blocks(args)
         if not text and not blocks and not args.get("attachments"):
             raise SlackError("no_text")
         check_message_length(text)
@@ -37,7 +40,9 @@ class ChatMixin(StreamsMixin):
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         require_channel(args)
         message = self._find(args)
-        blocks = json_list(args.get("blocks"))
+        if not message.is_bot:
+            raise SlackError("cant_update_message")  # a bot token edits only the bot's messages
+        blocks = self._blocks(args)
         text = self._message_text(args)
         if text is not None:
             check_message_length(text)
@@ -60,6 +65,8 @@ class ChatMixin(StreamsMixin):
     def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
         require_channel(args)
         message = self._find(args)
+        if not message.is_bot:
+            raise SlackError("cant_delete_message")  # a bot token deletes only the bot's messages
         self._expire_if_idle(message, self._clock() - self.rules.stream_idle_seconds)
         with self._lock:
             if message.streaming and self.rules.streaming_states:
@@ -71,11 +78,18 @@ class ChatMixin(StreamsMixin):
         require_channel(args)
         if not args.get("user"):
             raise SlackError("user_not_in_channel")
-        text = str(args.get("text") or "")
-        if not text and not json_list(args.get("blocks")):
+        text = self._message_text(args) or ""
+        if not text and not self._blocks(args):
             raise SlackError("no_text")
         check_message_length(text)
         return {"message_ts": self.ts()}
+
+    def _blocks(self, args: dict[str, Any]) -> list[Any] | None:
+        """``blocks``, at most 50 of them (Block Kit's limit per message)."""
+        blocks = json_list(args.get("blocks"))
+        if blocks is not None and self.rules.argument_limits and len(blocks) > MAX_BLOCKS:
+            raise SlackError("invalid_blocks", detail="at most 50 blocks in a message")
+        return blocks
 
     def _message_text(self, args: dict[str, Any]) -> str | None:
         """``text`` or ``markdown_text`` (None when neither is given), checked as Slack checks them."""

@@ -7,6 +7,7 @@ The Web API methods, files, Socket Mode and the event sender are mixins over thi
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import threading
 import time
@@ -23,6 +24,10 @@ DEFAULT_USERS: dict[str, dict[str, Any]] = {
     "U0ADMIN": {"name": "admin", "is_admin": True, "is_owner": False},
     "U0OWNER": {"name": "owner", "is_admin": True, "is_owner": True},
 }
+
+
+# The team of the token of the Web API call being answered, for answers that name the workspace.
+_CALLING_TEAM: contextvars.ContextVar[str | None] = contextvars.ContextVar("calling_team", default=None)
 
 
 class EmulatorCore:
@@ -62,6 +67,26 @@ class EmulatorCore:
         self._last_ts_us = 0
         self.rules = rules
         self._clock = clock
+        self._teams_by_token: dict[str, str] = {bot_token: team_id}
+
+    def add_workspace(self, team_id: str, bot_token: str) -> None:
+        """Install the app in another workspace: ``bot_token`` calls as ``team_id``.
+
+        Rate limits are per workspace, so each token's team has its own budgets; the
+        messages, users and files are shared (one emulated Slack, many teams on it).
+        """
+        with self._lock:
+            self._teams_by_token[bot_token] = team_id
+
+    def team_of(self, token: str) -> str | None:
+        """The workspace a bot token belongs to, None for a token Slack wouldn't know."""
+        with self._lock:
+            return self._teams_by_token.get(token)
+
+    @property
+    def calling_team(self) -> str:
+        """The workspace of the Web API call being answered (the default team outside one)."""
+        return _CALLING_TEAM.get() or self.team_id
 
     @property
     def origin(self) -> str:
@@ -114,6 +139,11 @@ class EmulatorCore:
             posts = list(self._response_posts)
         return posts if response_id is None else [p for p in posts if p.response_id == response_id]
 
+    @staticmethod
+    def _answering_for(team_id: str) -> None:
+        """Mark the current request as made with a token of ``team_id``."""
+        _CALLING_TEAM.set(team_id)
+
     def _record(self, call: RecordedCall) -> None:
         with self._lock:
             self._calls.append(call)
@@ -159,15 +189,9 @@ class EmulatorCore:
         ``wait_for_replies_async`` instead.
         """
         deadline = time.monotonic() + timeout
-        while True:
-            replies = self.replies_in(channel, thread_ts)
-            if enough(replies, count, complete):
-                return replies
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    self._describe_wait(channel, thread_ts, count, timeout, complete, replies)
-                )
+        while (replies := self._replies_by(deadline, channel, thread_ts, count, timeout, complete)) is None:
             time.sleep(poll)
+        return replies
 
     async def wait_for_replies_async(
         self,
@@ -180,15 +204,20 @@ class EmulatorCore:
     ) -> list[Message]:
         """``wait_for_replies`` that yields to the event loop between polls."""
         deadline = time.monotonic() + timeout
-        while True:
-            replies = self.replies_in(channel, thread_ts)
-            if enough(replies, count, complete):
-                return replies
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    self._describe_wait(channel, thread_ts, count, timeout, complete, replies)
-                )
+        while (replies := self._replies_by(deadline, channel, thread_ts, count, timeout, complete)) is None:
             await asyncio.sleep(poll)
+        return replies
+
+    def _replies_by(
+        self, deadline: float, channel: str, thread_ts: str, count: int, timeout: float, complete: bool
+    ) -> list[Message] | None:
+        """The replies once there are enough, None while waiting, AssertionError past ``deadline``."""
+        replies = self.replies_in(channel, thread_ts)
+        if enough(replies, count, complete):
+            return replies
+        if time.monotonic() >= deadline:
+            raise AssertionError(self._describe_wait(channel, thread_ts, count, timeout, complete, replies))
+        return None
 
     def _describe_wait(
         self, channel: str, thread_ts: str, count: int, timeout: float, complete: bool, replies: list[Message]

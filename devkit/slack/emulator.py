@@ -147,7 +147,7 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
     def _spend(self, method: str, args: dict[str, Any]) -> None:
         if self.rules.rate_limits:
             channel = args.get("channel") or args.get("channel_id")
-            self._limiter.check(self.team_id, method, str(channel) if channel else None)
+            self._limiter.check(self.calling_team, method, str(channel) if channel else None)
 
     # ----------------------------------------------------------------- HTTP server side
 
@@ -195,8 +195,11 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
         if method == "apps.connections.open":  # the one method that takes the app-level token
             if token != self.app_token:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
-        elif token != self.bot_token:
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        else:
+            team = self.team_of(token)
+            if team is None:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            self._answering_for(team)
         try:
             self._spend(method, args)
         except RateLimited as exc:
@@ -205,7 +208,7 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
             return 200, {"ok": True, "url": self._new_socket_url()}, {}
         status, body, headers = await self._answer_bot(method, args)
         if self.scopes is not None:
-            headers["X-OAuth-Scopes"] = ",".join(self.scopes)
+            headers["x-oauth-scopes"] = ",".join(self.scopes)
         return status, body, headers
 
     async def _answer_bot(
@@ -217,6 +220,8 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
             except SlackError as exc:
                 return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
         fault = self._take_fault(method)
+        if fault is not None and fault.error == "message_not_in_streaming_state":
+            self.end_stream(str(args.get("channel", "")), str(args.get("ts", "")))  # as Slack would have
         if fault is not None:
             headers = {}
             if fault.status == 429 and fault.retry_after is not None:

@@ -3,7 +3,7 @@
 A call the token's scopes don't allow is answered ``{"ok": false, "error": "missing_scope",
 "needed": ..., "provided": ...}`` (HTTP 200), ``needed`` naming the scope(s) that would do and
 ``provided`` the token's scopes, comma-separated. Every answer to a bot token carries the
-``X-OAuth-Scopes`` header listing its scopes, as Slack's do.
+``x-oauth-scopes`` header listing its scopes, as Slack's do.
 """
 
 from __future__ import annotations

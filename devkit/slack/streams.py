@@ -5,8 +5,10 @@ in a channel (not a DM) it needs ``recipient_team_id`` and ``recipient_user_id``
 at most 12,000 characters of ``markdown_text``. Append and stop work only while the message is
 streaming (``message_not_in_streaming_state`` after it stopped or expired); chat.update and
 chat.delete refuse a message that is still streaming (see ``devkit.slack.chat``). Slack ends a
-stream that gets no append for a while; the emulator does so after ``stream_idle_seconds``.
-``open_streams()`` lists every stream the app started and never stopped.
+stream that gets no append for a while; the emulator does so after ``stream_idle_seconds``, or
+when a test calls ``end_stream`` (or injects ``message_not_in_streaming_state``). ``open_streams()``
+lists every stream the app started and neither stopped nor lost to Slack: Slack would show it
+as still being written.
 """
 
 from __future__ import annotations
@@ -30,11 +32,19 @@ class StreamsMixin(EmulatorCore):
         self._open_streams_allowed = False
 
     def open_streams(self) -> list[Message]:
-        """Snapshots of streams started and never stopped with chat.stopStream (expired ones too)."""
+        """Snapshots of streams still streaming: started, never stopped, not ended by Slack."""
         self._expire_idle_streams()
         with self._lock:
-            found = [dataclasses.replace(m) for m in self._streams.values() if not m.stopped]
+            found = [dataclasses.replace(m) for m in self._streams.values() if m.streaming]
         return sorted(found, key=lambda m: (m.channel, m.ts))
+
+    def end_stream(self, channel: str, ts: str) -> None:
+        """End a stream as Slack does when it loses one: no longer streaming, never stopped."""
+        with self._lock:
+            message = self._streams.get((channel, ts))
+            if message is not None and message.streaming:
+                message.streaming = False
+                message.expired = True
 
     def allow_open_streams(self) -> None:
         """Say that this test leaves a stream open on purpose (the fixture then won't fail it)."""
