@@ -8,7 +8,7 @@ coaching service itself with a model that fails or stalls in ways the fake OpenA
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,26 +21,15 @@ from bot.llm import StreamStats
 from bot.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack.rate_limits import Limit
-from devkit.slack.rules import EmulatorRules
 from devkit.slack_emulator import SlackEmulator
 from storage.conversations import ConversationStore
-from tests.fixtures.fakes import assert_no_stream_left_open
 from tests.fixtures.waiting import until
 
 TRIVIAL = {"chat.startStream": Limit(per_minute=1, burst=1)}
 FEW_APPENDS = {"chat.appendStream": Limit(per_minute=6, burst=1)}
 
 
-@pytest.fixture
-def slack_emulator(request: pytest.FixtureRequest) -> Iterator[SlackEmulator]:
-    """The emulator with Slack's tiers, and the test's tighter limits (``indirect`` parameter)."""
-    limits = getattr(request, "param", {})
-    with SlackEmulator(rules=EmulatorRules(method_limits=limits)) as emulator:
-        yield emulator
-        assert_no_stream_left_open(emulator, request)
-
-
-@pytest.mark.parametrize("slack_emulator", [TRIVIAL], indirect=True)
+@pytest.mark.slack_rules(method_limits=TRIVIAL)
 def test_when_start_stream_is_throttled_the_replies_are_posted_whole_not_failed(
     slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
 ) -> None:
@@ -60,7 +49,7 @@ def test_when_start_stream_is_throttled_the_replies_are_posted_whole_not_failed(
     assert all(c.ok and "markdown_text" in c.args for c in posted)
 
 
-@pytest.mark.parametrize("slack_emulator", [FEW_APPENDS], indirect=True)
+@pytest.mark.slack_rules(method_limits=FEW_APPENDS)
 def test_an_append_refused_for_its_rate_rides_on_the_next_call(
     slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
 ) -> None:

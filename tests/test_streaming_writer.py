@@ -153,7 +153,7 @@ async def test_a_lost_stream_continues_in_a_new_message_and_is_never_edited(
     writer.write("First half, ")
     await until(lambda: bool(replies(slack_emulator)))
     streamed = replies(slack_emulator)
-    await client.chat_stopStream(channel=TARGET.channel_id, ts=streamed[0].ts)  # Slack ends it (expiry)
+    slack_emulator.end_stream(TARGET.channel_id, streamed[0].ts)  # Slack loses it (it expired, say)
     writer.write("second half.")
 
     stats = await writer.close()
