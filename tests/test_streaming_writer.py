@@ -309,3 +309,20 @@ async def test_without_streaming_the_reply_is_posted_then_edited(
 
     assert thread_text(slack_emulator) == "Posted, then edited."
     assert slack_emulator.calls_to("chat.update") and not slack_emulator.calls_to("chat.appendStream")
+
+
+async def test_a_429_on_an_edit_is_waited_out_and_the_last_edit_still_lands(
+    slack_emulator: SlackEmulator, client: AsyncWebClient, budget: SlackRateBudget
+) -> None:
+    slack_emulator.fail("chat.startStream", error="unknown_method", status=200)
+    slack_emulator.fail("chat.update", error="ratelimited", status=429, retry_after=0)
+    writer = writer_for(client, budget)
+    writer.write("Posted, ")
+    await until(lambda: bool(slack_emulator.calls_to("chat.postMessage")))
+    writer.write("then edited ")
+    writer.write("in the end.")
+
+    await writer.close()
+
+    assert thread_text(slack_emulator) == "Posted, then edited in the end."
+    assert [c.status for c in slack_emulator.calls_to("chat.update")][:2] == [429, 200]
