@@ -47,9 +47,10 @@ logger = logging.getLogger(__name__)
 
 SLACK_TIMEOUT_SECONDS = 30
 SLACK_CONNECTIONS = 100
-#: Slack calls a 429 is not waited out for, as the reply writer has a better answer: a reply whose
-#: stream cannot start is posted whole; an append's text rides on the stream's next call.
-NOT_WAITED_FOR = frozenset({START_STREAM, APPEND_STREAM})
+#: Slack calls a 429 is not waited out for, as there is a better answer: a reply whose stream
+#: cannot start is posted whole; an append's text rides on the stream's next call; and an
+#: "is thinking…" shown only after Retry-After could land after the reply and outstay it.
+NOT_WAITED_FOR = frozenset({START_STREAM, APPEND_STREAM, "assistant.threads.setStatus"})
 
 
 @dataclass

@@ -326,3 +326,16 @@ async def test_a_429_on_an_edit_is_waited_out_and_the_last_edit_still_lands(
 
     assert thread_text(slack_emulator) == "Posted, then edited in the end."
     assert [c.status for c in slack_emulator.calls_to("chat.update")][:2] == [429, 200]
+
+
+async def test_a_status_refused_for_its_rate_is_dropped_not_shown_late(
+    slack_emulator: SlackEmulator, client: AsyncWebClient
+) -> None:
+    slack_emulator.fail("assistant.threads.setStatus", error="ratelimited", status=429, retry_after=30)
+
+    with pytest.raises(SlackApiError):
+        await client.assistant_threads_setStatus(
+            channel_id=TARGET.channel_id, thread_ts=TARGET.thread_ts, status="is thinking…"
+        )
+
+    assert [c.status for c in slack_emulator.calls_to("assistant.threads.setStatus")] == [429]
