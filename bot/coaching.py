@@ -22,7 +22,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.attachments import AttachmentService, confirmation_text, problems_text
 from bot.config import Settings
+from bot.config_errors import is_config_error, openai_problem
 from bot.file_listing import is_files_command
+from bot.health import ConfigHealth
 from bot.llm import CoachModel, StreamStats
 from bot.mentions import MentionFilter
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
@@ -81,15 +83,25 @@ class TurnOutcome(enum.StrEnum):
     FILES_LISTED = "files_listed"
 
 
+NOT_SET_UP_TEXT = (
+    "Sorry, I'm not set up correctly yet, so I can't answer. "
+    "The admins have been told. Your message is saved."
+)
+
+
 def failure_text(error: BaseException) -> str:
-    """A short, human explanation for the thread; never the raw error."""
+    """A short, human explanation for the thread; never the raw error.
+
+    A configuration error (a refused key, an unknown model…) is not an outage: sending again
+    won't help, so the coach is told the bot isn't set up and that the admins know.
+    """
+    if is_config_error(error):
+        return NOT_SET_UP_TEXT
     saved = "Your message is saved, so just send it again in a minute."
     if isinstance(error, openai.RateLimitError):
         return f"I'm getting too many requests right now and couldn't answer. {saved}"
     if isinstance(error, openai.APITimeoutError):
         return f"The coaching model took too long to answer. {saved}"
-    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
-        return "I can't reach the coaching model: its API key was refused. Please tell your Slack admin."
     return f"The coaching model is unavailable right now. {saved}"
 
 
@@ -127,6 +139,8 @@ class CoachingService:
         self.attachments = attachments
         # Reads the session's files into the prompt (and indexes them for the intake).
         self.reader = reader
+        # Where configuration errors are recorded (log, /readyz, /perf, the admins' DM).
+        self.config_health: ConfigHealth | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -265,6 +279,7 @@ class CoachingService:
                 logger.warning(
                     "Model call failed (session=%s, error=%s)", recorded.session_id, type(error).__name__
                 )
+                self._note_config_problem(error)
                 writer.write(INTERRUPTED_NOTE if _has_text(reply) else failure_text(error))
             writer_stats = await writer.close()
         except SLACK_ERRORS as error:
@@ -344,6 +359,11 @@ class CoachingService:
             stats.completion_tokens,
             writer.slack_calls,
         )
+
+    def _note_config_problem(self, error: BaseException) -> None:
+        problem = openai_problem(error, model=self._settings.openai_model)
+        if problem is not None and self.config_health is not None:
+            self.config_health.record(problem)
 
     def _report_model_call(self, stats: StreamStats, *, failed: bool) -> None:
         if self._on_model_call is None:

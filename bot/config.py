@@ -10,13 +10,22 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
+
+from sqlalchemy.exc import ArgumentError
+
+from storage.engine import async_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(ValueError):
-    """A setting is present but unusable; the message names it."""
+    """A setting is present but unusable; each problem names its setting, in one line."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
 
 
 def _bool(raw: str | None, default: bool = False) -> bool:
@@ -100,7 +109,16 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings, or a SettingsError naming every unusable one (never a traceback later)."""
         env = os.environ if env is None else env
+        settings = cls._read(env)
+        problems = settings.problems()
+        if problems:
+            raise SettingsError(*problems)
+        return settings
+
+    @classmethod
+    def _read(cls, env: Mapping[str, str]) -> Settings:
         return cls(
             slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
@@ -153,6 +171,21 @@ class Settings:
             return model_takes_images(self.openai_model)
         return _bool(self.openai_vision)
 
+    def problems(self) -> list[str]:
+        """What is unusable in these settings, one line each (names the setting, never a secret)."""
+        problems = []
+        if self.log_level not in LOG_LEVELS:
+            problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        database = _database_url_problem(self.database_url)
+        if database:
+            problems.append(database)
+        if not 0 < self.port < 65536:
+            problems.append(f"PORT must be between 1 and 65535, got {self.port}")
+        for name, url in (("SLACK_API_URL", self.slack_api_url), ("OPENAI_BASE_URL", self.openai_base_url)):
+            if url and urlsplit(url).scheme not in ("http", "https"):
+                problems.append(f"{name} must be an http(s) URL")
+        return problems
+
     def missing_for_serving(self) -> list[str]:
         """Names of settings the HTTP server cannot start without."""
         missing = []
@@ -186,6 +219,17 @@ def _vision(raw: str | None) -> str:
 def _id_set(raw: str | None) -> frozenset[str]:
     """``U1, U2 U3`` → {"U1", "U2", "U3"}: commas or spaces, blanks ignored."""
     return frozenset(part for part in (raw or "").replace(",", " ").split() if part)
+
+
+def _database_url_problem(url: str) -> str | None:
+    """Why DATABASE_URL cannot be used (the URL itself is never repeated: it may hold a password)."""
+    try:
+        async_url(url)
+    except ArgumentError:
+        return "DATABASE_URL is not a database URL; use sqlite:///path or postgresql://user@host/db"
+    except ValueError as error:
+        return f"DATABASE_URL: {error}"
+    return None
 
 
 def _with_trailing_slash(url: str) -> str:

@@ -254,6 +254,8 @@ class SlackEmulator:
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.app_id = app_id
         self.team_domain = team_domain
+        # The bot token's scopes, sent as Slack does in each answer's x-oauth-scopes header (None: no header).
+        self.scopes: list[str] | None = None
         self._server = BackgroundServer(self._make_app, host=host, port=port)
         self._lock = threading.Lock()
         self._calls: list[RecordedCall] = []
@@ -550,6 +552,8 @@ class SlackEmulator:
         if pause > 0:
             await asyncio.sleep(pause)
         status, body, headers = await self._answer(method, args, token)
+        if token == self.bot_token and self.scopes is not None:
+            headers = {**headers, "x-oauth-scopes": ",".join(self.scopes)}
         call.status, call.error = status, body.get("error")
         return web.json_response(body, status=status, headers=headers)
 
