@@ -42,12 +42,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             report_schedule(settings)  # a bad REPORT_TIMEZONE / REPORT_TIME, before anything starts
         if args.no_migrate:
             _require_current_schema(settings.database_url)
+        serve_forever(settings, socket_mode=args.socket_mode, migrate=not args.no_migrate)
     except SettingsError as error:
         for problem in error.problems:
             _error(problem)
         return 2
-    try:
-        serve_forever(settings, socket_mode=args.socket_mode, migrate=not args.no_migrate)
     except SQLAlchemyError as error:
         shown = safe_database_url(settings.database_url)
         _error(f"DATABASE_URL: cannot use {shown} ({describe_database_error(error)})")
@@ -62,7 +61,13 @@ def _require_current_schema(database_url: str) -> None:
     """--no-migrate: the database must answer and be at this code's revision already."""
     from storage.migrate import current_revision, head_revision
 
-    revision, head = current_revision(database_url, connect_timeout=10), head_revision()
+    alembic = logging.getLogger("alembic.runtime.migration")
+    level = alembic.level
+    alembic.setLevel(logging.WARNING)  # only reading the revision: no "Context impl…" lines
+    try:
+        revision, head = current_revision(database_url, connect_timeout=10), head_revision()
+    finally:
+        alembic.setLevel(level)
     if revision != head:
         raise SettingsError(
             f"DATABASE_URL: the database is at revision {revision or 'none'}, this code needs {head}; "

@@ -45,5 +45,6 @@ def configure_logging(level: str) -> None:
             "openai",
             "aiohttp.access",
             "uvicorn.access",
+            "alembic.runtime.plugins",  # one INFO line per plugin, on import
         ):
             logging.getLogger(noisy).setLevel(logging.WARNING)

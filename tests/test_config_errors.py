@@ -23,6 +23,7 @@ from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator, SlackError
 from tests.fixtures.app import converse
 from tests.fixtures.waiting import eventually
+from tests.test_perf_command import block_text, perf
 
 DM = "D0COACH"
 WRONG_KEY = "sk-wrong-key-0123456789abcdef"
@@ -86,6 +87,17 @@ def test_the_refused_key_shows_in_readyz_and_perf(
     [problem] = perf["config"]["problems"]
     assert problem["setting"] == "OPENAI_API_KEY"
     assert problem["count"] == 1 and problem["since"] == problem["last_seen"]
+
+
+def test_perf_shows_the_problem_first(slack_emulator: SlackEmulator, wrong_key_bot: BackgroundServer) -> None:
+    converse(slack_emulator, wrong_key_bot, slack_emulator.user_says(channel=DM, text="Hello coach"))
+
+    text = block_text(perf(slack_emulator, wrong_key_bot, user_id="U0ADMIN"))
+
+    assert text.index("*Configuration*") < text.index("*Caches*")
+    line = ":warning: `OPENAI_API_KEY` OpenAI refused the API key (401 invalid_api_key) · since <!date^"
+    assert line in text
+    assert "· 1×" in text
 
 
 def test_a_model_the_server_does_not_know_is_a_setup_problem_until_a_call_works(
