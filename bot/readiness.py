@@ -68,8 +68,8 @@ class Readiness:
         reasons = []
         if database != OK:
             reasons.append(f"DATABASE_URL: the database does not answer ({database})")
-        if slack != OK:
-            reasons.append(f"Slack: auth.test failed ({slack})")
+        if slack != OK and not any(record.problem.code == slack for record in problems):
+            reasons.append(f"Slack: auth.test failed ({slack})")  # else the problem's own line says it
         if openai != OK:
             reasons.append(openai)
         reasons.extend(record.problem.line() for record in problems)

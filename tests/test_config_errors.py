@@ -87,6 +87,8 @@ def test_the_refused_key_shows_in_readyz_and_perf(
     [problem] = perf["config"]["problems"]
     assert problem["setting"] == "OPENAI_API_KEY"
     assert problem["count"] == 1 and problem["since"] == problem["last_seen"]
+    with urllib.request.urlopen(f"{wrong_key_bot.url}/metrics", timeout=10) as response:
+        assert 'coachbot_config_problems{setting="OPENAI_API_KEY"} 1.0' in response.read().decode()
 
 
 def test_perf_shows_the_problem_first(slack_emulator: SlackEmulator, wrong_key_bot: BackgroundServer) -> None:

@@ -47,7 +47,7 @@ def test_a_bad_slack_token_is_not_ready(settings: Settings) -> None:
 
     assert (status, health) == (503, 200)
     assert body["slack"] == "invalid_auth"
-    assert "SLACK_BOT_TOKEN: Slack refused the token (invalid_auth on auth.test)" in body["reasons"]
+    assert body["reasons"] == ["SLACK_BOT_TOKEN: Slack refused the token (invalid_auth on auth.test)"]
 
 
 def test_an_unreachable_slack_is_not_ready(settings: Settings) -> None:
