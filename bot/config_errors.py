@@ -127,8 +127,9 @@ class SlackConfigWatch(AsyncRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if response is not None and response.body:
-            problem = slack_problem(method_of(request.url), response.body)
+        body = response.body if response is not None else None
+        if isinstance(body, dict) and not body.get("ok", True):  # an ok answer costs one lookup
+            problem = slack_problem(method_of(request.url), body)
             if problem is not None:
                 self._health.record(problem)
         return False

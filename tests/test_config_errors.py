@@ -7,7 +7,6 @@ unknown model with 404, as OpenAI does.
 
 from __future__ import annotations
 
-import json
 import logging
 import urllib.error
 import urllib.request
@@ -21,20 +20,12 @@ from bot.config import Settings
 from bot.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator, SlackError
-from tests.fixtures.app import converse
+from tests.fixtures.app import converse, get_json
 from tests.fixtures.waiting import eventually
 from tests.test_perf_command import block_text, perf
 
 DM = "D0COACH"
 WRONG_KEY = "sk-wrong-key-0123456789abcdef"
-
-
-def get_json(url: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 def dms_to(slack: SlackEmulator, user_id: str) -> list[Any]:

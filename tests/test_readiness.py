@@ -5,9 +5,6 @@ The real app over HTTP against the Slack emulator, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 from bot.config import Settings
@@ -16,15 +13,8 @@ from bot.readiness import Readiness
 from bot.serve import BackgroundServer, free_port
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import create_db_engine
+from tests.fixtures.app import get_json
 from tests.fixtures.clock import FakeClock
-
-
-def get_json(url: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 def readyz_with(settings: Settings) -> tuple[int, dict[str, Any], int]:
