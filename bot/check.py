@@ -91,14 +91,8 @@ async def check_slack(settings: Settings, manifest: Path = MANIFEST_PATH) -> lis
     )
     try:
         response = await client.auth_test()
-    except SlackApiError as error:
-        problem = slack_problem("auth.test", error.response.data)
-        code = error.response.get("error") or f"HTTP {error.response.status_code}"
-        line = problem.line() if problem else f"SLACK_BOT_TOKEN: auth.test failed ({code})"
-        return [*findings, _problem(line)]
     except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
-        line = f"SLACK_API_URL: Slack did not answer at {settings.slack_api_url} ({type(error).__name__})"
-        return [*findings, _problem(line)]
+        return [*findings, _slack_refusal("auth.test", "SLACK_BOT_TOKEN", settings, error)]
     who = f"Slack: workspace {response.get('team')} ({response.get('team_id')}) as {response.get('user_id')}"
     wanted, granted = manifest_bot_scopes(manifest), granted_scopes(response.headers)
     if wanted is None:
@@ -114,7 +108,28 @@ async def check_slack(settings: Settings, manifest: Path = MANIFEST_PATH) -> lis
         )
     else:
         findings.append(Finding(True, f"{who}; all {len(wanted)} scopes of manifest.yml granted"))
+    if settings.slack_app_token:
+        findings.append(await _check_app_token(client, settings.slack_app_token, settings))
     return findings
+
+
+async def _check_app_token(client: AsyncWebClient, app_token: str, settings: Settings) -> Finding:
+    """Socket Mode's token: apps.connections.open hands out a URL (left unused; it expires)."""
+    try:
+        await client.apps_connections_open(app_token=app_token)
+    except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+        return _slack_refusal("apps.connections.open", "SLACK_APP_TOKEN", settings, error)
+    return Finding(True, "Socket Mode: SLACK_APP_TOKEN accepted (apps.connections.open)")
+
+
+def _slack_refusal(method: str, setting: str, settings: Settings, error: Exception) -> Finding:
+    """A Slack call that failed: Slack's refusal (naming its setting), or Slack not answering."""
+    if not isinstance(error, SlackApiError):
+        where = settings.slack_api_url
+        return _problem(f"SLACK_API_URL: Slack did not answer {method} at {where} ({type(error).__name__})")
+    problem = slack_problem(method, error.response.data)
+    code = error.response.get("error") or f"HTTP {error.response.status_code}"
+    return _problem(problem.line() if problem else f"{setting}: {method} failed ({code})")
 
 
 # ---------------------------------------------------------------------- the model

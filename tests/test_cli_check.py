@@ -31,6 +31,7 @@ SETTINGS_NAMES = (
     "S3_ENDPOINT_URL",
     "ATTACHMENTS_DIR",
     "LOG_LEVEL",
+    "SLACK_APP_TOKEN",
 )
 
 
@@ -187,3 +188,17 @@ def test_a_writable_local_folder_passes(sqlite_env: dict[str, str], tmp_path: Pa
 
     assert done.returncode == 0, done.stdout
     assert f"ok  Attachments: local folder {tmp_path} is writable" in done.stdout
+
+
+def test_a_socket_mode_token_is_tried_when_set(
+    sqlite_env: dict[str, str], slack_emulator: SlackEmulator
+) -> None:
+    good = run_check({**sqlite_env, "SLACK_APP_TOKEN": slack_emulator.app_token})
+    bad = run_check({**sqlite_env, "SLACK_APP_TOKEN": "xapp-not-this-one"})
+
+    assert good.returncode == 0, good.stdout
+    assert "ok  Socket Mode: SLACK_APP_TOKEN accepted" in good.stdout
+    assert bad.returncode == 1
+    assert bad.stdout.splitlines() == [
+        "SLACK_APP_TOKEN: Slack refused the token (invalid_auth on apps.connections.open)"
+    ]
