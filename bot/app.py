@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -29,6 +31,7 @@ from bot.attachments import AttachmentService
 from bot.coaching import CoachingService
 from bot.config import Settings
 from bot.llm import CoachModel
+from bot.logs import safe_error
 from bot.metrics import Metrics
 from bot.perf import PerfService
 from bot.prometheus import register_collector
@@ -100,6 +103,32 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
+def bolt_logger() -> logging.Logger:
+    """The logger Bolt is given: WARNING, so none of its per-class loggers logs at INFO.
+
+    Bolt copies this logger's level to the loggers it makes for each part (without a logger they
+    copy the root's), and some of those log a whole request body at INFO: a rejected signature's,
+    for one. Warnings and errors still show, written safely by ``bot.logs``.
+    """
+    logger = logging.getLogger("slack_bolt")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
+async def answer_what_no_listener_handles(error: Exception) -> BoltResponse | None:
+    """Bolt's error handler: an event no listener takes is answered 200, a failure logged safely.
+
+    Slack counts any other answer to a correctly signed event as a failed delivery: it retries,
+    and disables a subscription that keeps failing. An event type or message subtype coachbot
+    does not act on is simply not for it. Bolt raises ``BoltUnhandledRequestError`` for those
+    (``raise_error_for_unhandled_request``) instead of answering 404 and logging the body.
+    """
+    if isinstance(error, BoltUnhandledRequestError):
+        return BoltResponse(status=200, body="")
+    logger.error("A Slack listener failed: %s", safe_error(error), exc_info=error)
+    return None
+
+
 def build_bolt_app(
     settings: Settings,
     client: AsyncWebClient,
@@ -113,7 +142,10 @@ def build_bolt_app(
         client=client,
         signing_secret=settings.slack_signing_secret,
         process_before_response=False,
+        logger=bolt_logger(),
+        raise_error_for_unhandled_request=True,
     )
+    app.error(answer_what_no_listener_handles)
 
     async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["coaching"] = coaching
