@@ -32,6 +32,7 @@ from bot.coaching import CoachingService
 from bot.config import Settings
 from bot.llm import CoachModel
 from bot.logs import safe_error
+from bot.message_edits import MessageEditService
 from bot.metrics import Metrics
 from bot.perf import PerfService
 from bot.prometheus import register_collector
@@ -44,6 +45,7 @@ from storage.caches import CacheRegistry, CountingTTLCache
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
+from storage.message_edits import MessageEditStore
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class Runtime:
     files: FileStore | None = None
     attachments: AttachmentService | None = None
     scheduler: JobScheduler | None = None
+    edits: MessageEditService | None = None
 
     async def close(self, drain_seconds: float = 10.0) -> None:
         if self.scheduler is not None:  # first: its jobs use the services closed below
@@ -75,6 +78,8 @@ class Runtime:
         if not await self.coaching.drain(drain_seconds):
             logger.warning("Shutting down with coaching turns still running")
         await self.model.close()
+        if self.edits is not None:  # before the store: it shares the store's SQLite writer
+            await self.edits.close()
         await self.store.close()
         if self.attachments is not None:  # before the Slack session: its feedback calls use it
             await self.attachments.close()
@@ -136,6 +141,7 @@ def build_bolt_app(
     *,
     metrics: Metrics | None = None,
     perf: PerfService | None = None,
+    edits: MessageEditService | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context."""
     app = AsyncApp(
@@ -150,6 +156,7 @@ def build_bolt_app(
     async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["coaching"] = coaching
         context["perf"] = perf
+        context["edits"] = edits
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.metrics.timed report here
         if context.get("received_at") is None:
@@ -208,7 +215,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         admins=AdminCheck(settings.perf_admin_ids, caches.get("slack_api")),
     )
     register_collector(metrics, perf.collect)
-    bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf)
+    edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
+    bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf, edits=edits)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -222,6 +230,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         perf=perf,
         files=files,
         attachments=attachments,
+        edits=edits,
     )
     perf.scheduler = lambda: runtime.scheduler  # /perf jobs: whatever scheduler runs now, if any
     if settings.scheduler_enabled:

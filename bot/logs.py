@@ -17,6 +17,8 @@ import traceback
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError, StatementError
+
 _SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{8,})")
 
 #: Libraries whose INFO lines carry request bodies or URLs with data; WARNING and up still show.
@@ -71,7 +73,7 @@ def safe_error(error: BaseException) -> str:
     """
     name = type(error).__name__
     module = type(error).__module__ + "."
-    if module.startswith(_OWN_PACKAGES) or isinstance(error, _SYSTEM_ERRORS):
+    if module.startswith(_OWN_PACKAGES) or isinstance(error, _SYSTEM_ERRORS) or _is_about_code(error):
         text = str(error)
         return redact(f"{name}: {text}") if text else name
     details = []
@@ -84,6 +86,12 @@ def safe_error(error: BaseException) -> str:
     if code:
         details.append(code)
     return f"{name} ({'; '.join(details)})" if details else name
+
+
+def _is_about_code(error: BaseException) -> bool:
+    """SQLAlchemy's own errors (a statement that does not compile…) describe code, not data;
+    a failed statement's (``StatementError``) quotes the driver's message, which may hold values."""
+    return isinstance(error, SQLAlchemyError) and not isinstance(error, StatementError)
 
 
 def _chain(error: BaseException) -> list[BaseException]:
