@@ -29,7 +29,7 @@ from jobs.database import create_jobs_engine
 from jobs.event_ledger import prune_processed_events
 from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
-from jobs.weekly_report import retry_weekly_report, run_weekly_report
+from jobs.weekly_report import WeeklyReportJob
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -84,16 +84,16 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
             post_weekly_report(runtime.slack_client, channel, report, chart), timeout=POST_TIMEOUT_SECONDS
         )
 
+    report = WeeklyReportJob(
+        engine,
+        channel=settings.report_channel_id,
+        timezone=settings.report_timezone,
+        claimed_by=claimed_by,
+        post=post,
+    )
     scheduler.add_cron_job(
         "weekly_report",
-        lambda: run_weekly_report(
-            engine,
-            channel=settings.report_channel_id,
-            timezone=settings.report_timezone,
-            claimed_by=claimed_by,
-            now=now(),
-            post=post,
-        ),
+        lambda: report.run(now()),
         day_of_week=day_of_week,
         hour=hour,
         minute=minute,
@@ -101,14 +101,7 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
     )
     scheduler.add_interval_job(
         "weekly_report_retry",
-        lambda: retry_weekly_report(
-            engine,
-            channel=settings.report_channel_id,
-            timezone=settings.report_timezone,
-            claimed_by=claimed_by,
-            now=now(),
-            post=post,
-        ),
+        lambda: report.retry(now()),
         minutes=REPORT_RETRY_CHECK_MINUTES,
         timeout_seconds=POST_TIMEOUT_SECONDS + 60,
     )

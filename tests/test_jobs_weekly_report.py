@@ -7,6 +7,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from bot.serve import BackgroundServer
 from devkit.slack_emulator import SlackEmulator
 from jobs import claims
 from jobs.database import create_jobs_engine
-from jobs.weekly_report import iso_week, retry_weekly_report, run_weekly_report
+from jobs.weekly_report import WeeklyReportJob, iso_week
 from storage.engine import sync_url
 from storage.models import chat_messages, coaching_sessions, job_runs
 
@@ -176,14 +177,13 @@ def poster(slack: SlackEmulator) -> Callable[[WeeklyReport, bytes], object]:
     return post
 
 
-def job(
-    function: Callable[..., str], engine: Engine, slack: SlackEmulator, replica: str, now: datetime
-) -> str:
-    """One run of a weekly-report job as a replica's scheduler makes it; a raised error as its outcome."""
+def job(which: str, engine: Engine, slack: SlackEmulator, replica: str, now: datetime) -> str:
+    """A replica's weekly report ``run`` or ``retry``, as its scheduler calls it; an error as its outcome."""
+    report = WeeklyReportJob(
+        engine, channel=REPORT_CHANNEL, timezone=ZONE, claimed_by=replica, post=poster(slack)
+    )
     try:
-        return function(
-            engine, channel=REPORT_CHANNEL, timezone=ZONE, claimed_by=replica, now=now, post=poster(slack)
-        )
+        return getattr(report, which)(now)
     except SlackApiError as error:
         return f"error: {type(error).__name__}"
 
@@ -196,25 +196,23 @@ def test_a_failed_post_is_retried_after_its_back_off_and_posted_once(
         "files.getUploadURLExternal", error="internal_error", status=200, retry_after=None, times=2
     )
 
-    assert job(run_weekly_report, jobs_engine, slack_emulator, "a", FIRST_RUN) == "error: SlackApiError"
-    early = job(retry_weekly_report, jobs_engine, slack_emulator, "b", FIRST_RUN + timedelta(seconds=30))
+    assert job("run", jobs_engine, slack_emulator, "a", FIRST_RUN) == "error: SlackApiError"
+    early = job("retry", jobs_engine, slack_emulator, "b", FIRST_RUN + timedelta(seconds=30))
     assert early.startswith("skipped: attempt 2 not before")
-    assert job(retry_weekly_report, jobs_engine, slack_emulator, "b", FIRST_RUN + timedelta(minutes=1)) == (
+    assert job("retry", jobs_engine, slack_emulator, "b", FIRST_RUN + timedelta(minutes=1)) == (
         "error: SlackApiError"
     )
     assert claims_in(database_url) == [("weekly_report", "error: SlackApiError (attempt 2)")]
-    waiting = job(retry_weekly_report, jobs_engine, slack_emulator, "a", FIRST_RUN + timedelta(minutes=2))
+    waiting = job("retry", jobs_engine, slack_emulator, "a", FIRST_RUN + timedelta(minutes=2))
     assert waiting.startswith("skipped: attempt 3 not before")  # the second wait is longer
-    assert (
-        job(retry_weekly_report, jobs_engine, slack_emulator, "a", FIRST_RUN + timedelta(minutes=4)) == "ok"
-    )
+    assert job("retry", jobs_engine, slack_emulator, "a", FIRST_RUN + timedelta(minutes=4)) == "ok"
 
     assert claims_in(database_url) == [("weekly_report", "ok")]
     posts = slack_emulator.messages(REPORT_CHANNEL)
     assert len(posts) == 1
     assert "Reply time: median 1.20 s" in posts[0].text  # the week as of the first attempt
     later = FIRST_RUN + timedelta(hours=3)
-    assert job(retry_weekly_report, jobs_engine, slack_emulator, "b", later) == "skipped: posted"
+    assert job("retry", jobs_engine, slack_emulator, "b", later) == "skipped: posted"
     assert len(slack_emulator.calls_to("files.completeUploadExternal")) == 1
 
 
@@ -223,23 +221,19 @@ def test_three_replicas_retrying_at_once_post_the_report_once(
 ):
     seed_yesterday(database_url)
     slack_emulator.fail("files.getUploadURLExternal", error="internal_error", status=200, retry_after=None)
-    assert job(run_weekly_report, jobs_engine, slack_emulator, "a", FIRST_RUN) == "error: SlackApiError"
+    assert job("run", jobs_engine, slack_emulator, "a", FIRST_RUN) == "error: SlackApiError"
     engines = [create_jobs_engine(database_url) for _ in range(3)]
-    start = threading.Barrier(3)
-    outcomes: list[str] = []
+    at_once = threading.Barrier(3)
 
-    def retry(name: str, engine: Engine) -> None:
-        start.wait()
-        outcomes.append(
-            job(retry_weekly_report, engine, slack_emulator, name, FIRST_RUN + timedelta(minutes=5))
+    def retry(replica: int) -> str:
+        at_once.wait()
+        return job(
+            "retry", engines[replica], slack_emulator, f"replica-{replica}", FIRST_RUN + timedelta(minutes=5)
         )
 
-    threads = [threading.Thread(target=retry, args=(f"replica-{i}", e)) for i, e in enumerate(engines)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            outcomes = list(pool.map(retry, range(3), timeout=30))
     finally:
         for engine in engines:
             engine.dispose()
@@ -257,13 +251,10 @@ def test_a_week_that_ended_is_not_retried(
     jobs_engine: Engine, slack_emulator: SlackEmulator, database_url: str
 ):
     slack_emulator.fail("files.getUploadURLExternal", error="internal_error", status=200, retry_after=None)
-    assert job(run_weekly_report, jobs_engine, slack_emulator, "a", FIRST_RUN) == "error: SlackApiError"
+    assert job("run", jobs_engine, slack_emulator, "a", FIRST_RUN) == "error: SlackApiError"
 
     next_week = FIRST_RUN + timedelta(days=7)
-    assert (
-        job(retry_weekly_report, jobs_engine, slack_emulator, "a", next_week)
-        == "skipped: not run this week yet"
-    )
+    assert job("retry", jobs_engine, slack_emulator, "a", next_week) == "skipped: not run this week yet"
     assert slack_emulator.messages(REPORT_CHANNEL) == []
 
 
@@ -272,7 +263,7 @@ def test_an_unfinished_attempt_is_never_taken_over(jobs_engine: Engine, slack_em
     assert claims.claim(jobs_engine, "weekly_report", week, "crashed-replica", now=FIRST_RUN)
 
     later = FIRST_RUN + timedelta(hours=1)
-    outcome = job(retry_weekly_report, jobs_engine, slack_emulator, "b", later)
+    outcome = job("retry", jobs_engine, slack_emulator, "b", later)
 
     assert outcome == "skipped: an attempt is unfinished"  # its post may have reached Slack
     assert slack_emulator.calls_to("files.getUploadURLExternal") == []
