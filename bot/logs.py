@@ -53,6 +53,9 @@ def _error_code(error: BaseException) -> str:
         slack_error = data.get("error") if isinstance(data, dict) else None
     if isinstance(slack_error, str):
         parts.append(f"error={slack_error}")
+    aws_error = response.get("Error") if isinstance(response, dict) else None  # botocore
+    if isinstance(aws_error, dict) and isinstance(aws_error.get("Code"), str):
+        parts.append(f"code={aws_error['Code']}")
     status = getattr(error, "status_code", None)
     if isinstance(status, int):
         parts.append(f"status={status}")
@@ -73,6 +76,8 @@ def safe_error(error: BaseException) -> str:
     """
     name = type(error).__name__
     module = type(error).__module__ + "."
+    if isinstance(error, OSError) and error.errno is not None:  # never its file name: a coach's
+        return f"{name}: [Errno {error.errno}] {error.strerror}"
     if module.startswith(_OWN_PACKAGES) or isinstance(error, _SYSTEM_ERRORS) or _is_about_code(error):
         text = str(error)
         return redact(f"{name}: {text}") if text else name

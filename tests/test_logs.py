@@ -66,6 +66,16 @@ def test_our_own_and_system_errors_keep_their_message() -> None:
         "ConnectionRefusedError: [Errno 111] Connect call failed"
     )
     assert safe_error(ValueError("secret words")) == "ValueError"
+    missing = FileNotFoundError(2, "No such file or directory", "/files/T1/9/1/secret words.txt")
+    assert safe_error(missing) == "FileNotFoundError: [Errno 2] No such file or directory"
+
+
+def test_an_s3_error_shows_its_code() -> None:
+    from botocore.exceptions import ClientError
+
+    error = ClientError({"Error": {"Code": "NoSuchKey", "Message": "secret words"}}, "GetObject")
+
+    assert safe_error(error) == "ClientError (code=NoSuchKey)"
 
 
 def test_a_logged_traceback_keeps_its_frames_and_classes_but_no_text() -> None:
