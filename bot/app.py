@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import handlers
 from bot.admins import AdminCheck
+from bot.agent_panel import AgentPanel
 from bot.attachments import AttachmentService
 from bot.coaching import CoachingService
 from bot.config import Settings
@@ -41,6 +42,7 @@ from storage.caches import CacheRegistry, CountingTTLCache
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
+from storage.greetings import GreetingLedger
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +109,10 @@ def build_bolt_app(
     *,
     metrics: Metrics | None = None,
     perf: PerfService | None = None,
+    agent_panel: AgentPanel | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context."""
+    panel = agent_panel or AgentPanel()
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret,
@@ -118,6 +122,7 @@ def build_bolt_app(
     async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["coaching"] = coaching
         context["perf"] = perf
+        context["agent_panel"] = panel
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.metrics.timed report here
         if context.get("received_at") is None:
@@ -176,7 +181,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         admins=AdminCheck(settings.perf_admin_ids, caches.get("slack_api")),
     )
     register_collector(metrics, perf.collect)
-    bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf)
+    agent_panel = AgentPanel(GreetingLedger(engine, sqlite_writer=store.sqlite_writer))
+    bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf, agent_panel=agent_panel)
     runtime = Runtime(
         settings=settings,
         engine=engine,
