@@ -59,7 +59,7 @@ class AgentPanel:
         self._greetings = greetings
 
     async def opened(
-        self, *, team_id: str, user_id: str, say: Say, set_suggested_prompts: SetSuggestedPrompts
+        self, team_id: str | None, user_id: str, say: Say, set_suggested_prompts: SetSuggestedPrompts
     ) -> bool:
         """The coach opened the agent view (or a panel thread); True when they were greeted.
 
@@ -69,7 +69,7 @@ class AgentPanel:
         """
         greeted = False
         try:
-            if await self._first_time(team_id, user_id):
+            if await self._first_time(team_id or "", user_id):
                 await say(text=GREETING)
                 greeted = True
             # After the greeting: without a thread_ts the prompts attach to the latest message.

@@ -10,13 +10,10 @@ Signed file_share events into the real app, moto's S3 server; SQLite and Postgre
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, text
 
-from bot.config import Settings
 from bot.serve import BackgroundServer
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url
@@ -38,13 +35,6 @@ def stored_row(database_url: str) -> dict[str, Any] | None:
     finally:
         engine.dispose()
     return found[0] if found and found[0]["status"] == "stored" else None
-
-
-@pytest.fixture
-def s3_bot(settings: Settings, s3_settings: Settings) -> Iterator[BackgroundServer]:
-    s3 = settings.with_overrides(s3_bucket=s3_settings.s3_bucket, s3_endpoint_url=s3_settings.s3_endpoint_url)
-    with BackgroundServer(s3) as server:
-        yield server
 
 
 def test_a_large_shared_file_goes_multipart_before_a_threshold_of_it_has_arrived(

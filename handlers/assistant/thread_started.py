@@ -14,14 +14,9 @@ from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import
 
 async def handle_thread_started(
     payload: dict[str, Any],
-    body: dict[str, Any],
     context: AsyncBoltContext,
     say: AsyncSay,
     set_suggested_prompts: AsyncSetSuggestedPrompts,
 ) -> None:
-    await context["agent_panel"].opened(
-        team_id=context.team_id or body.get("team_id") or "",
-        user_id=payload["assistant_thread"]["user_id"],
-        say=say,
-        set_suggested_prompts=set_suggested_prompts,
-    )
+    user_id = payload["assistant_thread"]["user_id"]
+    await context["agent_panel"].opened(context.team_id, user_id, say, set_suggested_prompts)

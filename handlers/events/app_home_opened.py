@@ -18,17 +18,11 @@ async def is_messages_tab(event: dict[str, Any]) -> bool:
 
 async def handle_messages_tab_opened(
     event: dict[str, Any],
-    body: dict[str, Any],
     context: AsyncBoltContext,
     say: AsyncSay,
     set_suggested_prompts: AsyncSetSuggestedPrompts,
 ) -> None:
-    await context["agent_panel"].opened(
-        team_id=context.team_id or body.get("team_id") or "",
-        user_id=event["user"],
-        say=say,
-        set_suggested_prompts=set_suggested_prompts,
-    )
+    await context["agent_panel"].opened(context.team_id, event["user"], say, set_suggested_prompts)
 
 
 async def acknowledge_home_tab_opened() -> None:
