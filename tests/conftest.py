@@ -2,9 +2,9 @@
 
 pytest_plugins = [
     "tests.fixtures.databases",
+    "tests.fixtures.held_download",
     "tests.fixtures.fakes",
     "tests.fixtures.app",
     "tests.fixtures.s3",
     "tests.fixtures.clock",
-    "tests.fixtures.held_download",
 ]

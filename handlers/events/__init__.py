@@ -1,4 +1,4 @@
-"""Event listeners: DMs, @mentions, replies in session threads, and the agent view opening."""
+"""Event listeners: DMs, @mentions and replies in session threads."""
 
 from slack_bolt.async_app import AsyncApp
 
