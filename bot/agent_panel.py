@@ -16,7 +16,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot.coaching import SLACK_ERRORS
+from storage.engine import SqliteWriter
 from storage.greetings import GreetingLedger
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,11 @@ class AgentPanel:
     def __init__(self, greetings: GreetingLedger | None = None) -> None:
         """``greetings`` None (an app without a database) greets on every open."""
         self._greetings = greetings
+
+    @classmethod
+    def on_database(cls, engine: AsyncEngine, sqlite_writer: SqliteWriter | None) -> AgentPanel:
+        """Greetings claimed in the app's database (``sqlite_writer``: the conversation store's)."""
+        return cls(GreetingLedger(engine, sqlite_writer=sqlite_writer))
 
     async def opened(
         self, team_id: str | None, user_id: str, say: Say, set_suggested_prompts: SetSuggestedPrompts

@@ -42,7 +42,6 @@ from storage.caches import CacheRegistry, CountingTTLCache
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
-from storage.greetings import GreetingLedger
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +180,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         admins=AdminCheck(settings.perf_admin_ids, caches.get("slack_api")),
     )
     register_collector(metrics, perf.collect)
-    agent_panel = AgentPanel(GreetingLedger(engine, sqlite_writer=store.sqlite_writer))
+    agent_panel = AgentPanel.on_database(engine, store.sqlite_writer)
     bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf, agent_panel=agent_panel)
     runtime = Runtime(
         settings=settings,
