@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import handlers
 from bot.admin_alerts import AdminAlerts
 from bot.admins import AdminCheck
+from bot.agent_panel import AgentPanel
 from bot.attachments import AttachmentService
 from bot.coaching import CoachingService
 from bot.config import Settings
@@ -156,8 +157,10 @@ def build_bolt_app(
     metrics: Metrics | None = None,
     perf: PerfService | None = None,
     edits: MessageEditService | None = None,
+    agent_panel: AgentPanel | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context."""
+    panel = agent_panel or AgentPanel()
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret,
@@ -171,6 +174,7 @@ def build_bolt_app(
         context["coaching"] = coaching
         context["perf"] = perf
         context["edits"] = edits
+        context["agent_panel"] = panel
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.metrics.timed report here
         if context.get("received_at") is None:
@@ -246,7 +250,10 @@ async def build_runtime(settings: Settings) -> Runtime:
     )
     register_collector(metrics, perf.collect)
     edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
-    bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf, edits=edits)
+    agent_panel = AgentPanel.on_database(engine, store.sqlite_writer)
+    bolt = build_bolt_app(
+        settings, client, coaching, metrics=metrics, perf=perf, edits=edits, agent_panel=agent_panel
+    )
     runtime = Runtime(
         settings=settings,
         engine=engine,

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import openai
+from slack_bolt.context.set_status.async_set_status import AsyncSetStatus
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -424,15 +425,15 @@ class CoachingService:
     def _show_progress(
         self, message: CoachMessage, recorded: RecordedMessage, client: AsyncWebClient
     ) -> None:
-        """Optimistic feedback: "is thinking…" (and a title) in the agent panel, without waiting on Slack."""
-        if message.surface is not Surface.AGENT_PANEL:
-            return
-        self._spawn(
-            client.assistant_threads_setStatus(
-                channel_id=message.channel_id, thread_ts=message.thread_ts, status=THINKING_STATUS
-            )
-        )
-        if recorded.is_new_session and message.text:
+        """Optimistic feedback without waiting on Slack: "is thinking…" on every surface, a title in DMs.
+
+        assistant.threads.setStatus takes chat:write since 2026-03, so the status shows in DMs, the
+        agent view and channel threads alike; Slack clears it when the reply is posted. Thread titles
+        exist only in the DM (agent view) timeline.
+        """
+        set_status = AsyncSetStatus(client=client, channel_id=message.channel_id, thread_ts=message.thread_ts)
+        self._spawn(set_status(status=THINKING_STATUS))
+        if message.surface is not Surface.CHANNEL and recorded.is_new_session and message.text:
             self._spawn(
                 client.assistant_threads_setTitle(
                     channel_id=message.channel_id,
