@@ -1,21 +1,24 @@
 """The coaching model: OpenAI Chat Completions, streamed, with timeouts and retries.
 
-The OpenAI client sends the request, so its timeout, retries (429, 5xx,
-timeouts, dropped connections) and headers apply unchanged. Two of its
-conveniences are skipped on this hot path because they cost more than the
-rest of a turn together (measured with bench/, see the README):
+The OpenAI client sends the request and decodes the stream with its own ``AsyncStream``
+(its SSE decoder handles everything the spec allows: multi-line ``data:``, comments,
+``event:``/``id:``/``retry:`` fields, ``[DONE]``, error events), so its timeout, retries (429,
+5xx, timeouts, dropped connections) and headers apply unchanged. Two of its conveniences are
+skipped on this hot path because they cost more than the rest of a turn together (measured
+with bench/, see the README):
 
-- validating the messages against the SDK's TypedDicts (about 200 µs a
-  message, 10 ms for a 50-message history): ours are plain JSON already, so
-  they travel in ``extra_body``;
-- building a pydantic object for every streamed chunk (about 160 µs each):
-  the server-sent events are read as lines and decoded with ``json.loads``.
+- validating the messages against the SDK's TypedDicts (about 200 µs a message, 10 ms for a
+  50-message history): ours are plain JSON already, so they travel in ``extra_body``;
+- building a pydantic object for every streamed chunk (about 180 µs each,
+  ``python -m bench.sse_decoding``): the stream is cast to plain dicts (``AsyncStream[object]``).
+
+The reply limit travels as ``max_tokens`` or ``max_completion_tokens`` and is fitted to the
+model's context window (``bot.model_fit``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,6 +28,19 @@ import httpx2
 import openai
 
 from bot.config import Settings
+from bot.model_fit import ModelFit
+from bot.prompt import estimate_messages_tokens
+
+#: What the coach is told when the model stopped before the reply was complete, by finish_reason.
+CUT_OFF_NOTES = {
+    "length": "\n\n_(My reply hit its length limit and stops here. Ask me to go on, or to be briefer.)_",
+    "content_filter": "\n\n_(The rest of my reply was withheld by the model's content filter.)_",
+}
+
+
+def cut_off_note(finish_reason: str | None) -> str:
+    """The note appended to a reply the model cut short; "" for a reply it finished."""
+    return CUT_OFF_NOTES.get(finish_reason or "", "")
 
 
 @dataclass
@@ -44,10 +60,10 @@ class StreamStats:
 class CoachModel:
     """Yields the reply's text as it arrives; errors reach the caller as ``openai.APIError``."""
 
-    def __init__(self, client: openai.AsyncOpenAI, *, model: str, max_tokens: int) -> None:
+    def __init__(self, client: openai.AsyncOpenAI, *, model: str, fit: ModelFit) -> None:
         self._client = client
         self._model = model
-        self._max_tokens = max_tokens
+        self.fit = fit
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CoachModel:
@@ -60,7 +76,13 @@ class CoachModel:
             # token of its default httpx2/anyio stack (bench/, see the README).
             http_client=openai.DefaultAioHttpClient(timeout=settings.openai_timeout),
         )
-        return cls(client, model=settings.openai_model, max_tokens=settings.openai_max_tokens)
+        fit = ModelFit.for_model(
+            settings.openai_model,
+            max_tokens=settings.openai_max_tokens,
+            token_parameter=settings.openai_token_parameter,
+            context_window=settings.openai_context_window,
+        )
+        return cls(client, model=settings.openai_model, fit=fit)
 
     async def close(self) -> None:
         await self._client.close()
@@ -68,30 +90,23 @@ class CoachModel:
     async def stream_reply(self, messages: list[dict[str, Any]], stats: StreamStats) -> AsyncIterator[str]:
         """Yield the reply's text pieces; ``stats`` is updated as they come."""
         stats.request_sent_at = time.perf_counter()
+        reply_limit = self.fit.reply_limit(estimate_messages_tokens(messages))
         request = self._client.chat.completions.with_streaming_response.create(
             model=self._model,
             messages=[],
-            max_tokens=self._max_tokens,
             stream=True,
             stream_options={"include_usage": True},
-            extra_body={"messages": messages},
+            extra_body={"messages": messages, self.fit.token_parameter: reply_limit},
         )
         try:
             async with request as response:
-                try:
-                    async for line in response.iter_lines():
-                        event = _server_sent_data(line)
-                        if event is None:
-                            continue
-                        if event == "[DONE]":
-                            return
-                        for text in _read_chunk(json.loads(event), stats, response.http_request):
-                            yield text
-                            # Let the Slack writer send the first text now, even when the
-                            # rest of the reply is already buffered here.
-                            await asyncio.sleep(0)
-                except httpx2.TransportError as error:
-                    raise openai.APIConnectionError(request=response.http_request) from error
+                chunks = await response.parse(to=openai.AsyncStream[object])
+                async for chunk in chunks:
+                    for text in _read_chunk(chunk, stats, response.http_request):
+                        yield text
+                        # Let the Slack writer send the first text now, even when the
+                        # rest of the reply is already buffered here.
+                        await asyncio.sleep(0)
                 if stats.finish_reason is None:
                     raise openai.APIConnectionError(
                         message="The model's stream ended early.", request=response.http_request
@@ -100,19 +115,13 @@ class CoachModel:
             stats.finished_at = time.perf_counter()
 
 
-def _server_sent_data(line: str) -> str | None:
-    """The payload of an SSE ``data:`` line; None for comments, blank lines and other fields."""
-    if not line.startswith("data:"):
-        return None
-    return line[5:].strip()
+def _read_chunk(chunk: Any, stats: StreamStats, request: httpx2.Request) -> list[str]:
+    """The text in one ``chat.completion.chunk``, recording usage and timing on the way.
 
-
-def _read_chunk(chunk: dict[str, Any], stats: StreamStats, request: httpx2.Request) -> list[str]:
-    """The text in one ``chat.completion.chunk``, recording usage and timing on the way."""
-    if "error" in chunk:
-        error = chunk["error"]
-        message = error.get("message") if isinstance(error, dict) else str(error)
-        raise openai.APIError(message or "The model reported an error.", request, body=chunk)
+    The SDK has already raised for an event whose ``error`` is set; ``"error": null`` is none.
+    """
+    if not isinstance(chunk, dict):
+        raise openai.APIError("The model sent a chunk that is not an object.", request, body=chunk)
     usage = chunk.get("usage")
     if usage:
         stats.prompt_tokens = usage.get("prompt_tokens")
