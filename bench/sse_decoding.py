@@ -23,7 +23,6 @@ import json
 import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import httpx2
 import openai

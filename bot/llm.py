@@ -1,9 +1,11 @@
 """The coaching model: OpenAI Chat Completions, streamed, with timeouts and retries.
 
-The OpenAI client sends the request and decodes the stream with its own ``AsyncStream``
-(its SSE decoder handles everything the spec allows: multi-line ``data:``, comments,
-``event:``/``id:``/``retry:`` fields, ``[DONE]``, error events), so its timeout, retries (429,
-5xx, timeouts, dropped connections) and headers apply unchanged. Two of its conveniences are
+The OpenAI client sends the request and decodes the stream with its own ``AsyncStream`` and
+SSE decoder (multi-line ``data:``, comments, ``event:``/``id:``/``retry:`` fields, any line
+end, ``[DONE]``, error events), so its timeout, retries (429, 5xx, timeouts, dropped
+connections) and headers apply unchanged. ``SpecSSEDecoder`` adds the two rules of the SSE
+spec the SDK's decoder misses (a block without data dispatches nothing; a leading BOM is
+dropped), which would otherwise end a valid stream in a JSON error. Two of its conveniences are
 skipped on this hot path because they cost more than the rest of a turn together (measured
 with bench/, see the README):
 
@@ -26,6 +28,7 @@ from typing import Any
 
 import httpx2
 import openai
+from openai._streaming import ServerSentEvent, SSEDecoder
 
 from bot.config import Settings
 from bot.model_fit import ModelFit
@@ -57,6 +60,23 @@ class StreamStats:
     finished_at: float | None = None  # when the stream ended: complete, failed or closed early
 
 
+class SpecSSEDecoder(SSEDecoder):
+    """The SDK's SSE decoder, with the spec's rules for blocks without data and a leading BOM."""
+
+    def decode(self, line: str) -> ServerSentEvent | None:
+        event = super().decode(line.removeprefix("\ufeff"))
+        # "If the data buffer is an empty string, set the buffers to empty and return": a block
+        # of only ``retry:``, ``id:`` or ``event:`` fields is not an event.
+        return event if event is None or event.data else None
+
+
+class _CoachClient(openai.AsyncOpenAI):
+    """``openai.AsyncOpenAI`` whose streams decode with ``SpecSSEDecoder``."""
+
+    def _make_sse_decoder(self) -> SSEDecoder:
+        return SpecSSEDecoder()
+
+
 class CoachModel:
     """Yields the reply's text as it arrives; errors reach the caller as ``openai.APIError``."""
 
@@ -67,7 +87,7 @@ class CoachModel:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CoachModel:
-        client = openai.AsyncOpenAI(
+        client = _CoachClient(
             api_key=settings.openai_api_key or "missing-key",
             base_url=settings.openai_base_url,
             timeout=settings.openai_timeout,
