@@ -21,18 +21,30 @@ model's context window (``bot.model_fit``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx2
 import openai
+from openai._response import AsyncAPIResponse
 from openai._streaming import ServerSentEvent, SSEDecoder
 
 from bot.config import Settings
 from bot.model_fit import ModelFit
 from bot.prompt import estimate_messages_tokens
+
+logger = logging.getLogger(__name__)
+
+#: The context window and the most output tokens in a 400's message, as OpenAI and vLLM word them.
+_LIMIT_RES = (
+    re.compile(r"maximum context length is (\d+) tokens"),
+    re.compile(r"supports at most (\d+) completion tokens"),
+)
 
 #: What the coach is told when the model stopped before the reply was complete, by finish_reason.
 CUT_OFF_NOTES = {
@@ -110,16 +122,10 @@ class CoachModel:
     async def stream_reply(self, messages: list[dict[str, Any]], stats: StreamStats) -> AsyncIterator[str]:
         """Yield the reply's text pieces; ``stats`` is updated as they come."""
         stats.request_sent_at = time.perf_counter()
-        reply_limit = self.fit.reply_limit(estimate_messages_tokens(messages))
-        request = self._client.chat.completions.with_streaming_response.create(
-            model=self._model,
-            messages=[],
-            stream=True,
-            stream_options={"include_usage": True},
-            extra_body={"messages": messages, self.fit.token_parameter: reply_limit},
-        )
+        prompt_tokens = estimate_messages_tokens(messages)
         try:
-            async with request as response:
+            async with contextlib.AsyncExitStack() as stack:
+                response = await self._open(stack, messages, prompt_tokens)
                 chunks = await response.parse(to=openai.AsyncStream[object])
                 async for chunk in chunks:
                     for text in _read_chunk(chunk, stats, response.http_request):
@@ -133,6 +139,52 @@ class CoachModel:
                     )
         finally:
             stats.finished_at = time.perf_counter()
+
+    async def _open(
+        self, stack: contextlib.AsyncExitStack, messages: list[dict[str, Any]], prompt_tokens: int
+    ) -> AsyncAPIResponse[Any]:
+        """The streaming response; sent again, fitted, while the server names a limit we didn't know."""
+        for _ in range(2):  # the most output tokens, then the window: each learned once
+            try:
+                return await stack.enter_async_context(self._request(messages, prompt_tokens))
+            except openai.BadRequestError as error:
+                if not self._learn_limits(error, prompt_tokens):
+                    raise
+        return await stack.enter_async_context(self._request(messages, prompt_tokens))
+
+    def _request(self, messages: list[dict[str, Any]], prompt_tokens: int) -> Any:
+        return self._client.chat.completions.with_streaming_response.create(
+            model=self._model,
+            messages=[],
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_body={"messages": messages, self.fit.token_parameter: self.fit.reply_limit(prompt_tokens)},
+        )
+
+    def _learn_limits(self, error: openai.BadRequestError, prompt_tokens: int) -> bool:
+        """Take the window, or the most output tokens, from the server's refusal.
+
+        OpenAI and vLLM word them alike ("maximum context length is 8192 tokens", "supports at
+        most 4096 completion tokens"). True when this request fits what was learned; later
+        turns' prompts are fitted to it too.
+        """
+        text = str(error.message)
+        window, output = (int(m[1]) if (m := regex.search(text)) else None for regex in _LIMIT_RES)
+        learned = replace(
+            self.fit,
+            context_window=window or self.fit.context_window,
+            max_output_tokens=output or self.fit.max_output_tokens,
+        )
+        if learned == self.fit:
+            return False
+        self.fit = learned
+        logger.warning(
+            "The model's server refused the request's size: context window %s, most output tokens %s; "
+            "set OPENAI_CONTEXT_WINDOW / OPENAI_MAX_TOKENS to match",
+            learned.context_window,
+            learned.max_output_tokens,
+        )
+        return self.fit.reply_limit(prompt_tokens) > 1
 
 
 def _read_chunk(chunk: Any, stats: StreamStats, request: httpx2.Request) -> list[str]:
