@@ -5,8 +5,9 @@ read as a loaded network delivers them, through three readers over the same ``ht
 
 - ``lines``: the reader coachbot had before issue 9 (``aiter_lines``, keep ``data:`` lines,
   ``json.loads``), which broke on multi-line events and on ``"error": null``;
-- ``sdk``: the SDK's own ``AsyncStream`` (its ``SSEDecoder``, ``[DONE]`` and error handling)
-  yielding the chunks as dicts (``cast_to=object``), what ``bot.llm`` uses now;
+- ``sdk``: the SDK's own ``AsyncStream`` (its ``SSEDecoder`` with ``bot.llm.SpecSSEDecoder``'s
+  two spec rules, ``[DONE]`` and error handling) yielding the chunks as dicts
+  (``cast_to=object``), what ``bot.llm`` uses now;
 - ``sdk_pydantic``: the same with a ``ChatCompletionChunk`` object per chunk (the SDK's default).
 
 Rounds alternate between the readers so the machine's noise falls on all alike; the median of
@@ -27,6 +28,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
+
+from bot.llm import CoachClient
 
 REQUEST = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
 
@@ -90,7 +93,7 @@ READERS: dict[str, Callable[[httpx2.Response, openai.AsyncOpenAI], Awaitable[int
 
 async def measure(chunks: int, rounds: int) -> dict[str, float]:
     events = stream_events(chunks)
-    client = openai.AsyncOpenAI(api_key="sk-bench", base_url="http://127.0.0.1/v1")
+    client = CoachClient(api_key="sk-bench", base_url="http://127.0.0.1/v1")
     samples: dict[str, list[float]] = {name: [] for name in READERS}
     try:
         for _ in range(rounds):

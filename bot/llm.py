@@ -82,7 +82,7 @@ class SpecSSEDecoder(SSEDecoder):
         return event if event is None or event.data else None
 
 
-class _CoachClient(openai.AsyncOpenAI):
+class CoachClient(openai.AsyncOpenAI):
     """``openai.AsyncOpenAI`` whose streams decode with ``SpecSSEDecoder``."""
 
     def _make_sse_decoder(self) -> SSEDecoder:
@@ -99,7 +99,7 @@ class CoachModel:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CoachModel:
-        client = _CoachClient(
+        client = CoachClient(
             api_key=settings.openai_api_key or "missing-key",
             base_url=settings.openai_base_url,
             timeout=settings.openai_timeout,
