@@ -299,7 +299,7 @@ class FakeOpenAI:
         created = int(time.time())
         models = [
             {"id": name, "object": "model", "created": created, "owned_by": "devkit"}
-            for name in ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini")
+            for name in ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "o4-mini", "gpt-5", "gpt-5-mini")
         ]
         return web.json_response({"object": "list", "data": models})
 
@@ -384,13 +384,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stream-mode", choices=STREAM_MODES, default=COMPACT)
     opts = parser.parse_args(argv)
     fake = FakeOpenAI(
-        ttft=opts.ttft,
-        tokens_per_second=opts.tps,
-        api_key=opts.api_key,
-        host=opts.host,
-        port=opts.port,
-        stream_mode=opts.stream_mode,
+        ttft=opts.ttft, tokens_per_second=opts.tps, api_key=opts.api_key, host=opts.host, port=opts.port
     )
+    fake.stream_mode = opts.stream_mode
     serve_until_signalled(lambda: fake.start().base_url, fake.stop)
 
 

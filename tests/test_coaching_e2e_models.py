@@ -7,7 +7,6 @@ OpenAI (its per-model rules on) over HTTP; SQLite and PostgreSQL.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.config import Settings
 from bot.llm import CUT_OFF_NOTES
@@ -15,21 +14,11 @@ from bot.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.openai_rules import count_prompt_tokens
 from devkit.slack_emulator import SlackEmulator
-from storage.engine import sync_url
 from tests.fixtures.app import converse
 from tests.fixtures.waiting import eventually
+from tests.test_coaching_e2e import stored_messages
 
 DM = "D0COACH"
-
-
-def stored_messages(database_url: str) -> list[tuple[str, str]]:
-    engine = create_engine(sync_url(database_url))
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(text("SELECT message_type, text FROM chat_messages ORDER BY id"))
-            return [(row[0], row[1]) for row in rows]
-    finally:
-        engine.dispose()
 
 
 def test_o4_mini_replies_with_max_completion_tokens(
