@@ -170,7 +170,8 @@ class FakeOpenAI:
 
     def cut_next(self, finish_reason: str, *, after_tokens: int = 3, times: int = 1) -> None:
         """End the next ``times`` replies after ``after_tokens`` with ``finish_reason`` (``length``,
-        ``content_filter``), as a model does that hits its limit or is filtered."""
+        ``content_filter``), as a model does that hits its limit or is filtered; ``"error"`` ends
+        the stream there with OpenAI's error event instead (a streamed reply only)."""
         with self._lock:
             self._cuts.append(_Cut(finish_reason, after_tokens, times))
 

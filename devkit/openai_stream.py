@@ -19,6 +19,18 @@ from typing import Any
 
 from aiohttp import web
 
+#: The finish reason ``cut_next`` takes for "the stream fails with an error event mid-reply".
+STREAM_ERROR = "error"
+#: OpenAI's error event when a stream fails after it began (then the connection ends).
+_STREAM_ERROR_EVENT = {
+    "error": {
+        "message": "The server had an error while processing your request. Sorry about that!",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
+}
+
 COMPACT = "compact"
 VARIED = "varied"
 STREAM_MODES = (COMPACT, VARIED)
@@ -134,6 +146,10 @@ class Completion:
             if sent == 0:
                 self.record.first_token_at = time.perf_counter()
             sent = due
+        if self.finish_reason == STREAM_ERROR:
+            pending.append(self._sse(_STREAM_ERROR_EVENT))
+            await response.write(b"".join(pending))
+            return
         pending.append(self._event({}, finish_reason=self.finish_reason))
         if self.include_usage:
             pending.append(self._sse({**self._envelope(), "choices": [], "usage": self.usage}))

@@ -170,3 +170,21 @@ async def test_the_varied_stream_decodes_to_the_exact_reply(fake_openai: FakeOpe
 
     assert text == reply
     assert stats.finish_reason == "stop" and stats.completion_tokens is not None
+
+
+async def test_an_error_event_mid_stream_raises_an_api_error_after_the_text_so_far(
+    fake_openai: FakeOpenAI,
+) -> None:
+    fake_openai.queue_reply("one two six ten")
+    fake_openai.cut_next("error", after_tokens=2)
+    model = model_for(fake_openai)
+    pieces: list[str] = []
+
+    with pytest.raises(openai.APIError, match="server had an error"):
+        try:
+            async for piece in model.stream_reply(HI, StreamStats()):
+                pieces.append(piece)
+        finally:
+            await model.close()
+
+    assert "".join(pieces) == "one two"
