@@ -265,8 +265,9 @@ class FakeOpenAI:
         problem = content_problem(record.body)  # list content (text + image parts) is recorded as sent
         if problem is not None:
             return _error(record, 400, message=problem)
+        prompt_tokens = count_prompt_tokens(record.body)
         try:
-            limit = self.rules.check(record.body)
+            limit = self.rules.check(record.body, prompt_tokens)
         except RequestRefused as refused:
             return _error(record, 400, body=refused.body)
         try:
@@ -278,7 +279,7 @@ class FakeOpenAI:
         served = serve_plan(
             record.reply,
             limit=limit,
-            prompt_tokens=count_prompt_tokens(record.body),
+            prompt_tokens=prompt_tokens,
             reasoning_tokens=self.reasoning_tokens if reasoning else 0,
             cut=(cut.finish_reason, cut.after_tokens) if cut is not None else None,
         )

@@ -68,8 +68,11 @@ class ModelRules:
         matches = [prefix for prefix in self.windows if model.startswith(prefix)]
         return self.windows[max(matches, key=len)] if matches else None
 
-    def check(self, body: dict[str, Any]) -> int | None:
-        """Raise ``RequestRefused`` as OpenAI would; else the most reply tokens the model may write."""
+    def check(self, body: dict[str, Any], prompt: int) -> int | None:
+        """Raise ``RequestRefused`` as OpenAI would; else the most reply tokens the model may write.
+
+        ``prompt`` is ``count_prompt_tokens(body)``, counted once by the caller.
+        """
         model = str(body.get("model") or "")
         if self.reasoning_parameters and is_reasoning_model(model):
             _check_reasoning_parameters(body)
@@ -85,7 +88,6 @@ class ModelRules:
                 param=param,
                 code=None,
             )
-        prompt = count_prompt_tokens(body)
         if limit is not None and prompt + limit > window:
             raise RequestRefused(
                 f"This model's maximum context length is {window} tokens. However, you requested "
