@@ -49,7 +49,7 @@ _LIMIT_RES = (
 #: What the coach is told when the model stopped before the reply was complete, by finish_reason.
 CUT_OFF_NOTES = {
     "length": "\n\n_(My reply hit its length limit and stops here. Ask me to go on, or to be briefer.)_",
-    "content_filter": "\n\n_(The rest of my reply was withheld by the model's content filter.)_",
+    "content_filter": "\n\n_(The model's content filter stopped my reply here. Try asking another way.)_",
 }
 
 

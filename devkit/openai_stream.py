@@ -166,6 +166,9 @@ class Completion:
         loop = asyncio.get_running_loop()
         last_token = max(0, len(self.tokens) - 1) * self.interval
         await _sleep_until(loop, loop.time() + self.ttft + last_token)
+        if self.finish_reason == STREAM_ERROR:  # what fails mid-stream fails whole as a 500
+            self.record.status = 500
+            return web.json_response(_STREAM_ERROR_EVENT, status=500)
         self.record.first_token_at = time.perf_counter()
         message = {"role": "assistant", "content": "".join(self.tokens), "refusal": None, "annotations": []}
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}
