@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.attachments import AttachmentService, confirmation_text, problems_text
 from bot.config import Settings
 from bot.file_listing import is_files_command
-from bot.llm import CoachModel, StreamStats, cut_off_note
+from bot.llm import CoachModel, StreamStats
 from bot.mentions import MentionFilter
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
 from bot.reading import AttachmentReader, StoredFile
@@ -259,7 +259,7 @@ class CoachingService:
                         writer.write(safe)
                 tail = mentions.flush()
                 reply.append(tail)
-                note = cut_off_note(stats.finish_reason)  # "" unless the model stopped short
+                note = stats.cut_off_note  # "" unless the model stopped short
                 writer.write(tail + note if _has_text(reply) else note.lstrip() or EMPTY_REPLY_TEXT)
             except openai.APIError as error:
                 outcome = TurnOutcome.MODEL_FAILED
@@ -316,7 +316,7 @@ class CoachingService:
                 )
             if failed:
                 await self._store.record_system_message(recorded.session_id, "reply failed")
-            elif cut_off_note(stats.finish_reason):
+            elif stats.cut_off_note:
                 note = f"reply cut off: {stats.finish_reason}"
                 await self._store.record_system_message(recorded.session_id, note)
         except Exception:

@@ -71,6 +71,11 @@ class StreamStats:
     chunks: int = 0
     finished_at: float | None = None  # when the stream ended: complete, failed or closed early
 
+    @property
+    def cut_off_note(self) -> str:
+        """The note for the coach when the model cut the reply short; "" when it finished."""
+        return cut_off_note(self.finish_reason)
+
 
 class SpecSSEDecoder(SSEDecoder):
     """The SDK's SSE decoder, with the spec's rules for blocks without data and a leading BOM."""
