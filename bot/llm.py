@@ -77,6 +77,16 @@ class StreamStats:
         return cut_off_note(self.finish_reason)
 
 
+def model_fit(settings: Settings) -> ModelFit:
+    """How requests to OPENAI_MODEL are sized (``coachbot check``'s probe spells its limit so too)."""
+    return ModelFit.for_model(
+        settings.openai_model,
+        max_tokens=settings.openai_max_tokens,
+        token_parameter=settings.openai_token_parameter,
+        context_window=settings.openai_context_window,
+    )
+
+
 class SpecSSEDecoder(SSEDecoder):
     """The SDK's SSE decoder, with the spec's rules for blocks without data and a leading BOM."""
 
@@ -113,13 +123,7 @@ class CoachModel:
             # token of its default httpx2/anyio stack (bench/, see the README).
             http_client=openai.DefaultAioHttpClient(timeout=settings.openai_timeout),
         )
-        fit = ModelFit.for_model(
-            settings.openai_model,
-            max_tokens=settings.openai_max_tokens,
-            token_parameter=settings.openai_token_parameter,
-            context_window=settings.openai_context_window,
-        )
-        return cls(client, model=settings.openai_model, fit=fit)
+        return cls(client, model=settings.openai_model, fit=model_fit(settings))
 
     async def close(self) -> None:
         await self._client.close()
