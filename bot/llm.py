@@ -11,7 +11,7 @@ with bench/, see the README):
 
 - validating the messages against the SDK's TypedDicts (about 200 µs a message, 10 ms for a
   50-message history): ours are plain JSON already, so they travel in ``extra_body``;
-- building a pydantic object for every streamed chunk (about 180 µs each,
+- building a pydantic object for every streamed chunk (about 200 µs each,
   ``python -m bench.sse_decoding``): the stream is cast to plain dicts (``AsyncStream[object]``).
 
 The reply limit travels as ``max_tokens`` or ``max_completion_tokens`` and is fitted to the
