@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.config_errors import openai_problem, slack_problem
+from bot.llm import model_fit
 from storage.migrate import current_revision, head_revision
 
 MANIFEST_PATH = Path(__file__).resolve().parent.parent / "manifest.yml"
@@ -136,8 +137,8 @@ def _slack_refusal(method: str, setting: str, settings: Settings, error: Excepti
 
 
 def one_token_limit(settings: Settings) -> dict[str, int]:
-    """The reply limit for the probe, spelled as the turn spells it (bot.llm sends max_tokens)."""
-    return {"max_tokens": 1}
+    """The reply limit for the probe, spelled as the turn spells it for this model."""
+    return {model_fit(settings).token_parameter: 1}
 
 
 async def check_model(settings: Settings) -> list[Finding]:

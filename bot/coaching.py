@@ -240,7 +240,7 @@ class CoachingService:
         prompt = build_messages(
             recorded.history,
             system_prompt=self._system_prompt,
-            token_budget=self._settings.context_token_budget,
+            token_budget=self._model.fit.prompt_budget(self._settings.context_token_budget),
             references=references or (),
             images=images or (),
         )
@@ -274,7 +274,8 @@ class CoachingService:
                         writer.write(safe)
                 tail = mentions.flush()
                 reply.append(tail)
-                writer.write(tail if _has_text(reply) else EMPTY_REPLY_TEXT)
+                note = stats.cut_off_note  # "" unless the model stopped short
+                writer.write(tail + note if _has_text(reply) else note.lstrip() or EMPTY_REPLY_TEXT)
             except openai.APIError as error:
                 outcome = TurnOutcome.MODEL_FAILED
                 logger.warning(
@@ -331,6 +332,9 @@ class CoachingService:
                 )
             if failed:
                 await self._store.record_system_message(recorded.session_id, "reply failed")
+            elif stats.cut_off_note:
+                note = f"reply cut off: {stats.finish_reason}"
+                await self._store.record_system_message(recorded.session_id, note)
         except Exception:
             logger.exception("Could not store the reply (session=%s)", recorded.session_id)
 
@@ -350,7 +354,7 @@ class CoachingService:
             self.timings.record(timing)
         logger.info(
             "Turn done session=%s surface=%s event_to_model_ms=%s first_token_to_slack_ms=%s "
-            "last_token_to_final_ms=%s model_ms=%s completion_tokens=%s slack_calls=%s",
+            "last_token_to_final_ms=%s model_ms=%s completion_tokens=%s slack_calls=%s finish_reason=%s",
             session_id,
             message.surface.value,
             timing.event_to_model_ms,
@@ -359,6 +363,7 @@ class CoachingService:
             timing.model_ms,
             stats.completion_tokens,
             writer.slack_calls,
+            stats.finish_reason,
         )
 
     def _note_config_problem(self, error: BaseException) -> None:
@@ -398,7 +403,9 @@ class CoachingService:
             return []
         try:
             return await self.reader.context_for(
-                recorded.session_id, message.text, self._settings.context_token_budget // ATTACHMENT_SHARE
+                recorded.session_id,
+                message.text,
+                self._model.fit.prompt_budget(self._settings.context_token_budget) // ATTACHMENT_SHARE,
             )
         except Exception as error:  # the reply matters more than the excerpts: answer without them
             logger.warning(

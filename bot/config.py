@@ -14,6 +14,7 @@ from urllib.parse import quote_plus, urlsplit
 
 from sqlalchemy.exc import ArgumentError
 
+from bot.model_fit import TOKEN_PARAMETERS
 from storage.engine import async_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -71,6 +72,10 @@ class Settings:
     openai_max_retries: int = 2
     # "auto": images go to the model when OPENAI_MODEL is known to take them; "true"/"false" force it.
     openai_vision: str = "auto"
+    # Issue 9: the reply-limit parameter ("auto" goes by the model's name) and the context window
+    # (None: known by name, else unlimited), so current models and small-context servers work.
+    openai_token_parameter: str = "auto"
+    openai_context_window: int | None = None
 
     database_url: str = "sqlite:///coachbot.db"
     debug: bool = False
@@ -131,6 +136,8 @@ class Settings:
             openai_max_tokens=_int(env, "OPENAI_MAX_TOKENS", 16000) or 16000,
             openai_max_retries=_int(env, "OPENAI_MAX_RETRIES", 2) or 0,
             openai_vision=_vision(env.get("OPENAI_VISION")),
+            openai_token_parameter=_token_parameter(env.get("OPENAI_TOKEN_PARAMETER")),
+            openai_context_window=_positive(env, "OPENAI_CONTEXT_WINDOW"),
             database_url=database_url_from_env(env),
             debug=_bool(env.get("DEBUG")),
             host=env.get("HOST") or "0.0.0.0",
@@ -214,6 +221,21 @@ def _vision(raw: str | None) -> str:
     if value in {"0", "false", "no", "off"}:
         return "false"
     raise SettingsError(f"OPENAI_VISION must be auto, true or false, got {raw!r}")
+
+
+def _token_parameter(raw: str | None) -> str:
+    value = (raw or "auto").strip().lower()
+    if value not in TOKEN_PARAMETERS:
+        choices = ", ".join(TOKEN_PARAMETERS)
+        raise SettingsError(f"OPENAI_TOKEN_PARAMETER must be one of {choices}, got {raw!r}")
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str) -> int | None:
+    value = _int(env, name, None)
+    if value is not None and value <= 0:
+        raise SettingsError(f"{name} must be a positive number of tokens, got {value}")
+    return value
 
 
 def _id_set(raw: str | None) -> frozenset[str]:

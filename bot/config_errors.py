@@ -71,6 +71,9 @@ def openai_problem(error: BaseException, *, model: str = "") -> ConfigProblem | 
         reason = f"the prompt is larger than the model{named} takes ({label}); lower CONTEXT_TOKEN_BUDGET"
         return ConfigProblem("openai", "CONTEXT_TOKEN_BUDGET", label, reason)
     if param in ("max_tokens", "max_completion_tokens"):
+        if code == "unsupported_parameter":
+            reason = f"the model{named} takes the reply's limit under another name ({label})"
+            return ConfigProblem("openai", "OPENAI_TOKEN_PARAMETER", label, reason)
         reason = f"the model{named} refuses the reply's token limit ({label})"
         return ConfigProblem("openai", "OPENAI_MAX_TOKENS", label, reason)
     if "image" in code or "image" in param:
