@@ -57,6 +57,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.completeUploadExternal": ("files:write",),
     "users.info": ("users:read",),
     "auth.test": (),
+    # Called with the app-level token (its connections:write), never the bot token: no bot scope.
+    "apps.connections.open": (),
 }
 
 #: The scope each subscribed bot event needs (Slack's event reference pages).
