@@ -32,7 +32,7 @@ def budget() -> SlackRateBudget:
 @pytest.fixture
 async def client(slack_emulator: SlackEmulator, budget: SlackRateBudget) -> AsyncIterator[AsyncWebClient]:
     settings = Settings(slack_bot_token=slack_emulator.bot_token, slack_api_url=slack_emulator.base_url)
-    client = build_slack_client(settings, budget)
+    client = build_slack_client(settings, budget=budget)
     yield client
     assert client.session is not None
     await client.session.close()
