@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import build_slack_client
 from bot.coaching import INTERRUPTED_NOTE, UNEXPECTED_TEXT, CoachingService, CoachMessage, Surface
 from bot.config import Settings
-from bot.llm import StreamStats
+from bot.llm import StreamStats, model_fit
 from bot.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack.rate_limits import Limit
@@ -76,6 +76,7 @@ class StubModel:
     def __init__(self, pieces: list[str], error: BaseException | None) -> None:
         self._pieces = pieces
         self._error = error
+        self.fit = model_fit(Settings())
 
     async def stream_reply(self, messages: list[dict[str, Any]], stats: StreamStats) -> AsyncIterator[str]:
         for piece in self._pieces:
