@@ -25,6 +25,8 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from bot.config_errors import method_of
+
 START_STREAM = "chat.startStream"
 APPEND_STREAM = "chat.appendStream"
 STOP_STREAM = "chat.stopStream"
@@ -231,7 +233,7 @@ class BudgetedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
     ) -> bool:
         if response is None or response.status_code != 429:
             return False
-        method = request.url.rstrip("/").rsplit("/", 1)[-1]
+        method = method_of(request.url)
         token = _bearer_token(request.headers)
         if token:
             self._budget.rate_limited(token, method, _retry_after(response.headers))
