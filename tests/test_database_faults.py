@@ -31,6 +31,12 @@ DM = "D0COACH"
 pytestmark = pytest.mark.postgres
 
 
+@pytest.fixture
+def database_url(postgresql_database_url: str) -> str:
+    """These faults are PostgreSQL's: the app's settings point at a PostgreSQL database only."""
+    return postgresql_database_url
+
+
 def terminate_backends(database_url: str) -> int:
     """pg_terminate_backend for every other connection to this database; how many there were."""
     database = database_url.rsplit("/", 1)[1]
@@ -61,8 +67,6 @@ def two_turns_around(
 def test_terminated_backends_between_two_turns_are_invisible_to_the_coach(
     slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, settings: Settings, database_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL fault")
     with BackgroundServer(settings) as server:
 
         def kill_every_backend() -> None:
@@ -150,8 +154,6 @@ def test_a_postgresql_restart_between_two_turns_is_invisible_to_the_coach(
     settings: Settings,
     private_postgres: PrivatePostgres,
 ) -> None:
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("runs once, on the private PostgreSQL")
     url = private_postgres.new_database()
     upgrade_database(url)
     with BackgroundServer(settings.with_overrides(database_url=url)) as server:

@@ -26,6 +26,7 @@ from slack_sdk.web import async_chat_stream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent_panel import SUGGESTED_PROMPTS
+from devkit.slack.scopes import METHOD_SCOPES as EMULATOR_METHOD_SCOPES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "slack_manifest_schema"
@@ -37,25 +38,10 @@ APP_SOURCE_DIRS = ("bot", "handlers", "jobs", "storage")
 
 EVENTS_URL = "https://example.com/slack/events"
 
-#: Each Web API method the app may call, and the bot scopes of which one allows it (its Slack
-#: reference page, "Scopes"). The same shape as devkit.slack.scopes.METHOD_SCOPES on wt/slack-strict.
+#: Each Web API method the app may call, and the bot scopes of which one allows it: the emulator's
+#: table (each method's Slack reference page, "Scopes"), plus the methods that need no bot scope.
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
-    "chat.postMessage": ("chat:write",),
-    "chat.postEphemeral": ("chat:write",),
-    "chat.update": ("chat:write",),
-    "chat.startStream": ("chat:write",),
-    "chat.appendStream": ("chat:write",),
-    "chat.stopStream": ("chat:write",),
-    # chat:write since 2026-03, in DMs and channels; assistant:write is still accepted, to be retired.
-    "assistant.threads.setStatus": ("chat:write", "assistant:write"),
-    "assistant.threads.setTitle": ("assistant:write",),
-    "assistant.threads.setSuggestedPrompts": ("assistant:write",),
-    "reactions.add": ("reactions:write",),
-    "reactions.remove": ("reactions:write",),
-    "files.info": ("files:read",),
-    "files.getUploadURLExternal": ("files:write",),
-    "files.completeUploadExternal": ("files:write",),
-    "users.info": ("users:read",),
+    **EMULATOR_METHOD_SCOPES,
     "auth.test": (),
     # Called with the app-level token (its connections:write), never the bot token: no bot scope.
     "apps.connections.open": (),
