@@ -14,9 +14,13 @@ ends) is written one of three ways:
   startStream and a stopStream to spare: a started stream can always be stopped.
   Open streams share the appendStream budget, so the flush interval widens as
   more of them run at once;
-- posted whole with chat.postMessage once the part is complete, when the
-  streaming budget is spent or Slack lost a stream. Nothing is refused for a
-  rate limit: the budget waits, slack_sdk's retry handler waits out a 429;
+- posted at its first text with chat.postMessage and completed with ONE
+  chat.update when it ends, when no stream can start but the budget has a post
+  and an update to spare (both taken at once, so the edit is never refused by
+  the budget): in a busy workspace the coach still sees text at once;
+- posted whole with chat.postMessage once the part is complete, when neither
+  fits or Slack lost a stream. Nothing is refused for a rate limit: the budget
+  waits, slack_sdk's retry handler waits out a 429;
 - posted and then edited with chat.update at most once a second, when the
   workspace cannot stream at all.
 
@@ -50,7 +54,14 @@ from bot.reply_message import (
 )
 from bot.reply_parts import FENCE, find_break
 from bot.reply_posting import FALLBACK_UPDATE_INTERVAL, ThreadPoster
-from bot.slack_budget import APPEND_STREAM, START_STREAM, STOP_STREAM, SlackRateBudget
+from bot.slack_budget import (
+    APPEND_STREAM,
+    POST_MESSAGE,
+    START_STREAM,
+    STOP_STREAM,
+    UPDATE,
+    SlackRateBudget,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -237,13 +248,25 @@ class SlackReplyWriter:
             part.add(text)
         return ""
 
-    def _choose_mode(self, part: Part) -> None:
+    def _choose_mode(self, part: Part, *, final: bool = False) -> None:
         if not self._streaming.enabled:
             part.mode = Mode.EDIT
         elif not self._stream_was_lost and self._budget.try_take(self._workspace, START_STREAM, STOP_STREAM):
             part.mode = Mode.STREAM
             part.counted = True
             self._budget.stream_opened(self._workspace)
+        else:
+            self._without_stream(part, final=final)
+
+    def _without_stream(self, part: Part, *, final: bool) -> None:
+        """No stream for this message: its first text now and one edit at the end, if both fit.
+
+        A message that is already complete (``final``) is simply posted whole.
+        """
+        channel = self._target.channel_id
+        if not final and self._budget.try_take(self._workspace, POST_MESSAGE, UPDATE, channel=channel):
+            part.mode = Mode.EDIT
+            part.one_edit = True
         else:
             part.mode = Mode.WHOLE
 
@@ -253,7 +276,7 @@ class SlackReplyWriter:
         if part.mode is None:
             if not text:
                 return
-            self._choose_mode(part)
+            self._choose_mode(part, final=True)
         part.add(text)
         if part.mode is Mode.STREAM:
             await self._stop(part, text)
@@ -279,8 +302,13 @@ class SlackReplyWriter:
             raise
         part.confirm()
 
-    async def _stream_failed(self, part: Part, code: str, error: SlackApiError) -> None:
-        """An append (or the start it began with) was refused: go on the way Slack still allows."""
+    async def _stream_failed(
+        self, part: Part, code: str, error: SlackApiError, *, final: bool = False
+    ) -> None:
+        """An append (or the start it began with) was refused: go on the way Slack still allows.
+
+        ``final``: the refused call was the stop that would have carried the whole message.
+        """
         if not part.started:
             self._release(part)
             part.stream = None
@@ -289,8 +317,10 @@ class SlackReplyWriter:
                 part.mode = Mode.EDIT
                 await self._edit(part, final=False)
                 return
-            if code in RATE_LIMITED:
-                part.mode = Mode.WHOLE  # posted once complete
+            if code in RATE_LIMITED:  # the first text in a post to edit once, or posted once complete
+                self._without_stream(part, final=final)
+                if part.mode is Mode.EDIT:
+                    await self._edit(part, final=False)
                 return
             raise error
         if code in STREAM_LOST:
@@ -312,7 +342,7 @@ class SlackReplyWriter:
             except SlackApiError as error:
                 code = error_code(error)
                 if not part.started:  # the stream never started: stop() began with startStream
-                    await self._stream_failed(part, code, error)
+                    await self._stream_failed(part, code, error, final=True)
                     await self._end_part_again(part)
                     return
                 if code in STREAM_LOST:
@@ -381,6 +411,7 @@ class SlackReplyWriter:
         await self._poster.edit(part, final=final)
         if final:
             self._finished(part, str(part.edit_ts))
+            self.stats.edited_parts += 1
 
     # ------------------------------------------------------------------ bookkeeping
 
