@@ -52,16 +52,10 @@ from bot.reply_message import (
     WriterStats,
     error_code,
 )
+from bot.reply_modes import StreamingSupport, choose_mode
 from bot.reply_parts import FENCE, find_break
 from bot.reply_posting import FALLBACK_UPDATE_INTERVAL, ThreadPoster
-from bot.slack_budget import (
-    APPEND_STREAM,
-    POST_MESSAGE,
-    START_STREAM,
-    STOP_STREAM,
-    UPDATE,
-    SlackRateBudget,
-)
+from bot.slack_budget import APPEND_STREAM, STOP_STREAM, SlackRateBudget
 
 logger = logging.getLogger(__name__)
 
@@ -73,18 +67,6 @@ SLACK_TROUBLE_NOTE = (
     "\n\n_(Slack had trouble showing the rest of this reply. Your message is saved; please ask again.)_"
 )
 CUT_NOTE = "\n\n_(My reply was cut off here.)_"
-
-
-class StreamingSupport:
-    """Remembers, per process, that Slack refused streaming, so later replies skip it."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-
-    def disable(self, reason: str) -> None:
-        if self.enabled:
-            logger.warning("Slack streaming unavailable (%s); falling back to post and update", reason)
-        self.enabled = False
 
 
 class SlackReplyWriter:
@@ -248,27 +230,16 @@ class SlackReplyWriter:
             part.add(text)
         return ""
 
-    def _choose_mode(self, part: Part, *, final: bool = False) -> None:
-        if not self._streaming.enabled:
-            part.mode = Mode.EDIT
-        elif not self._stream_was_lost and self._budget.try_take(self._workspace, START_STREAM, STOP_STREAM):
-            part.mode = Mode.STREAM
-            part.counted = True
-            self._budget.stream_opened(self._workspace)
-        else:
-            self._without_stream(part, final=final)
-
-    def _without_stream(self, part: Part, *, final: bool) -> None:
-        """No stream for this message: its first text now and one edit at the end, if both fit.
-
-        A message that is already complete (``final``) is simply posted whole.
-        """
-        channel = self._target.channel_id
-        if not final and self._budget.try_take(self._workspace, POST_MESSAGE, UPDATE, channel=channel):
-            part.mode = Mode.EDIT
-            part.one_edit = True
-        else:
-            part.mode = Mode.WHOLE
+    def _choose_mode(self, part: Part, *, final: bool = False, may_stream: bool = True) -> None:
+        choose_mode(
+            part,
+            self._budget,
+            self._workspace,
+            self._target.channel_id,
+            streaming=self._streaming,
+            may_stream=may_stream and not self._stream_was_lost,
+            final=final,
+        )
 
     async def _end_part(self, text: str) -> None:
         """Finish the current message with ``text`` as its last words; the next text starts a new one."""
@@ -318,7 +289,7 @@ class SlackReplyWriter:
                 await self._edit(part, final=False)
                 return
             if code in RATE_LIMITED:  # the first text in a post to edit once, or posted once complete
-                self._without_stream(part, final=final)
+                self._choose_mode(part, final=final, may_stream=False)
                 if part.mode is Mode.EDIT:
                     await self._edit(part, final=False)
                 return
