@@ -78,6 +78,7 @@ async def workspace(h: Harness) -> ScenarioResult:
         "complete_beyond_model_ms": beyond_model,
         "model_time_ms": model_time,
         "streamed_cross_process": cross_process(streamed),
+        "cross_process": cross_process(traces),
         "app": app_measures(h.app.log.turns_since(log_mark)),
         "calls_over_bound_per_streamed_reply": summarize(calls_per_stream),
         "slack_429s_by_method": rate_limited,
@@ -95,6 +96,10 @@ async def workspace(h: Harness) -> ScenarioResult:
         Row("reply complete − send − model time (per reply)", beyond_model),
         Row("model time (fake finished − received)", model_time),
         Row("streamed: model first token → first text", streamed_xp["model_first_token_to_first_text_ms"]),
+        Row(
+            "every reply: model first token → first text",
+            result.metrics["cross_process"]["model_first_token_to_first_text_ms"],
+        ),
         Row("Slack 429s answered, by method", value=rate_limited or "none"),
         Row("coach-visible Slack errors", value=counts["coach_visible_errors"]),
         Row("streams left open", value=counts["open_streams"]),

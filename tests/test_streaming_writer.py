@@ -55,6 +55,13 @@ def writer_for(
     )
 
 
+def spent_budget(client: AsyncWebClient, *spent: str) -> SlackRateBudget:
+    """The workspace's budget with nothing left of ``spent`` for a minute."""
+    budget = SlackRateBudget({**SLACK_LIMITS, **{method: Limit(per_minute=1, burst=1) for method in spent}})
+    assert budget.try_take(client.token or "", *spent)
+    return budget
+
+
 def methods(slack: SlackEmulator) -> list[str]:
     return [c.method for c in slack.calls if c.method.startswith("chat.")]
 
@@ -233,9 +240,7 @@ async def test_every_429_pauses_that_method_for_the_whole_workspace(
 async def test_when_start_stream_has_no_budget_the_first_text_is_posted_and_one_edit_completes_it(
     slack_emulator: SlackEmulator, client: AsyncWebClient
 ) -> None:
-    spent = SlackRateBudget({**SLACK_LIMITS, START_STREAM: Limit(per_minute=1, burst=1)})
-    assert spent.try_take(client.token or "", START_STREAM)
-    writer = writer_for(client, spent)
+    writer = writer_for(client, spent_budget(client, START_STREAM))
     writer.write("A reply ")
     await until(lambda: thread_text(slack_emulator) == "A reply ")  # before the rest is written
     writer.write("shown at once, ")
@@ -252,10 +257,7 @@ async def test_when_start_stream_has_no_budget_the_first_text_is_posted_and_one_
 async def test_with_neither_a_stream_nor_an_edit_in_the_budget_the_reply_is_posted_whole(
     slack_emulator: SlackEmulator, client: AsyncWebClient
 ) -> None:
-    one = Limit(per_minute=1, burst=1)
-    spent = SlackRateBudget({**SLACK_LIMITS, START_STREAM: one, UPDATE: one})
-    assert spent.try_take(client.token or "", START_STREAM, UPDATE)
-    writer = writer_for(client, spent)
+    writer = writer_for(client, spent_budget(client, START_STREAM, UPDATE))
     writer.write("A reply ")
     await asyncio.sleep(0.1)
     writer.write("posted once complete.")
@@ -270,9 +272,7 @@ async def test_with_neither_a_stream_nor_an_edit_in_the_budget_the_reply_is_post
 async def test_a_reply_complete_before_its_first_text_went_out_is_posted_whole_without_an_edit(
     slack_emulator: SlackEmulator, client: AsyncWebClient
 ) -> None:
-    spent = SlackRateBudget({**SLACK_LIMITS, START_STREAM: Limit(per_minute=1, burst=1)})
-    assert spent.try_take(client.token or "", START_STREAM)
-    writer = writer_for(client, spent)
+    writer = writer_for(client, spent_budget(client, START_STREAM))
     writer.write("All of it at once.")
 
     await writer.close()
