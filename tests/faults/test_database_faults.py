@@ -20,7 +20,7 @@ from tests.fixtures.replicas import (
     PostgresServer,
     Replica,
     ReplicaLauncher,
-    listener_runs,
+    listener_runs_across,
     terminate_connections,
 )
 from tests.fixtures.waiting import eventually
@@ -88,8 +88,8 @@ def test_a_postgresql_restart_under_load_fails_no_message_sent_after_it(
         assert eventually(lambda: load.count >= restarted + SENT_AFTER_RESTART, timeout=30)
 
     assert [d.status for d in load.deliveries if d.status != 200] == []
-    assert eventually(lambda: listener_runs(pair) >= load.count, timeout=60), (
-        f"{listener_runs(pair)} of {load.count} deliveries handled"
+    assert eventually(lambda: listener_runs_across(pair) >= load.count, timeout=60), (
+        f"{listener_runs_across(pair)} of {load.count} deliveries handled"
     )
     caught, after = load.messages[: restarted + 1], load.messages[restarted + 1 :]
     assert_answered_normally(slack_emulator, after)

@@ -17,7 +17,7 @@ import pytest
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Delivery, SlackEmulator
 from tests.faults.ledger import SentMessage, audit, read_tables, sent
-from tests.fixtures.replicas import Replica, ReplicaLauncher, listener_runs
+from tests.fixtures.replicas import Replica, ReplicaLauncher, listener_runs_across
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.postgres
@@ -78,8 +78,8 @@ def test_200_events_each_delivered_1_to_4_times_across_2_replicas_get_200_replie
         deliveries = list(pool.map(deliver, plan))
 
     assert [d.status for d in deliveries if d.status != 200] == []
-    assert eventually(lambda: listener_runs(pair) >= len(plan), timeout=90), (
-        f"{listener_runs(pair)} of {len(plan)} deliveries handled"
+    assert eventually(lambda: listener_runs_across(pair) >= len(plan), timeout=90), (
+        f"{listener_runs_across(pair)} of {len(plan)} deliveries handled"
     )
     messages: list[SentMessage] = [sent(event, body) for event, body in zip(events, bodies, strict=True)]
     assert eventually(
