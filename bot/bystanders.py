@@ -7,7 +7,6 @@ the database so another replica or a restart does not repeat it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Protocol
 
@@ -39,12 +38,16 @@ async def tell_bystander_once(
         if not await store.note_bystander(session_id, message.user_id):
             return False
     except Exception as error:  # not worth a word to anyone: stay quiet rather than repeat
-        logger.warning("Could not record a bystander note (session=%s, error=%s)", session_id, type(error).__name__)
+        logger.warning(
+            "Could not record a bystander note (session=%s, error=%s)", session_id, type(error).__name__
+        )
         return False
     try:
         await client.chat_postEphemeral(
             channel=message.channel_id, user=message.user_id, thread_ts=message.thread_ts, text=BYSTANDER_TEXT
         )
-    except (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError) as error:
-        logger.info("Could not post a bystander note (session=%s, error=%s)", session_id, type(error).__name__)
+    except (TimeoutError, SlackApiError, SlackClientError, aiohttp.ClientError) as error:
+        logger.info(
+            "Could not post a bystander note (session=%s, error=%s)", session_id, type(error).__name__
+        )
     return True

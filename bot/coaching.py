@@ -240,7 +240,9 @@ class CoachingService:
                 await self.attachments.intake(message, recorded.session_id, client)
             return TurnOutcome.QUEUED
         lead_in = RESTARTED_LEAD_IN if recorded.takes_over else ""
-        async with self.turns.holding(recorded.session_id, owner, recorded.coach_seq, lead_in=lead_in) as held:
+        async with self.turns.holding(
+            recorded.session_id, owner, recorded.coach_seq, lead_in=lead_in
+        ) as held:
             if recorded.stale_stream_ts is not None:
                 await self._close_stale_stream(client, target, recorded.stale_stream_ts)
             outcome = await self._first_answer(message, recorded, target, client)
@@ -255,7 +257,9 @@ class CoachingService:
             outcome = await self._answer_owed(message, held, client)
         return outcome
 
-    async def _answer_owed(self, message: CoachMessage, held: HeldLease, client: AsyncWebClient) -> TurnOutcome:
+    async def _answer_owed(
+        self, message: CoachMessage, held: HeldLease, client: AsyncWebClient
+    ) -> TurnOutcome:
         """One reply to every coach message owed in the session, from a fresh read of its history."""
         assert self.turns is not None
         owed = await self.turns.store.owed_history(held.session_id, limit=HISTORY_LIMIT)
@@ -280,7 +284,9 @@ class CoachingService:
         )
         self._show_progress(latest, recorded, client)
         references, images = await self._file_context(latest, recorded, ())
-        return await self._answer(latest, recorded, _target_of(latest), client, references=references, images=images)
+        return await self._answer(
+            latest, recorded, _target_of(latest), client, references=references, images=images
+        )
 
     async def answer_taken_over(
         self, message: CoachMessage, held: HeldLease, stale_stream_ts: str | None, client: AsyncWebClient
@@ -486,7 +492,11 @@ class CoachingService:
         try:
             await client.chat_stopStream(channel=target.channel_id, ts=ts, markdown_text=STALE_STREAM_NOTE)
         except SLACK_ERRORS as error:  # Slack may have closed it already; the new answer follows anyway
-            logger.info("Could not close a stale reply stream (channel=%s, error=%s)", target.channel_id, _slack_error_name(error))
+            logger.info(
+                "Could not close a stale reply stream (channel=%s, error=%s)",
+                target.channel_id,
+                _slack_error_name(error),
+            )
 
     def _record_timing(
         self, session_id: int, message: CoachMessage, stats: StreamStats, writer: WriterStats, *, failed: bool

@@ -139,7 +139,9 @@ class BackgroundServer:
         self.port = free_port()
         self.settings = settings.with_overrides(host="127.0.0.1", port=self.port)
         self.http_app = create_http_app(self.settings, socket_mode=socket_mode)
-        self._server = GracefulServer(_config(self.settings, self.http_app), drain=_drain_runtime(self.http_app))
+        self._server = GracefulServer(
+            _config(self.settings, self.http_app), drain=_drain_runtime(self.http_app)
+        )
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._run, name="coachbot-http", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None

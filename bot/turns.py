@@ -150,7 +150,9 @@ class TurnLeases:
                 )
             except Exception as error:  # try again next time; the lease outlives a few misses
                 logger.warning(
-                    "Could not renew a turn lease (session=%s, error=%s)", held.session_id, type(error).__name__
+                    "Could not renew a turn lease (session=%s, error=%s)",
+                    held.session_id,
+                    type(error).__name__,
                 )
                 continue
             if not mine:

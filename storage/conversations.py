@@ -34,7 +34,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.caches import CountingTTLCache
 from storage.engine import SqliteWriter, dialect_insert, reads_without_transaction
-from storage.turn_sql import lease_claim_values, pg_turn_sql, slack_time
 from storage.models import (
     TITLE_LENGTH,
     MessageType,
@@ -43,6 +42,7 @@ from storage.models import (
     processed_events,
     utcnow,
 )
+from storage.turn_sql import lease_claim_values, pg_turn_sql, slack_time
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ def _history_rows(result: Result[Any]) -> list[HistoryMessage]:
 
 # Internal signal (compared by identity) that a known session id turned out to be gone.
 _STALE_SESSION = RecordedMessage(session_id=-1, message_id=-1, is_new_session=False)
+
 
 class ConversationStore:
     """Sessions and messages on an AsyncEngine (SQLite via aiosqlite or PostgreSQL via asyncpg)."""

@@ -25,9 +25,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
-    text as sql_text,
     true,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 

@@ -118,7 +118,9 @@ class TurnLeaseStore:
             update(s).where(mine).values(lease_owner=None, lease_expires_at=None).returning(s.c.id)
         )
         self._insert_message = insert(m).on_conflict_do_nothing(index_elements=[m.c.session_id, m.c.slack_ts])
-        free = or_(s.c.lease_expires_at.is_(None), s.c.lease_expires_at < bindparam("b_now", type_=UtcDateTime))
+        free = or_(
+            s.c.lease_expires_at.is_(None), s.c.lease_expires_at < bindparam("b_now", type_=UtcDateTime)
+        )
         owed = s.c.coach_seq > s.c.answered_seq
         abandoned = (
             select(s.c.id)
@@ -164,9 +166,7 @@ class TurnLeaseStore:
             .returning(bystander_notes.c.id)
         )
 
-    async def renew(
-        self, session_id: int, owner: str, *, seconds: float, stream_ts: str | None
-    ) -> bool:
+    async def renew(self, session_id: int, owner: str, *, seconds: float, stream_ts: str | None) -> bool:
         """Extend the lease (and record the open Slack message); False when it is no longer ours."""
         params = {
             "b_session_id": session_id,
@@ -186,7 +186,12 @@ class TurnLeaseStore:
         """
         return await self._write(
             functools.partial(
-                self._finish_in, session_id=session_id, owner=owner, covered=covered_seq, reply=reply, keep=keep
+                self._finish_in,
+                session_id=session_id,
+                owner=owner,
+                covered=covered_seq,
+                reply=reply,
+                keep=keep,
             )
         )
 
@@ -244,7 +249,14 @@ class TurnLeaseStore:
             await self._sqlite_writer.close()
 
     def _finish_in(
-        self, conn: Connection, *, session_id: int, owner: str, covered: int, reply: ReplyToStore | None, keep: bool
+        self,
+        conn: Connection,
+        *,
+        session_id: int,
+        owner: str,
+        covered: int,
+        reply: ReplyToStore | None,
+        keep: bool,
     ) -> Finished:
         now = utcnow()
         if reply is not None and reply.text:

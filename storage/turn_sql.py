@@ -85,9 +85,7 @@ def pg_turn_sql(*, claim: bool, start_session: bool) -> str:
             "(team_id, channel_id, thread_ts, user_id, is_active, title, created_at, updated_at, "
             "coach_seq, lease_owner, lease_expires_at) "
             "SELECT {team_id}, {channel_id}, {thread_ts}, {user_id}, true, {title}, {now}, {now}, "
-            "1, {lease_owner}, {lease_until} "
-            + source
-            + f"WHERE {fresh} "
+            "1, {lease_owner}, {lease_until} " + source + f"WHERE {fresh} "
             "ON CONFLICT (team_id, channel_id, thread_ts) "
             f"DO UPDATE SET updated_at = EXCLUDED.updated_at, {_PG_COUNT_AND_LEASE} "
             "WHERE s.user_id = EXCLUDED.user_id "

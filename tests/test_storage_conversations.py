@@ -74,7 +74,11 @@ async def test_follow_up_in_the_thread_joins_the_same_session(store: Conversatio
     )
 
     assert follow_up is not None
-    assert (follow_up.session_id, follow_up.is_new_session, follow_up.coach_seq) == (first.session_id, False, 2)
+    assert (follow_up.session_id, follow_up.is_new_session, follow_up.coach_seq) == (
+        first.session_id,
+        False,
+        2,
+    )
     assert follow_up.message_id != first.message_id
     assert (await session_row(engine, first.session_id)).updated_at > opened.updated_at
     assert [m.text for m in await store.load_history(first.session_id)] == [
