@@ -39,12 +39,13 @@ def create_jobs_engine(database_url: str) -> Engine:
             pool_size=POOL_SIZE,
             max_overflow=MAX_OVERFLOW,
             pool_pre_ping=True,
+            hide_parameters=True,  # a failed statement's error never carries a coach's text
             pool_recycle=PG_POOL_RECYCLE_SECONDS,
             connect_args={
                 "application_name": "coachbot-jobs",
                 "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}",
             },
         )
-    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, hide_parameters=True)
     event.listen(engine, "connect", _apply_sqlite_pragmas)
     return engine

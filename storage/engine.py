@@ -8,6 +8,7 @@ so both spellings are derived here from the one setting.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +18,14 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.engine.base import OptionEngine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 #: The performance guide's PostgreSQL pool: 10 kept, 20 more under bursts, recycled hourly.
 PG_POOL_SIZE = 10
@@ -108,12 +112,17 @@ def _ping_when_idle(ping_after_idle: float) -> Callable[[Any, Any, Any], None]:
 
     SQLAlchemy's ``pool_pre_ping`` pings at every checkout, which on asyncpg is BEGIN, SELECT,
     ROLLBACK: three round trips, ~0.5 ms, a tenth of a coaching turn's budget (bench.storage_lookup).
-    A connection in use moments ago is alive; one idle for a while may have been dropped (server
-    restart, idle timeouts) and is pinged. A failed ping raises DisconnectionError, on which the
-    pool discards the connection and checks out (or opens) another.
+    A connection the server closed (a terminated backend, a restart) is known closed without a
+    round trip: asyncpg saw the socket close. One in use moments ago is alive; one idle for a
+    while may have been dropped silently (idle timeouts, a vanished host) and is pinged. Either
+    way a dead one raises DisconnectionError, on which the pool reconnects that slot. What slips
+    through (a close the event loop has not read yet) fails its first statement and is retried
+    once by ``RetryOnceConnection``.
     """
 
     def ping_if_idle(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
+        if _is_known_closed(dbapi_connection):
+            raise DisconnectionError("a pooled connection was closed by the server")
         idle_since = connection_record.info.get("coachbot_idle_since")
         if idle_since is None or time.monotonic() - idle_since < ping_after_idle:
             return  # new, or in use moments ago
@@ -123,6 +132,62 @@ def _ping_when_idle(ping_after_idle: float) -> Callable[[Any, Any, Any], None]:
             raise DisconnectionError("an idle pooled connection failed its ping") from error
 
     return ping_if_idle
+
+
+def _is_known_closed(dbapi_connection: Any) -> bool:
+    """asyncpg's own view of its socket (no round trip); False for drivers without one."""
+    driver_connection = getattr(dbapi_connection, "driver_connection", None)
+    is_closed = getattr(driver_connection, "is_closed", None)
+    return bool(is_closed()) if callable(is_closed) else False
+
+
+class RetryOnceConnection(Connection):
+    """A Connection whose first statement is retried once on a fresh connection after a disconnect.
+
+    A pooled connection can die between two uses (a failover, a restart, a terminated backend)
+    without the pool knowing. Its first statement then fails before anything of this checkout
+    was written, so running it again on a new connection is safe: SQLAlchemy has invalidated the
+    dead one (and, for a disconnect, every pooled connection older than it), a rollback clears
+    the failed transaction, and the next execute reconnects. Only the first statement: after
+    one has succeeded, a later failure may follow writes the server has already applied, and the
+    caller must see it. Statements that are not idempotent could, in the rare case that the
+    server died after running them but before answering, run twice; the app's writes on the hot
+    path are idempotent (event claims, ``ON CONFLICT``).
+    """
+
+    _coachbot_used = False
+
+    def _execute_context(self, *args: Any, **kw: Any) -> Any:
+        if self._coachbot_used:
+            return super()._execute_context(*args, **kw)
+        self._coachbot_used = True
+        try:
+            return super()._execute_context(*args, **kw)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            logger.warning(
+                "A pooled database connection was dead (%s); retrying once on a fresh one",
+                type(error.orig).__name__,
+            )
+            if self.in_transaction():
+                self.rollback()
+            return super()._execute_context(*args, **kw)
+
+
+class _RetryOnceOptionEngine(OptionEngine):
+    """``engine.execution_options(…)`` copies keep the retrying connections."""
+
+    _connection_cls = RetryOnceConnection
+
+
+_RetryOnceOptionEngine._option_cls = _RetryOnceOptionEngine
+
+
+def retry_first_statement(engine: Engine) -> None:
+    """Make every connection of ``engine`` (and of its option copies) a ``RetryOnceConnection``."""
+    engine._connection_cls = RetryOnceConnection  # type: ignore[misc]
+    engine._option_cls = _RetryOnceOptionEngine  # type: ignore[misc]
 
 
 def create_db_engine(
@@ -143,6 +208,7 @@ def create_db_engine(
             max_overflow=PG_MAX_OVERFLOW,
             pool_recycle=PG_POOL_RECYCLE_SECONDS,
             pool_use_lifo=True,
+            hide_parameters=True,  # a failed statement's error never carries a coach's text
             connect_args={
                 "server_settings": {
                     "statement_timeout": str(PG_STATEMENT_TIMEOUT_MS),
@@ -152,8 +218,9 @@ def create_db_engine(
         )
         event.listen(pg_engine.sync_engine.pool, "checkin", _note_checkin)
         event.listen(pg_engine.sync_engine.pool, "checkout", _ping_when_idle(ping_after_idle))
+        retry_first_statement(pg_engine.sync_engine)
         return pg_engine
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if _is_sqlite_memory(parsed):
         # Every connection to ":memory:" is a new, empty database: share one.
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -251,7 +318,9 @@ class SqliteWriter:
         self._engine: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         if not _is_sqlite_memory(engine.url):
-            self._engine = create_engine(sync_url(engine.url.render_as_string(hide_password=False)))
+            self._engine = create_engine(
+                sync_url(engine.url.render_as_string(hide_password=False)), hide_parameters=True
+            )
             event.listen(self._engine, "connect", _set_sqlite_pragmas)
             _share_query_listeners(engine.sync_engine, self._engine)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")

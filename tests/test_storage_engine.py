@@ -8,9 +8,11 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
@@ -177,6 +179,66 @@ async def test_postgresql_replaces_an_idle_connection_the_server_dropped(postgre
     finally:
         await engine.dispose()
         await admin.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgresql_replaces_a_connection_dropped_moments_after_its_last_use(
+    postgresql_database_url: str,
+):
+    engine = create_db_engine(postgresql_database_url)  # idle for less than the ping's 10 s
+    admin = create_db_engine(postgresql_database_url)
+    try:
+        dropped = await scalar(engine, "SELECT pg_backend_pid()")
+        assert await scalar(admin, f"SELECT pg_terminate_backend({dropped})") is True
+
+        assert await scalar(engine, "SELECT 1") == 1
+        assert await scalar(engine, "SELECT pg_backend_pid()") != dropped
+    finally:
+        await engine.dispose()
+        await admin.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_first_statement_on_a_connection_that_died_after_checkout_is_retried_once(
+    postgresql_database_url: str,
+):
+    engine = create_db_engine(postgresql_database_url)
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        for target in (engine, autocommit):  # in a transaction, and in autocommit mode
+            async with target.connect() as conn:  # checked out alive: no check can catch what follows
+                dropped = await conn.run_sync(
+                    lambda c: c.connection.dbapi_connection.driver_connection.get_server_pid()
+                )
+                with psycopg.connect(
+                    sync_url(postgresql_database_url).replace("+psycopg", ""), autocommit=True
+                ) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
+
+                assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() != dropped
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_connection_that_dies_after_its_first_statement_fails_for_the_caller(
+    postgresql_database_url: str,
+):
+    engine = create_db_engine(postgresql_database_url)
+    try:
+        async with engine.connect() as conn:
+            dropped = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            with psycopg.connect(
+                sync_url(postgresql_database_url).replace("+psycopg", ""), autocommit=True
+            ) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
+
+            with pytest.raises(DBAPIError) as failed:  # what ran before may be lost: the caller decides
+                await conn.execute(text("SELECT 1"))
+        assert failed.value.connection_invalidated
+        assert await scalar(engine, "SELECT 1") == 1  # the pool itself has moved on
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.postgres

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, split_for_room
 from devkit.slack_emulator import SlackEmulator
+from tests.fixtures.waiting import until
 
 TARGET = ThreadTarget(channel_id="D0W", thread_ts="1700000000.000100", team_id="T0DEVKIT", user_id="U0COACH")
 
@@ -86,7 +87,7 @@ async def test_a_lost_stream_is_finished_with_chat_update(
 ) -> None:
     writer = writer_for(client)
     writer.write("First half, ")
-    await asyncio.sleep(0.1)
+    await until(lambda: bool(slack_emulator.calls_to("chat.startStream")))  # open; now Slack loses it
     slack_emulator.fail("chat.appendStream", error="message_not_in_streaming_state", status=200, times=5)
     slack_emulator.fail("chat.stopStream", error="message_not_in_streaming_state", status=200, times=5)
     writer.write("second half.")

@@ -1,0 +1,51 @@
+"""Slack answers 429 while replies stream: slack_sdk waits out Retry-After and every reply completes.
+
+A rate-limited call was not carried out, so its retry must neither double the text nor open a
+second message.
+"""
+
+from __future__ import annotations
+
+from devkit.fake_openai import FakeOpenAI
+from devkit.slack_emulator import SlackEmulator
+from tests.faults.ledger import audit, sent
+from tests.fixtures.replicas import ReplicaLauncher, deliver
+from tests.fixtures.waiting import eventually
+
+COACHES = 8
+STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
+RETRY_AFTER_SECONDS = 1  # Slack's usual answer; slack_sdk waits it out
+LIMITED_CALLS = 2  # per method; slack_sdk's rate-limit handler retries a call up to 3 times
+
+
+def test_slack_rate_limits_while_replying_delay_the_replies_but_every_one_completes(
+    slack_emulator: SlackEmulator,
+    fake_openai: FakeOpenAI,
+    replicas: ReplicaLauncher,
+    database_url: str,
+) -> None:
+    (replica,) = replicas.start(database_url)
+    fake_openai.tokens_per_second = 200  # replies stream over several appendStream calls
+    for method in STREAM_METHODS:
+        slack_emulator.fail(
+            method, error="ratelimited", status=429, retry_after=RETRY_AFTER_SECONDS, times=LIMITED_CALLS
+        )
+    events = [
+        slack_emulator.user_says(
+            channel=f"D0LIMIT{n}", user=f"U0LIMIT{n}", text=f"Coach {n} is rate limited."
+        )
+        for n in range(COACHES)
+    ]
+    bodies = [slack_emulator.envelope(event) for event in events]
+
+    for body in bodies:
+        assert deliver(slack_emulator, body, [replica])[0].status == 200
+    assert eventually(lambda: replica.listener_runs() >= COACHES, timeout=60)
+
+    limited = [c for m in STREAM_METHODS for c in slack_emulator.calls_to(m) if c.status == 429]
+    assert len(limited) == LIMITED_CALLS * len(STREAM_METHODS)  # every injected 429 was served
+    result = audit(slack_emulator, database_url, [sent(e, b) for e, b in zip(events, bodies, strict=True)])
+    assert result.clean, str(result)
+    for event in events:
+        (reply,) = slack_emulator.replies_in(event["channel"], event["ts"])
+        assert reply.text.startswith("Reply ") and event["text"] in reply.text  # whole, not an apology
