@@ -113,9 +113,19 @@ class TurnLeases:
 
     async def next_round(self, held: HeldLease) -> bool:
         """After a reply: True when messages arrived meanwhile and this turn, still holding, answers them."""
-        finished = held.finished or await self.finish(held, None)
+        finished = held.finished
         held.finished = None
         held.writer = None
+        if finished is None:
+            try:
+                finished = await self.finish(held, None)
+            except Exception as error:  # the coach has had their answer; the lease runs out on its own
+                logger.warning(
+                    "Could not mark a turn answered (session=%s, error=%s)",
+                    held.session_id,
+                    type(error).__name__,
+                )
+                return False
         return finished.more_owed
 
     def watch(self, held: HeldLease, writer: SlackReplyWriter) -> None:
