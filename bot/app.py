@@ -33,6 +33,8 @@ from bot.metrics import Metrics
 from bot.perf import PerfService
 from bot.prometheus import register_collector
 from bot.reading import AttachmentReader
+from bot.recovery import OwedReplyRecovery
+from bot.turns import TurnLeases
 from jobs.app_jobs import start_app_scheduler
 from jobs.scheduler import JobScheduler
 from storage.attachment_text import AttachmentTextIndex
@@ -41,6 +43,7 @@ from storage.caches import CacheRegistry, CountingTTLCache
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
+from storage.turn_leases import TurnLeaseStore
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +68,25 @@ class Runtime:
     files: FileStore | None = None
     attachments: AttachmentService | None = None
     scheduler: JobScheduler | None = None
+    recovery: OwedReplyRecovery | None = None
+
+    async def shut_down(self, grace: float | None = None) -> bool:
+        """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
+        if self.recovery is not None:
+            await self.recovery.stop()
+        seconds = self.settings.shutdown_grace_seconds if grace is None else grace
+        return await self.coaching.shut_down(seconds)
 
     async def close(self, drain_seconds: float = 10.0) -> None:
         if self.scheduler is not None:  # first: its jobs use the services closed below
             await self.scheduler.aclose()
-        if not await self.coaching.drain(drain_seconds):
-            logger.warning("Shutting down with coaching turns still running")
+        if self.recovery is not None:
+            await self.recovery.stop()
+        if not await self.coaching.shut_down(drain_seconds):
+            logger.warning("Shut down with coaching turns still running; they are handed back")
         await self.model.close()
+        if self.coaching.turns is not None:
+            await self.coaching.turns.store.close()
         await self.store.close()
         if self.attachments is not None:  # before the Slack session: its feedback calls use it
             await self.attachments.close()
@@ -159,8 +174,11 @@ async def build_runtime(settings: Settings) -> Runtime:
     store = ConversationStore(engine, session_cache=caches.get("sessions"))
     model = CoachModel.from_settings(settings)
     files = build_file_store(settings, on_transfer=metrics.on_transfer)
+    turns = TurnLeases(
+        TurnLeaseStore(engine, sqlite_writer=store.sqlite_writer), lease_seconds=settings.turn_lease_seconds
+    )
     coaching = CoachingService(
-        settings=settings, store=store, model=model, on_model_call=metrics.record_model_call
+        settings=settings, store=store, model=model, on_model_call=metrics.record_model_call, turns=turns
     )
     client = build_slack_client(settings)
     attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))
@@ -191,6 +209,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         files=files,
         attachments=attachments,
     )
+    runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
+    runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed
     perf.scheduler = lambda: runtime.scheduler  # /perf jobs: whatever scheduler runs now, if any
     if settings.scheduler_enabled:
         runtime.scheduler = start_app_scheduler(runtime)

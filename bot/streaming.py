@@ -117,6 +117,11 @@ class SlackReplyWriter:
         self._last_send = 0.0
         self.stats = WriterStats()
 
+    @property
+    def open_message_ts(self) -> str | None:
+        """The Slack message streaming right now, if any: a turn lease records it for recovery."""
+        return None if self._stream is None else self._stream.ts
+
     def write(self, text: str) -> None:
         """Queue text for the thread. Never waits; raises if the writer has failed."""
         if not text:
