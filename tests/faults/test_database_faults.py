@@ -15,8 +15,9 @@ import pytest
 
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Delivery, SlackEmulator
-from tests.faults.ledger import SentMessage, audit, sent
+from tests.faults.ledger import SentMessage, audit, sent, settled
 from tests.fixtures.replicas import (
+    FAST_RECOVERY,
     PostgresServer,
     Replica,
     ReplicaLauncher,
@@ -78,7 +79,7 @@ def test_a_postgresql_restart_under_load_fails_no_message_sent_after_it(
     private_postgres: PostgresServer,
     private_postgres_url: str,
 ) -> None:
-    pair = replicas.start(private_postgres_url, count=2)
+    pair = replicas.start(private_postgres_url, count=2, **FAST_RECOVERY)  # a turn left owed: seconds
     fake_openai.ttft = MODEL_TTFT_SECONDS
 
     with Load(slack_emulator, pair) as load:
@@ -91,6 +92,7 @@ def test_a_postgresql_restart_under_load_fails_no_message_sent_after_it(
     assert eventually(lambda: listener_runs_across(pair) >= load.count, timeout=60), (
         f"{listener_runs_across(pair)} of {load.count} deliveries handled"
     )
+    assert eventually(lambda: settled(private_postgres_url), timeout=60), "turns still running or owed"
     caught, after = load.messages[: restarted + 1], load.messages[restarted + 1 :]
     assert_answered_normally(slack_emulator, after)
     result = audit(slack_emulator, private_postgres_url, after, lenient=caught)
@@ -109,6 +111,7 @@ def test_the_first_messages_after_a_postgresql_restart_are_answered(
 
     messages = [new_coach_message(slack_emulator, replica, f"D0RESTART{n}") for n in range(6)]
     assert eventually(lambda: replica.listener_runs() >= len(messages), timeout=30)
+    assert eventually(lambda: settled(private_postgres_url), timeout=30), "turns still running or owed"
 
     assert_answered_normally(slack_emulator, messages)
     result = audit(slack_emulator, private_postgres_url, messages)
@@ -137,6 +140,7 @@ def test_connections_killed_between_uses_are_invisible_to_the_coach(
             pool.map(lambda channel: new_coach_message(slack_emulator, replica, channel), channels)
         )
     assert eventually(lambda: replica.listener_runs() >= len(messages), timeout=20)
+    assert eventually(lambda: settled(postgresql_database_url), timeout=30), "turns still running or owed"
 
     assert_answered_normally(slack_emulator, messages)
     result = audit(slack_emulator, postgresql_database_url, messages)

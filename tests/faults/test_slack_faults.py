@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
-from tests.faults.ledger import audit, sent
+from tests.faults.ledger import audit, sent, settled
 from tests.fixtures.replicas import ReplicaLauncher, deliver
 from tests.fixtures.waiting import eventually
 
@@ -41,6 +41,7 @@ def test_slack_rate_limits_while_replying_delay_the_replies_but_every_one_comple
     for body in bodies:
         assert deliver(slack_emulator, body, [replica])[0].status == 200
     assert eventually(lambda: replica.listener_runs() >= COACHES, timeout=60)
+    assert eventually(lambda: settled(database_url), timeout=30), "turns still running or owed"
 
     limited = [c for m in STREAM_METHODS for c in slack_emulator.calls_to(m) if c.status == 429]
     assert len(limited) == LIMITED_CALLS * len(STREAM_METHODS)  # every injected 429 was served
