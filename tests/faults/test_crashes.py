@@ -21,7 +21,8 @@ from tests.faults.ledger import SentMessage, audit, sent, settled
 from tests.fixtures.replicas import FAST_RECOVERY, Replica, ReplicaLauncher, deliver
 from tests.fixtures.waiting import eventually
 
-pytestmark = pytest.mark.postgres
+# About other faults, not Slack's rate tiers (tests/faults/test_slack_faults.py has those).
+pytestmark = [pytest.mark.postgres, pytest.mark.slack_rules(rate_limits=False)]
 
 TAKEOVER_DEADLINE_SECONDS = 60.0  # the bound for answering a killed turn
 COACHES = 4

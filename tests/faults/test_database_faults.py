@@ -26,7 +26,8 @@ from tests.fixtures.replicas import (
 )
 from tests.fixtures.waiting import eventually
 
-pytestmark = pytest.mark.postgres
+# About other faults, not Slack's rate tiers (tests/faults/test_slack_faults.py has those).
+pytestmark = [pytest.mark.postgres, pytest.mark.slack_rules(rate_limits=False)]
 
 LOAD_INTERVAL_SECONDS = 0.05  # 20 new coaches a second, round robin over the replicas
 SENT_BEFORE_RESTART = 20

@@ -18,6 +18,9 @@ from tests.faults.ledger import audit, sent, settled
 from tests.fixtures.replicas import ReplicaLauncher, deliver
 from tests.fixtures.waiting import eventually
 
+# About other faults, not Slack's rate tiers (tests/faults/test_slack_faults.py has those).
+pytestmark = pytest.mark.slack_rules(rate_limits=False)
+
 DM = "D0MODELFAULT"
 TIMEOUT_SECONDS = "1"
 

@@ -20,7 +20,8 @@ from tests.faults.ledger import SentMessage, audit, sent, settled
 from tests.fixtures.replicas import Replica, ReplicaLauncher, listener_runs_across
 from tests.fixtures.waiting import eventually
 
-pytestmark = pytest.mark.postgres
+# About deliveries, not Slack's rate tiers (tests/faults/test_slack_faults.py has those).
+pytestmark = [pytest.mark.postgres, pytest.mark.slack_rules(rate_limits=False)]
 
 EVENTS = 200
 SEED = 20261201

@@ -50,3 +50,31 @@ def test_slack_rate_limits_while_replying_delay_the_replies_but_every_one_comple
     for event in events:
         (reply,) = slack_emulator.replies_in(event["channel"], event["ts"])
         assert reply.text.startswith("Reply ") and event["text"] in reply.text  # whole, not an apology
+
+
+BURST_COACHES = 30  # more than chat.startStream's Tier 2 allows at once (20, then 20 a minute)
+
+
+def test_a_burst_beyond_slacks_rate_tiers_still_completes_every_reply(
+    slack_emulator: SlackEmulator,
+    fake_openai: FakeOpenAI,
+    replicas: ReplicaLauncher,
+    database_url: str,
+) -> None:
+    (replica,) = replicas.start(database_url)
+    events = [
+        slack_emulator.user_says(channel=f"D0BURST{n}", user=f"U0BURST{n}", text=f"Burst coach {n}.")
+        for n in range(BURST_COACHES)
+    ]
+    bodies = [slack_emulator.envelope(event) for event in events]
+
+    for body in bodies:
+        assert deliver(slack_emulator, body, [replica])[0].status == 200
+    assert eventually(lambda: replica.listener_runs() >= BURST_COACHES, timeout=90)
+    assert eventually(lambda: settled(database_url), timeout=30), "turns still running or owed"
+
+    result = audit(slack_emulator, database_url, [sent(e, b) for e, b in zip(events, bodies, strict=True)])
+    assert result.clean, str(result)
+    for event in events:
+        (reply,) = slack_emulator.replies_in(event["channel"], event["ts"])
+        assert reply.text.startswith("Reply ") and event["text"] in reply.text  # whole, not an apology
