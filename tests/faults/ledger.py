@@ -33,6 +33,7 @@ class SentMessage:
     thread_ts: str
     event_id: str
     text: str
+    body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # what Slack POSTs
 
 
 def sent(event: dict[str, Any], body: dict[str, Any]) -> SentMessage:
@@ -43,7 +44,27 @@ def sent(event: dict[str, Any], body: dict[str, Any]) -> SentMessage:
         thread_ts=event.get("thread_ts") or event["ts"],
         event_id=body["event_id"],
         text=event["text"],
+        body=body,
     )
+
+
+def new_coach_message(slack: SlackEmulator, events_url: str, channel: str) -> SentMessage:
+    """A new coach's DM (its own thread), delivered once to ``events_url`` and acknowledged."""
+    event = slack.user_says(channel=channel, user=f"U{channel[1:]}", text=f"Hello from {channel}.")
+    body = slack.envelope(event)
+    assert slack.send_event(events_url, body).status == 200
+    return sent(event, body)
+
+
+def assert_answered_normally(slack: SlackEmulator, messages: Iterable[SentMessage]) -> None:
+    """Each thread's last reply is the model's answer to its message: no apology, no "couldn't save"."""
+    expected = list(messages)
+    failed = {}
+    for message in expected:
+        replies = slack.replies_in(message.channel, message.thread_ts)
+        if not (replies and replies[-1].text.startswith("Reply ") and message.text in replies[-1].text):
+            failed[message.ts] = replies[-1].text[:60] if replies else None
+    assert failed == {}, f"{len(failed)} of {len(expected)} coaches saw a failure: {failed}"
 
 
 @dataclass

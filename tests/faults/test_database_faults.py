@@ -15,7 +15,7 @@ import pytest
 
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Delivery, SlackEmulator
-from tests.faults.ledger import SentMessage, audit, sent, settled
+from tests.faults.ledger import SentMessage, assert_answered_normally, audit, new_coach_message, sent, settled
 from tests.fixtures.replicas import (
     FAST_RECOVERY,
     PostgresServer,
@@ -110,7 +110,7 @@ def test_the_first_messages_after_a_postgresql_restart_are_answered(
     (replica,) = replicas.start(private_postgres_url)  # its pool is warm, and idle
     private_postgres.restart()  # nothing in flight: no turn notices the connections dying
 
-    messages = [new_coach_message(slack_emulator, replica, f"D0RESTART{n}") for n in range(6)]
+    messages = [new_coach_message(slack_emulator, replica.events_url, f"D0RESTART{n}") for n in range(6)]
     assert eventually(lambda: replica.listener_runs() >= len(messages), timeout=30)
     assert eventually(lambda: settled(private_postgres_url), timeout=30), "turns still running or owed"
 
@@ -132,13 +132,13 @@ def test_connections_killed_between_uses_are_invisible_to_the_coach(
     for n in range(3):  # one at a time, each after a kill: each finds its pooled connection dead
         if n:
             terminate_connections(postgresql_database_url)
-        messages.append(new_coach_message(slack_emulator, replica, f"D0KILL{n}"))
+        messages.append(new_coach_message(slack_emulator, replica.events_url, f"D0KILL{n}"))
         assert eventually(lambda: replica.listener_runs() >= len(messages), timeout=20)
     terminate_connections(postgresql_database_url)
     with ThreadPoolExecutor(max_workers=6) as pool:  # several at once: several dead connections
         channels = [f"D0KILL{n}" for n in range(3, 9)]
         messages.extend(
-            pool.map(lambda channel: new_coach_message(slack_emulator, replica, channel), channels)
+            pool.map(lambda channel: new_coach_message(slack_emulator, replica.events_url, channel), channels)
         )
     assert eventually(lambda: replica.listener_runs() >= len(messages), timeout=20)
     assert eventually(lambda: settled(postgresql_database_url), timeout=30), "turns still running or owed"
@@ -146,21 +146,3 @@ def test_connections_killed_between_uses_are_invisible_to_the_coach(
     assert_answered_normally(slack_emulator, messages)
     result = audit(slack_emulator, postgresql_database_url, messages)
     assert result.clean, str(result)
-
-
-def new_coach_message(slack: SlackEmulator, replica: Replica, channel: str) -> SentMessage:
-    """A new coach's DM, delivered once and acknowledged."""
-    event = slack.user_says(channel=channel, user=f"U{channel[1:]}", text=f"Hello from {channel}.")
-    body = slack.envelope(event)
-    assert slack.send_event(replica.events_url, body).status == 200
-    return sent(event, body)
-
-
-def assert_answered_normally(slack: SlackEmulator, messages: list[SentMessage]) -> None:
-    """Each got the model's reply to it: no apology, no "couldn't save"."""
-    failed = {}
-    for message in messages:
-        replies = slack.replies_in(message.channel, message.thread_ts)
-        if not (replies and replies[-1].text.startswith("Reply ") and message.text in replies[-1].text):
-            failed[message.ts] = replies[-1].text[:60] if replies else None
-    assert failed == {}, f"{len(failed)} of {len(messages)} coaches saw a failure: {failed}"
