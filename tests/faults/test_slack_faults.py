@@ -6,6 +6,8 @@ second message.
 
 from __future__ import annotations
 
+import pytest
+
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from tests.faults.ledger import assert_answered_normally, audit, new_coach_message, settled
@@ -45,12 +47,14 @@ def test_slack_rate_limits_while_replying_delay_the_replies_but_every_one_comple
 BURST_COACHES = 30  # more than chat.startStream's Tier 2 allows at once (20, then 20 a minute)
 
 
+@pytest.mark.postgres
 def test_a_burst_beyond_slacks_rate_tiers_still_completes_every_reply(
     slack_emulator: SlackEmulator,
     fake_openai: FakeOpenAI,
     replicas: ReplicaLauncher,
-    database_url: str,
+    postgresql_database_url: str,
 ) -> None:
+    database_url = postgresql_database_url  # about Slack's tiers: one database is enough
     (replica,) = replicas.start(database_url)
     messages = [
         new_coach_message(slack_emulator, replica.events_url, f"D0BURST{n}") for n in range(BURST_COACHES)
