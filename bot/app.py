@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -29,6 +31,8 @@ from bot.attachments import AttachmentService
 from bot.coaching import CoachingService
 from bot.config import Settings
 from bot.llm import CoachModel
+from bot.logs import safe_error
+from bot.message_edits import MessageEditService
 from bot.metrics import Metrics
 from bot.perf import PerfService
 from bot.prometheus import register_collector
@@ -43,6 +47,7 @@ from storage.caches import CacheRegistry, CountingTTLCache
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
+from storage.message_edits import MessageEditStore
 from storage.turn_leases import TurnLeaseStore
 
 logger = logging.getLogger(__name__)
@@ -69,6 +74,7 @@ class Runtime:
     attachments: AttachmentService | None = None
     scheduler: JobScheduler | None = None
     recovery: OwedReplyRecovery | None = None
+    edits: MessageEditService | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -87,6 +93,8 @@ class Runtime:
         await self.model.close()
         if self.coaching.turns is not None:
             await self.coaching.turns.store.close()
+        if self.edits is not None:  # before the store: it shares the store's SQLite writer
+            await self.edits.close()
         await self.store.close()
         if self.attachments is not None:  # before the Slack session: its feedback calls use it
             await self.attachments.close()
@@ -115,6 +123,32 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
+def bolt_logger() -> logging.Logger:
+    """The logger Bolt is given: WARNING, so none of its per-class loggers logs at INFO.
+
+    Bolt copies this logger's level to the loggers it makes for each part (without a logger they
+    copy the root's), and some of those log a whole request body at INFO: a rejected signature's,
+    for one. Warnings and errors still show, written safely by ``bot.logs``.
+    """
+    logger = logging.getLogger("slack_bolt")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
+async def answer_what_no_listener_handles(error: Exception) -> BoltResponse | None:
+    """Bolt's error handler: an event no listener takes is answered 200, a failure logged safely.
+
+    Slack counts any other answer to a correctly signed event as a failed delivery: it retries,
+    and disables a subscription that keeps failing. An event type or message subtype coachbot
+    does not act on is simply not for it. Bolt raises ``BoltUnhandledRequestError`` for those
+    (``raise_error_for_unhandled_request``) instead of answering 404 and logging the body.
+    """
+    if isinstance(error, BoltUnhandledRequestError):
+        return BoltResponse(status=200, body="")
+    logger.error("A Slack listener failed: %s", safe_error(error), exc_info=error)
+    return None
+
+
 def build_bolt_app(
     settings: Settings,
     client: AsyncWebClient,
@@ -122,17 +156,22 @@ def build_bolt_app(
     *,
     metrics: Metrics | None = None,
     perf: PerfService | None = None,
+    edits: MessageEditService | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context."""
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret,
         process_before_response=False,
+        logger=bolt_logger(),
+        raise_error_for_unhandled_request=True,
     )
+    app.error(answer_what_no_listener_handles)
 
     async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["coaching"] = coaching
         context["perf"] = perf
+        context["edits"] = edits
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.metrics.timed report here
         if context.get("received_at") is None:
@@ -194,7 +233,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         admins=AdminCheck(settings.perf_admin_ids, caches.get("slack_api")),
     )
     register_collector(metrics, perf.collect)
-    bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf)
+    edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
+    bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf, edits=edits)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -208,6 +248,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         perf=perf,
         files=files,
         attachments=attachments,
+        edits=edits,
     )
     runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
     runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed

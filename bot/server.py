@@ -67,6 +67,18 @@ def malformed_reason(body: bytes, content_type: str) -> str | None:
     return None
 
 
+async def made_for_the_coach(runtime: Runtime, key: str, user: str | None) -> bool:
+    """A local file link works only while it names the coach of the file's session."""
+    attachments = getattr(runtime, "attachments", None)
+    if not user or attachments is None:
+        return False
+    try:
+        return await attachments.store.coach_of_stored_file(key) == user
+    except Exception as error:  # the database is unavailable: refuse rather than guess
+        logger.warning("Could not check a file link's coach: %s", type(error).__name__)
+        return False
+
+
 def create_http_app(
     settings: Settings,
     *,
@@ -123,8 +135,11 @@ def create_http_app(
         if not isinstance(files, LocalFileStore):
             return PlainTextResponse("not found", status_code=404)
         key = request.path_params["key"]
-        path = files.resolve_signed(key, request.query_params.get("expires"), request.query_params.get("sig"))
-        if path is None:
+        user = request.query_params.get("u")
+        path = files.resolve_signed(
+            key, request.query_params.get("expires"), request.query_params.get("sig"), user
+        )
+        if path is None or not await made_for_the_coach(request.app.state.runtime, key, user):
             return PlainTextResponse("this link is invalid or has expired", status_code=403)
         # identity: already-compressed files (pdf, docx, images) aren't worth gzip's CPU
         return FileResponse(
