@@ -436,6 +436,18 @@ class ConversationStore:
         async with self._connection(autocommit=False) as conn:
             return await conn.run_sync(transaction)
 
+    async def run_write(self, transaction: Callable[[Connection], T]) -> T:
+        """``_run_write`` for the stores that share this one's database and SQLite writer."""
+        return await self._run_write(transaction)
+
+    def reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reads without a transaction, from the turn's pool slots."""
+        return self._connection(autocommit=True)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
     @property
     def sqlite_writer(self) -> SqliteWriter | None:
         """What queues this SQLite database's writes, for other stores on the same database."""
