@@ -295,7 +295,11 @@ async def explain_turn_statement(
         "slack_ts": "1999999999.000100",
         "text": "explain me",
         "now": dt.datetime.now(dt.UTC),
+        "said_at": dt.datetime.now(dt.UTC),
         "history_limit": HISTORY_LIMIT,
+        "user_id": seeded.session_user(long[-1]),
+        "lease_owner": "explain",
+        "lease_until": dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20),
     }
     statement = store._pg_turn[(True, False)]
     async with engine.connect() as conn:
