@@ -91,8 +91,6 @@ class Runtime:
         if not await self.coaching.shut_down(drain_seconds):
             logger.warning("Shut down with coaching turns still running; they are handed back")
         await self.model.close()
-        if self.coaching.turns is not None:
-            await self.coaching.turns.store.close()
         if self.edits is not None:  # before the store: it shares the store's SQLite writer
             await self.edits.close()
         await self.store.close()
@@ -213,9 +211,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     store = ConversationStore(engine, session_cache=caches.get("sessions"))
     model = CoachModel.from_settings(settings)
     files = build_file_store(settings, on_transfer=metrics.on_transfer)
-    turns = TurnLeases(
-        TurnLeaseStore(engine, sqlite_writer=store.sqlite_writer), lease_seconds=settings.turn_lease_seconds
-    )
+    turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
     coaching = CoachingService(
         settings=settings, store=store, model=model, on_model_call=metrics.record_model_call, turns=turns
     )

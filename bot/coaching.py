@@ -424,21 +424,31 @@ class CoachingService:
         *,
         failed: bool,
     ) -> None:
+        first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
+        latency = elapsed_ms(message.received_at, stats.last_token_at)
+        latency_ms = round(latency) if latency is not None else None
         held = self._held(recorded)
-        if held is not None:
-            await self._finish_held(held, recorded, text, stats, writer_stats, message, failed=failed)
-            return
         try:
+            if held is not None and self.turns is not None:
+                # The reply and the coach messages it answered, in one write.
+                reply = ReplyToStore(
+                    text=text,
+                    slack_ts=first_ts,
+                    prompt_tokens=stats.prompt_tokens,
+                    completion_tokens=stats.completion_tokens,
+                    latency_ms=latency_ms,
+                    note="reply failed" if failed else None,
+                )
+                await self.turns.finish(held, reply)
+                return
             if text:
-                first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
-                latency = elapsed_ms(message.received_at, stats.last_token_at)
                 await self._store.record_assistant_message(
                     recorded.session_id,
                     slack_ts=first_ts,
                     text=text,
                     prompt_tokens=stats.prompt_tokens,
                     completion_tokens=stats.completion_tokens,
-                    latency_ms=round(latency) if latency is not None else None,
+                    latency_ms=latency_ms,
                 )
             if failed:
                 await self._store.record_system_message(recorded.session_id, "reply failed")
@@ -458,34 +468,6 @@ class CoachingService:
         if held.lead_in:
             writer.write(held.lead_in)
             held.lead_in = ""
-
-    async def _finish_held(
-        self,
-        held: HeldLease,
-        recorded: RecordedMessage,
-        text: str,
-        stats: StreamStats,
-        writer_stats: WriterStats | None,
-        message: CoachMessage,
-        *,
-        failed: bool,
-    ) -> None:
-        """The reply, and the messages it answered, in one write (``TurnLeases.finish``)."""
-        assert self.turns is not None
-        first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
-        latency = elapsed_ms(message.received_at, stats.last_token_at)
-        reply = ReplyToStore(
-            text=text,
-            slack_ts=first_ts,
-            prompt_tokens=stats.prompt_tokens,
-            completion_tokens=stats.completion_tokens,
-            latency_ms=round(latency) if latency is not None else None,
-            note="reply failed" if failed else None,
-        )
-        try:
-            await self.turns.finish(held, reply)
-        except Exception:
-            logger.exception("Could not store the reply (session=%s)", recorded.session_id)
 
     async def _close_stale_stream(self, client: AsyncWebClient, target: ThreadTarget, ts: str) -> None:
         """End the reply a dead process left streaming, with a short note, before answering again."""

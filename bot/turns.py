@@ -46,7 +46,11 @@ class HeldLease:
     lead_in: str = ""
     writer: SlackReplyWriter | None = None
     finished: Finished | None = None
+    # Set once the lease is given up: the renewal stops (and never renews what is no longer ours).
+    released: bool = False
     _heartbeat: asyncio.Task[None] | None = field(default=None, repr=False)
+    # A renewal and the final write never cross: renewing after the release would find no lease.
+    _writing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @property
     def open_stream_ts(self) -> str | None:
@@ -103,9 +107,11 @@ class TurnLeases:
 
     async def finish(self, held: HeldLease, reply: ReplyToStore | None) -> Finished:
         """Store the reply (if any) and mark what it answered, in one write (``TurnLeaseStore.finish``)."""
-        finished = await self.store.finish(
-            held.session_id, held.owner, covered_seq=held.covered_seq, reply=reply, keep=self.accepting
-        )
+        async with held._writing:
+            finished = await self.store.finish(
+                held.session_id, held.owner, covered_seq=held.covered_seq, reply=reply, keep=self.accepting
+            )
+            held.released = not finished.lease_kept
         if finished.lease_lost:
             logger.warning("A turn's lease was taken over before it finished (session=%s)", held.session_id)
         held.finished = finished
@@ -155,9 +161,12 @@ class TurnLeases:
             if stream_ts == recorded_stream and loop.time() - last_renewed < renew_every:
                 continue
             try:
-                mine = await self.store.renew(
-                    held.session_id, held.owner, seconds=self.lease_seconds, stream_ts=stream_ts
-                )
+                async with held._writing:
+                    if held.released:
+                        return
+                    mine = await self.store.renew(
+                        held.session_id, held.owner, seconds=self.lease_seconds, stream_ts=stream_ts
+                    )
             except Exception as error:  # try again next time; the lease outlives a few misses
                 logger.warning(
                     "Could not renew a turn lease (session=%s, error=%s)",

@@ -12,19 +12,17 @@ same guarantee.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Boolean, Integer, String, and_, bindparam, case, cast, not_, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.conversations import HistoryMessage, SessionKey
-from storage.engine import SqliteWriter, dialect_insert, reads_without_transaction
+from storage.conversations import ConversationStore, HistoryMessage, SessionKey
+from storage.engine import dialect_insert
 from storage.models import MessageType, UtcDateTime, bystander_notes, chat_messages, coaching_sessions, utcnow
 from storage.turn_sql import slack_time
 
@@ -80,15 +78,11 @@ class OwedHistory:
 class TurnLeaseStore:
     """The lease and owed-reply writes of a coaching turn (see the module docstring)."""
 
-    def __init__(self, engine: AsyncEngine, *, sqlite_writer: SqliteWriter | None = None) -> None:
-        self._engine = engine
-        self._autocommit = reads_without_transaction(engine)
-        self._sqlite_writer = sqlite_writer
-        self._owns_writer = sqlite_writer is None
-        if sqlite_writer is None:
-            self._sqlite_writer = SqliteWriter.for_engine(engine)
+    def __init__(self, conversations: ConversationStore) -> None:
+        """On the conversation store's database, connections and (SQLite) writer thread."""
+        self._conversations = conversations
         s, m = coaching_sessions, chat_messages
-        insert = dialect_insert(engine)
+        insert = dialect_insert(conversations.engine)
         mine = and_(s.c.id == bindparam("b_session_id"), s.c.lease_owner == bindparam("b_owner"))
         self._renew = (
             update(s)
@@ -224,7 +218,7 @@ class TurnLeaseStore:
 
     async def owed_history(self, session_id: int, *, limit: int) -> OwedHistory:
         """The newest ``limit`` messages, oldest first, and the owed count they answer up to."""
-        async with self._connection() as conn:
+        async with self._conversations.reading() as conn:
             rows = (await conn.execute(self._owed_history, {"session_id": session_id, "limit": limit})).all()
         rows.reverse()
         coach_rows = [row for row in rows if row.message_type == MessageType.USER.value]
@@ -243,10 +237,6 @@ class TurnLeaseStore:
         return await self._write(
             functools.partial(_returns_a_row, statement=self._note_bystander, params=params)
         )
-
-    async def close(self) -> None:
-        if self._sqlite_writer is not None and self._owns_writer:
-            await self._sqlite_writer.close()
 
     def _finish_in(
         self,
@@ -294,17 +284,8 @@ class TurnLeaseStore:
         kept = row.lease_owner is not None
         return Finished(more_owed=kept and row.coach_seq > covered, lease_kept=kept)
 
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        async with self._autocommit.connect() as conn:
-            yield conn
-
     async def _write(self, transaction: Callable[[Connection], T]) -> T:
-        """One write transaction in one piece (see ``ConversationStore._run_write``)."""
-        if self._sqlite_writer is not None:
-            return await self._sqlite_writer.run(transaction)
-        async with self._engine.connect() as conn:
-            return await conn.run_sync(transaction)
+        return await self._conversations.run_write(transaction)
 
 
 def _returns_a_row(conn: Connection, *, statement: Any, params: dict[str, Any]) -> bool:

@@ -78,6 +78,26 @@ def test_a_reply_killed_mid_stream_is_answered_after_a_restart_and_its_stream_cl
     assert len(fake_openai.requests) == 2
 
 
+def test_a_turn_killed_while_the_model_thinks_is_answered_after_a_restart(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, replicas: ReplicaLauncher, database_url: str
+) -> None:
+    (replica,) = replicas.start(database_url, **FAST_RECOVERY)
+    fake_openai.ttft = 30.0  # the model is still thinking when the process dies: no stream yet
+    event = slack_emulator.user_says(channel=DM, text="How do I say no to my boss?")
+    assert slack_emulator.send_event(replica.events_url, event).status == 200
+    assert eventually(lambda: len(fake_openai.requests) == 1, timeout=20), "the model was asked"
+
+    replica.kill()
+    fake_openai.ttft = 0.0
+    fake_openai.queue_reply("Start with what you can say yes to.")
+    replica.start()
+
+    (answer,) = slack_emulator.wait_for_replies(DM, event["ts"], count=1, timeout=RESTART_DEADLINE_SECONDS)
+    assert answer.text == RESTARTED_LEAD_IN + "Start with what you can say yes to."
+    assert len(slack_emulator.calls_to("chat.stopStream")) == 1, "no stale stream to close: the answer's own"
+    assert eventually(lambda: owed_state(database_url) == [(1, 1, None)], timeout=10)
+
+
 def test_sigterm_lets_a_streaming_reply_finish_and_hands_later_messages_to_the_next_process(
     slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, replicas: ReplicaLauncher, database_url: str
 ) -> None:

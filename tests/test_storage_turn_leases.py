@@ -41,7 +41,7 @@ async def session_row(engine: AsyncEngine, session_id: int):
 async def test_the_first_message_takes_the_lease_and_one_arriving_meanwhile_waits_for_it(
     store: ConversationStore, engine: AsyncEngine
 ) -> None:
-    leases = TurnLeaseStore(engine, sqlite_writer=store.sqlite_writer)
+    leases = TurnLeaseStore(store)
     first = await say(store, 0, owner="turn-a")
     second = await say(store, 1, owner="turn-b")
 
@@ -75,7 +75,7 @@ async def test_the_first_message_takes_the_lease_and_one_arriving_meanwhile_wait
 async def test_a_live_lease_is_never_taken_over_and_an_abandoned_one_is_once(
     store: ConversationStore, engine: AsyncEngine, database_url: str
 ) -> None:
-    leases = TurnLeaseStore(engine, sqlite_writer=store.sqlite_writer)
+    leases = TurnLeaseStore(store)
     live = await say(store, 0, owner="alive")
     dead = await say(store, 0, owner="dead", key=SessionKey("T1", "D2", "1700000001.000100"))
     handed_back = await say(store, 0, owner="stopping", key=SessionKey("T1", "D3", "1700000002.000100"))
@@ -87,11 +87,12 @@ async def test_a_live_lease_is_never_taken_over_and_an_abandoned_one_is_once(
     # Two replicas sweep at the same moment.
     other_engine = create_db_engine(database_url)
     try:
-        other = TurnLeaseStore(other_engine)
+        other_store = ConversationStore(other_engine)
+        other = TurnLeaseStore(other_store)
         found = await asyncio.gather(
             leases.take_over_abandoned("r1:", seconds=30), other.take_over_abandoned("r2:", seconds=30)
         )
-        await other.close()
+        await other_store.close()
     finally:
         await other_engine.dispose()
 
@@ -108,7 +109,7 @@ async def test_a_live_lease_is_never_taken_over_and_an_abandoned_one_is_once(
 async def test_a_message_in_a_session_whose_turn_died_takes_the_lease_over_itself(
     store: ConversationStore, engine: AsyncEngine
 ) -> None:
-    leases = TurnLeaseStore(engine, sqlite_writer=store.sqlite_writer)
+    leases = TurnLeaseStore(store)
     first = await say(store, 0, owner="dead")
     assert isinstance(first, RecordedMessage)
     await leases.renew(first.session_id, "dead", seconds=-1, stream_ts="1700000000.000150")
@@ -124,7 +125,7 @@ async def test_a_message_in_a_session_whose_turn_died_takes_the_lease_over_itsel
 async def test_shutting_down_hands_messages_that_arrived_meanwhile_back(
     store: ConversationStore, engine: AsyncEngine
 ) -> None:
-    leases = TurnLeaseStore(engine, sqlite_writer=store.sqlite_writer)
+    leases = TurnLeaseStore(store)
     first = await say(store, 0, owner="turn-a")
     assert isinstance(first, RecordedMessage)
     await say(store, 1, owner=None)  # arrived while shutting down: stored and owed only
@@ -144,7 +145,7 @@ async def test_shutting_down_hands_messages_that_arrived_meanwhile_back(
 async def test_someone_else_in_the_coachs_thread_stores_nothing_and_is_noted_once(
     store: ConversationStore, engine: AsyncEngine
 ) -> None:
-    leases = TurnLeaseStore(engine, sqlite_writer=store.sqlite_writer)
+    leases = TurnLeaseStore(store)
     first = await say(store, 0, owner="turn-a")
     assert isinstance(first, RecordedMessage)
 
