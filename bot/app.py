@@ -26,16 +26,21 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import handlers
+from bot.admin_alerts import AdminAlerts
 from bot.admins import AdminCheck
+from bot.agent_panel import AgentPanel
 from bot.attachments import AttachmentService
 from bot.coaching import CoachingService
 from bot.config import Settings
-from bot.llm import CoachModel
+from bot.config_errors import SlackConfigWatch
+from bot.health import ConfigHealth
+from bot.llm import CoachModel, StreamStats
 from bot.logs import safe_error
 from bot.message_edits import MessageEditService
 from bot.metrics import Metrics
 from bot.perf import PerfService
 from bot.prometheus import register_collector
+from bot.readiness import Readiness
 from bot.reading import AttachmentReader
 from bot.recovery import OwedReplyRecovery
 from bot.turns import TurnLeases
@@ -74,6 +79,9 @@ class Runtime:
     attachments: AttachmentService | None = None
     scheduler: JobScheduler | None = None
     recovery: OwedReplyRecovery | None = None
+    health: ConfigHealth | None = None
+    readiness: Readiness | None = None
+    alerts: AdminAlerts | None = None
     edits: MessageEditService | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
@@ -96,6 +104,8 @@ class Runtime:
         await self.store.close()
         if self.attachments is not None:  # before the Slack session: its feedback calls use it
             await self.attachments.close()
+        if self.alerts is not None:
+            await self.alerts.close()
         if self.slack_client.session is not None:
             await self.slack_client.session.close()
         if self.files is not None:
@@ -103,17 +113,22 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
-    """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers."""
+def build_slack_client(settings: Settings, health: ConfigHealth | None = None) -> AsyncWebClient:
+    """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers.
+
+    With ``health``, every answer that says the token or a scope is wrong is recorded there.
+    """
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, ttl_dns_cache=300, keepalive_timeout=60),
     )
+    watch = [SlackConfigWatch(health)] if health is not None else []
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT_SECONDS,
         session=session,
         retry_handlers=[
+            *watch,  # first: it sees every response, and never retries
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncServerErrorRetryHandler(max_retry_count=2),
@@ -155,8 +170,10 @@ def build_bolt_app(
     metrics: Metrics | None = None,
     perf: PerfService | None = None,
     edits: MessageEditService | None = None,
+    agent_panel: AgentPanel | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context."""
+    panel = agent_panel or AgentPanel()
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret,
@@ -170,6 +187,7 @@ def build_bolt_app(
         context["coaching"] = coaching
         context["perf"] = perf
         context["edits"] = edits
+        context["agent_panel"] = panel
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.metrics.timed report here
         if context.get("received_at") is None:
@@ -202,9 +220,21 @@ def build_attachments(
     )
 
 
+def _model_calls_reported(metrics: Metrics, health: ConfigHealth) -> Callable[[StreamStats, bool], None]:
+    """After each model call: its metrics, and a call that worked clears OpenAI's problems."""
+
+    def report(stats: StreamStats, failed: bool) -> None:
+        metrics.record_model_call(stats, failed)
+        if not failed:
+            health.resolve("openai")
+
+    return report
+
+
 async def build_runtime(settings: Settings) -> Runtime:
     caches = CacheRegistry()
     metrics = Metrics(slow_request_ms=settings.slow_request_ms)
+    health = ConfigHealth()
     engine = create_db_engine(settings.database_url, echo=settings.debug)
     metrics.instrument_engine(engine.sync_engine)  # before the store: its SQLite writer inherits it
     await warm_pool(engine)
@@ -213,9 +243,16 @@ async def build_runtime(settings: Settings) -> Runtime:
     files = build_file_store(settings, on_transfer=metrics.on_transfer)
     turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
     coaching = CoachingService(
-        settings=settings, store=store, model=model, on_model_call=metrics.record_model_call, turns=turns
+        settings=settings,
+        store=store,
+        model=model,
+        on_model_call=_model_calls_reported(metrics, health),
+        turns=turns,
     )
-    client = build_slack_client(settings)
+    coaching.config_health = health
+    client = build_slack_client(settings, health)
+    alerts = AdminAlerts(client, settings.perf_admin_ids)
+    health.on_announce = alerts.announce
     attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))
     coaching.attachments = attachments
     # The coach reads the files: intake indexes each stored one, turns search them.
@@ -227,10 +264,14 @@ async def build_runtime(settings: Settings) -> Runtime:
         metrics=metrics,
         engine=engine,
         admins=AdminCheck(settings.perf_admin_ids, caches.get("slack_api")),
+        health=health,
     )
     register_collector(metrics, perf.collect)
     edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
-    bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf, edits=edits)
+    agent_panel = AgentPanel.on_database(engine, store.sqlite_writer)
+    bolt = build_bolt_app(
+        settings, client, coaching, metrics=metrics, perf=perf, edits=edits, agent_panel=agent_panel
+    )
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -244,6 +285,9 @@ async def build_runtime(settings: Settings) -> Runtime:
         perf=perf,
         files=files,
         attachments=attachments,
+        health=health,
+        readiness=Readiness(settings, engine=engine, health=health, session=client.session),
+        alerts=alerts,
         edits=edits,
     )
     runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)

@@ -311,8 +311,10 @@ class AttachmentService:
         key = object_key(row.team_id, row.session_id, row.id, row.name)
         try:
             chunks = stream_slack_file(self._http, url, self._token, max_bytes=self.max_bytes)
+            # Slack's own size for the file: a large one goes multipart from its first part instead
+            # of s3transfer buffering a whole threshold (50 MB) first to learn that it is large.
             stored = await self.files.put_stream(
-                key, chunks, content_type=row.mime_type, max_bytes=self.max_bytes
+                key, chunks, content_type=row.mime_type, max_bytes=self.max_bytes, size_hint=row.size
             )
         except Exception as error:
             code, final = _classify(error)

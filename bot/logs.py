@@ -30,6 +30,7 @@ NOISY_LIBRARIES = (
     "openai",
     "aiohttp.access",
     "uvicorn.access",
+    "alembic.runtime.plugins",  # one INFO line per plugin, on import
 )
 #: Our own packages: their exceptions' messages are written to be shown (a setting's name, a limit).
 _OWN_PACKAGES = ("bot.", "storage.", "jobs.", "handlers.")

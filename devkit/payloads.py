@@ -122,6 +122,25 @@ def assistant_thread_started_event(
     }
 
 
+def app_home_opened_event(
+    *, user: str, channel: str, event_ts: str, tab: str = "messages", view: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Sent each time a user opens the app's App Home; ``tab`` "messages" is the agent view.
+
+    ``view`` (the Home tab's current view) comes only with ``tab`` "home", once one was published.
+    """
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": channel,
+        "tab": tab,
+        "event_ts": event_ts,
+    }
+    if view is not None:
+        event["view"] = view
+    return event
+
+
 def event_callback(
     event: dict[str, Any],
     *,

@@ -114,6 +114,19 @@ def test_a_refused_call_spends_nothing_and_counts_as_a_429(emulator: SlackEmulat
         assert json.load(answer) == {"enabled": True, "rate_limited": {"chat.startStream": 5}}
 
 
+def test_each_workspace_has_its_own_budget(emulator: SlackEmulator) -> None:
+    emulator.add_workspace("T0OTHER", "xoxb-other")
+    ours, theirs = web(emulator), WebClient(base_url=emulator.base_url, token="xoxb-other", retry_handlers=[])
+    for n in range(20):
+        start_stream(ours, n)
+    with pytest.raises(SlackApiError):
+        start_stream(ours, 99)
+
+    assert start_stream(theirs, 1)["ok"]  # another team's token: a fresh Tier 2 budget
+    assert theirs.auth_test()["team_id"] == "T0OTHER"
+    assert ours.auth_test()["team_id"] == "T0DEVKIT"
+
+
 def test_rate_limits_can_be_turned_off_for_a_test_that_is_about_something_else(clock: FakeClock) -> None:
     with SlackEmulator(rules=EmulatorRules(rate_limits=False), clock=clock) as emulator:
         client = web(emulator)

@@ -113,19 +113,20 @@ def test_set_status_needs_its_arguments_and_at_most_10_loading_messages(
     assert too_many.value.response["error"] == "invalid_arguments"
 
 
-def test_suggested_prompts_are_one_to_four_with_a_title_and_a_message(slack_emulator: SlackEmulator) -> None:
-    client = web(slack_emulator)
-    five = [{"title": f"t{n}", "message": f"m{n}"} for n in range(5)]
+def test_suggested_prompts_are_one_to_four_with_a_title_and_a_message() -> None:
+    with SlackEmulator(agent_view=False) as emulator:  # the legacy assistant view takes a thread_ts
+        client = web(emulator)
+        five = [{"title": f"t{n}", "message": f"m{n}"} for n in range(5)]
 
-    assert client.assistant_threads_setSuggestedPrompts(channel_id=DM, thread_ts=THREAD, prompts=five[:4])[
-        "ok"
-    ]
-    for bad in (five, [], [{"title": "no message"}]):
-        with pytest.raises(SlackApiError) as refused:
-            client.assistant_threads_setSuggestedPrompts(channel_id=DM, thread_ts=THREAD, prompts=bad)
-        assert refused.value.response["error"] == "invalid_arguments"
-    [accepted] = slack_emulator.suggested_prompts()
-    assert accepted.prompts[0] == ("t0", "m0") and accepted.effective
+        four = client.assistant_threads_setSuggestedPrompts(channel_id=DM, thread_ts=THREAD, prompts=five[:4])
+        for bad in (five, [], [{"title": "no message"}]):
+            with pytest.raises(SlackApiError) as refused:
+                client.assistant_threads_setSuggestedPrompts(channel_id=DM, thread_ts=THREAD, prompts=bad)
+            assert refused.value.response["error"] == "invalid_arguments"
+
+        assert four["ok"]
+        [accepted] = emulator.suggested_prompts()
+        assert accepted.prompts[0] == ("t0", "m0") and accepted.effective
 
 
 def test_in_an_agent_app_suggested_prompts_with_a_thread_ts_silently_do_nothing() -> None:

@@ -7,6 +7,7 @@ The Web API methods, files, Socket Mode and the event sender are mixins over thi
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import threading
 import time
@@ -23,6 +24,10 @@ DEFAULT_USERS: dict[str, dict[str, Any]] = {
     "U0ADMIN": {"name": "admin", "is_admin": True, "is_owner": False},
     "U0OWNER": {"name": "owner", "is_admin": True, "is_owner": True},
 }
+
+
+# The team of the token of the Web API call being answered, for answers that name the workspace.
+_CALLING_TEAM: contextvars.ContextVar[str | None] = contextvars.ContextVar("calling_team", default=None)
 
 
 class EmulatorCore:
@@ -62,6 +67,26 @@ class EmulatorCore:
         self._last_ts_us = 0
         self.rules = rules
         self._clock = clock
+        self._teams_by_token: dict[str, str] = {bot_token: team_id}
+
+    def add_workspace(self, team_id: str, bot_token: str) -> None:
+        """Install the app in another workspace: ``bot_token`` calls as ``team_id``.
+
+        Rate limits are per workspace, so each token's team has its own budgets; the
+        messages, users and files are shared (one emulated Slack, many teams on it).
+        """
+        with self._lock:
+            self._teams_by_token[bot_token] = team_id
+
+    def team_of(self, token: str) -> str | None:
+        """The workspace a bot token belongs to, None for a token Slack wouldn't know."""
+        with self._lock:
+            return self._teams_by_token.get(token)
+
+    @property
+    def calling_team(self) -> str:
+        """The workspace of the Web API call being answered (the default team outside one)."""
+        return _CALLING_TEAM.get() or self.team_id
 
     @property
     def origin(self) -> str:
@@ -113,6 +138,11 @@ class EmulatorCore:
         with self._lock:
             posts = list(self._response_posts)
         return posts if response_id is None else [p for p in posts if p.response_id == response_id]
+
+    @staticmethod
+    def _answering_for(team_id: str) -> None:
+        """Mark the current request as made with a token of ``team_id``."""
+        _CALLING_TEAM.set(team_id)
 
     def _record(self, call: RecordedCall) -> None:
         with self._lock:

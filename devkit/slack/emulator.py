@@ -147,7 +147,7 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
     def _spend(self, method: str, args: dict[str, Any]) -> None:
         if self.rules.rate_limits:
             channel = args.get("channel") or args.get("channel_id")
-            self._limiter.check(self.team_id, method, str(channel) if channel else None)
+            self._limiter.check(self.calling_team, method, str(channel) if channel else None)
 
     # ----------------------------------------------------------------- HTTP server side
 
@@ -195,8 +195,11 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
         if method == "apps.connections.open":  # the one method that takes the app-level token
             if token != self.app_token:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
-        elif token != self.bot_token:
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        else:
+            team = self.team_of(token)
+            if team is None:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            self._answering_for(team)
         try:
             self._spend(method, args)
         except RateLimited as exc:

@@ -17,7 +17,7 @@ class WorkspaceMixin(EmulatorCore):
             "url": f"https://{self.team_domain}.slack.com/",
             "team": self.team_domain,
             "user": "coachbot",
-            "team_id": self.team_id,
+            "team_id": self.calling_team,
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
