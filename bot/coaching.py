@@ -454,7 +454,7 @@ class CoachingService:
                     prompt_tokens=stats.prompt_tokens,
                     completion_tokens=stats.completion_tokens,
                     latency_ms=latency_ms,
-                    note="reply failed" if failed else None,
+                    note=_reply_note(stats, failed=failed),
                 )
                 await self.turns.finish(held, reply)
                 return
@@ -467,10 +467,8 @@ class CoachingService:
                     completion_tokens=stats.completion_tokens,
                     latency_ms=latency_ms,
                 )
-            if failed:
-                await self._store.record_system_message(recorded.session_id, "reply failed")
-            elif stats.cut_off_note:
-                note = f"reply cut off: {stats.finish_reason}"
+            note = _reply_note(stats, failed=failed)
+            if note is not None:
                 await self._store.record_system_message(recorded.session_id, note)
         except Exception:
             logger.exception("Could not store the reply (session=%s)", recorded.session_id)
@@ -625,6 +623,13 @@ class CoachingService:
                 target.channel_id,
                 _slack_error_name(error),
             )
+
+
+def _reply_note(stats: StreamStats, *, failed: bool) -> str | None:
+    """The system note stored after a reply: it failed, or the model stopped short; else none."""
+    if failed:
+        return "reply failed"
+    return f"reply cut off: {stats.finish_reason}" if stats.cut_off_note else None
 
 
 def _has_text(pieces: list[str]) -> bool:
