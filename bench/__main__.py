@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import attachments
 
         names.remove("attachments")
-        attachments_status = attachments.run(args.size_mb)
+        attachments_status = attachments.run(args.size_mb, app_root=args.app_root.resolve())
         if not names:
             return attachments_status
     options = Options(ttft=args.ttft, tps=args.tps, quick=args.quick)

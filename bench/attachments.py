@@ -7,7 +7,10 @@ server three ways, each in a fresh subprocess so its peak RSS is its own:
   performance guide's TransferConfig (50 MB threshold, 8 MB parts, 10 threads, larger I/O
   queue) and our botocore client (standard retries, 20 pooled connections);
 - ``default``: the same stream and pipe, but a default boto3 client and ``TransferConfig()``;
-- ``put_object``: the file first saved to disk (not timed), then one plain ``put_object``.
+- ``put_object``: the file first saved to disk (not timed), then one plain ``put_object``;
+- ``serve``: the product's own path end to end, a Slack-signed ``file_share`` event into a real
+  ``coachbot serve`` process, whose peak RSS growth is measured (``bench/attachments_serve.py``;
+  ``--app-root`` runs another checkout's app, for a before/after).
 
 The raw PUT ingest rate of the same moto server (in-memory 8 MB bodies, one at a time and
 10 at a time) is the reference: no upload can beat what the server accepts.
@@ -17,227 +20,44 @@ Prints a table and writes bench/results/attachments.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import hashlib
 import json
 import os
 import platform
-import resource
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench.processes import REPO_ROOT, ChildProcess, ProcessError, ProcessRegistry, child_env, free_port
+from bench.attachment_workers import BUCKET, MB, REGION, TOKEN, worker
+from bench.attachments_serve import measure_serve
+from bench.processes import (
+    REPO_ROOT,
+    SIGNING_SECRET,
+    ChildProcess,
+    ProcessError,
+    ProcessRegistry,
+    child_env,
+    free_port,
+)
 
-MB = 1024 * 1024
-BUCKET = "coachbot-bench"
-REGION = "us-east-1"
-TOKEN = "xoxb-bench"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "bench-access-key", "AWS_SECRET_ACCESS_KEY": "bench-secret-key"}
 MODES: dict[str, str] = {
     "tuned": "stream → put_stream, tuned TransferConfig + client",
     "default": "stream → put_stream, boto3 defaults",
     "put_object": "file on disk → one put_object",
+    "serve": "file_share event → coachbot serve (its RSS)",
 }
 RESULTS = REPO_ROOT / "bench" / "results" / "attachments.json"
 READY = "BENCH_READY "
 RESULT = "BENCH_RESULT "
 START_TIMEOUT = 30.0
-REFERENCE_PUTS = 8  # 8 MB bodies each way: 64 MB sequential, 80 MB ten at a time
-REFERENCE_PARALLEL_PUTS = 10
-
-
-# --------------------------------------------------------------------------- memory
-
-
-class PeakRss:
-    """This process's RSS before a transfer, and its peak during it.
-
-    The kernel's high-water mark (``ru_maxrss``) catches every spike, however short; a 10 ms
-    sampler is kept as a cross-check. Growth = peak − baseline, so imports and the client's
-    own set-up are not counted.
-    """
-
-    def __init__(self) -> None:
-        import psutil
-
-        self._process = psutil.Process()
-        self.baseline = self._process.memory_info().rss
-        self.sampled = self.baseline
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.01):
-            self.sampled = max(self.sampled, self._process.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth_mb(self) -> float:
-        high_water = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-        return (max(high_water, self.sampled) - self.baseline) / MB
-
-
-# --------------------------------------------------------------------------- workers (subprocesses)
-
-
-def _worker(args: argparse.Namespace) -> dict[str, Any]:
-    from storage.files import keep_large_buffers_out_of_malloc_heaps
-
-    # Every mode runs with the app's process-level tuning, so the modes differ only in how
-    # they transfer (--plain-malloc measures without it).
-    if not args.plain_malloc:
-        keep_large_buffers_out_of_malloc_heaps()
-    if args.worker == "reference":
-        return _reference(args)
-    if args.worker == "put_object":
-        return _put_object(args)
-    return _streamed(args)
-
-
-def _tuned_store(endpoint: str) -> Any:
-    """The app's own store, from build_file_store (which also fixes glibc's mmap threshold)."""
-    from bot.config import Settings
-    from storage.files import build_file_store
-
-    return build_file_store(Settings(s3_bucket=BUCKET, s3_endpoint_url=endpoint))
-
-
-def _default_store(endpoint: str) -> Any:
-    import boto3
-    from boto3.s3.transfer import TransferConfig
-
-    from storage.files import S3FileStore
-
-    client = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
-    return S3FileStore(client, BUCKET, transfer_config=TransferConfig())
-
-
-def _streamed(args: argparse.Namespace) -> dict[str, Any]:
-    import aiohttp
-
-    from bot.slack_files import stream_slack_file
-
-    store = _tuned_store(args.endpoint) if args.worker == "tuned" else _default_store(args.endpoint)
-    config = store.transfer_config
-
-    async def run() -> tuple[Any, float, float]:
-        async with aiohttp.ClientSession() as session:
-            with PeakRss() as memory:
-                began = time.perf_counter()
-                stream = stream_slack_file(session, args.url, TOKEN, max_bytes=args.size + 1)
-                stored = await store.put_stream(
-                    args.key,
-                    stream,
-                    content_type="application/octet-stream",
-                    max_bytes=args.size + 1,
-                    size_hint=None if args.no_size_hint else args.size,  # the Slack file's ``size``
-                )
-                wall = time.perf_counter() - began
-        await store.close()
-        return stored, wall, memory.growth_mb
-
-    stored, wall, growth = asyncio.run(run())
-    return {
-        "mode": args.worker,
-        "bytes": stored.size,
-        "sha256": stored.sha256,
-        "wall_s": wall,
-        "peak_rss_growth_mb": growth,
-        "config": {
-            "multipart_threshold_mb": config.multipart_threshold / MB,
-            "multipart_chunksize_mb": config.multipart_chunksize / MB,
-            "max_concurrency": config.max_concurrency,
-            "max_io_queue": config.max_io_queue,
-            "max_pool_connections": store.client.meta.config.max_pool_connections,
-        },
-    }
-
-
-def _put_object(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.config import Settings
-    from storage.files import build_s3_client
-
-    client = build_s3_client(Settings(s3_bucket=BUCKET, s3_endpoint_url=args.endpoint))
-    with tempfile.TemporaryDirectory(prefix="bench-attachment-") as folder:
-        path = Path(folder) / "file.bin"
-        began = time.perf_counter()
-        digest = hashlib.sha256()
-        request = urllib.request.Request(args.url, headers={"Authorization": f"Bearer {TOKEN}"})
-        with urllib.request.urlopen(request, timeout=60) as response, path.open("wb") as out:
-            while chunk := response.read(MB):
-                digest.update(chunk)
-                out.write(chunk)
-        saved = time.perf_counter() - began
-        size = path.stat().st_size
-        with PeakRss() as memory, path.open("rb") as body:
-            began = time.perf_counter()
-            client.put_object(
-                Bucket=BUCKET,
-                Key=args.key,
-                Body=body,
-                ContentLength=size,
-                ContentType="application/octet-stream",
-                ServerSideEncryption="AES256",
-            )
-            wall = time.perf_counter() - began
-    return {
-        "mode": "put_object",
-        "bytes": size,
-        "sha256": digest.hexdigest(),
-        "wall_s": wall,
-        "peak_rss_growth_mb": memory.growth_mb,
-        "download_to_disk_s": saved,
-    }
-
-
-def _reference(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.config import Settings
-    from storage.files import build_s3_client
-
-    client = build_s3_client(Settings(s3_bucket=BUCKET, s3_endpoint_url=args.endpoint))
-    body = hashlib.sha256(b"reference").digest() * (8 * MB // 32)
-
-    def put(index: int) -> None:
-        client.put_object(Bucket=BUCKET, Key=f"reference/{index}", Body=body)
-
-    put(-1)  # warm the connection
-    # ...and moto's multipart path: otherwise whichever mode runs first pays for it (10-30%).
-    from io import BytesIO
-
-    from storage.files import s3_transfer_config
-
-    client.upload_fileobj(BytesIO(body * 8), BUCKET, "reference/warm-up", Config=s3_transfer_config())
-    began = time.perf_counter()
-    for index in range(REFERENCE_PUTS):
-        put(index)
-    sequential = time.perf_counter() - began
-    began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        list(pool.map(put, range(100, 100 + REFERENCE_PARALLEL_PUTS)))
-    parallel = time.perf_counter() - began
-    return {
-        "mode": "reference",
-        "sequential_mb_s": REFERENCE_PUTS * 8 / sequential,
-        "parallel_mb_s": REFERENCE_PARALLEL_PUTS * 8 / parallel,
-    }
 
 
 # --------------------------------------------------------------------------- the Slack emulator child
@@ -249,9 +69,17 @@ def _serve_slack(args: argparse.Namespace) -> int:
 
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: done.set())
-    with SlackEmulator(bot_token=TOKEN) as slack:
-        shared = slack.add_file("recording.bin", size=args.size, mimetype="application/octet-stream")
-        ready = {"url": shared["url_private_download"], "sha256": slack.sha256_of(shared["id"])}
+    with SlackEmulator(bot_token=TOKEN, signing_secret=SIGNING_SECRET) as slack:
+        # A type coachbot takes (over 50 MB it is stored, not read), for the serve mode.
+        shared = slack.add_file("recording.txt", size=args.size, mimetype="text/plain")
+        warm_up = slack.add_file("warm-up.txt", size=MB, mimetype="text/plain")
+        ready = {
+            "url": shared["url_private_download"],
+            "sha256": slack.sha256_of(shared["id"]),
+            "base_url": slack.base_url,
+            "event": slack.envelope(slack.file_share(channel="D0BENCH", files=[shared])),
+            "warm_up_event": slack.envelope(slack.file_share(channel="D0BENCH", files=[warm_up])),
+        }
         print(READY + json.dumps(ready), flush=True)
         while not done.wait(0.5):
             pass
@@ -328,6 +156,7 @@ def run(
     *,
     no_size_hint: bool = False,
     plain_malloc: bool = False,
+    app_root: Path = REPO_ROOT,
     say: Callable[[str], None] = print,
 ) -> int:
     """Start moto and the emulator, measure every mode, print the table, write the JSON."""
@@ -364,7 +193,21 @@ def run(
             say(f"-- {mode}: {MODES[mode]}…")
             key = f"bench/{mode}/recording.bin"
             flags = ["--no-size-hint"] * no_size_hint + ["--plain-malloc"] * plain_malloc
-            result = _run_worker(mode, [*base, *flags, "--key", key], env, budget)
+            if mode == "serve":
+                s3_env = {**FAKE_AWS, "S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": endpoint, "S3_REGION": REGION}
+                result = measure_serve(
+                    registry=registry,
+                    slack=slack,
+                    served=served,
+                    s3_env=s3_env,
+                    size=size,
+                    timeout=budget,
+                    app_root=app_root,
+                    say=say,
+                )
+                key = result["key"]
+            else:
+                result = _run_worker(mode, [*base, *flags, "--key", key], env, budget)
             head = admin.head_object(Bucket=BUCKET, Key=key)
             etag = head["ETag"].strip('"')
             result.update(
@@ -434,6 +277,13 @@ def render(report: dict[str, Any]) -> str:
         f"reference: raw PUT of in-memory 8 MB bodies {ref['sequential_mb_s']:.1f} MB/s one at a time, "
         f"{ref['parallel_mb_s']:.1f} MB/s ten at a time"
     )
+    serve = next((r for r in report["results"] if r["mode"] == "serve"), None)
+    if serve is not None:
+        lines.append(
+            f"(serve: coachbot serve's RSS {serve['baseline_rss_mb']:.0f} MB before the event; growth "
+            f"{serve['sampled_growth_mb']:.1f} MB sampled every 10 ms, {serve['hwm_growth_mb']:.1f} MB by "
+            f"VmHWM; app from {serve['app_root']})"
+        )
     put = next((r for r in report["results"] if r["mode"] == "put_object"), None)
     if put is not None:
         lines.append(
@@ -453,6 +303,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--plain-malloc", action="store_true", help="leave glibc's dynamic mmap threshold alone"
+    )
+    parser.add_argument(
+        "--app-root", type=Path, default=REPO_ROOT, help="serve mode: run the app from this checkout"
     )
     parser.add_argument("--worker", choices=[*MODES, "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--serve-slack", action="store_true", help=argparse.SUPPRESS)
@@ -475,11 +328,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve_slack:
         return _serve_slack(args)
     if args.worker:
-        print(RESULT + json.dumps(_worker(args)), flush=True)
+        print(RESULT + json.dumps(worker(args)), flush=True)
         return 0
     signal.signal(signal.SIGTERM, _raise_interrupt)
     modes = args.mode or tuple(MODES)
-    return run(args.size_mb, modes, no_size_hint=args.no_size_hint, plain_malloc=args.plain_malloc)
+    return run(
+        args.size_mb,
+        modes,
+        no_size_hint=args.no_size_hint,
+        plain_malloc=args.plain_malloc,
+        app_root=args.app_root.resolve(),
+    )
 
 
 if __name__ == "__main__":

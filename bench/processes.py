@@ -315,11 +315,13 @@ def start_coachbot(
     model: DevkitServer,
     database_url: str,
     app_root: Path = REPO_ROOT,
+    extra_env: dict[str, str] | None = None,
 ) -> HttpApp:
     """``python -m bot.cli serve`` as in production: it migrates the database itself on start.
 
     ``app_root``: run the app from another checkout (e.g. a ``git worktree`` of an earlier
-    commit), with this one's harness, to measure a change before and after.
+    commit), with this one's harness, to measure a change before and after. ``extra_env``: more
+    settings (S3, limits) for the scenarios that need them.
     """
     port = free_port()
     env = child_env(
@@ -332,6 +334,7 @@ def start_coachbot(
         HOST="127.0.0.1",
         PORT=str(port),
         LOG_LEVEL="INFO",
+        **(extra_env or {}),
     )
     return _start_http_app(registry, "coachbot", _python("-m", "bot.cli", "serve"), env, port, app_root)
 

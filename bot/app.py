@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -24,14 +26,21 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import handlers
+from bot.admin_alerts import AdminAlerts
 from bot.admins import AdminCheck
+from bot.agent_panel import AgentPanel
 from bot.attachments import AttachmentService
 from bot.coaching import CoachingService
 from bot.config import Settings
-from bot.llm import CoachModel
+from bot.config_errors import SlackConfigWatch
+from bot.health import ConfigHealth
+from bot.llm import CoachModel, StreamStats
+from bot.logs import safe_error
+from bot.message_edits import MessageEditService
 from bot.metrics import Metrics
 from bot.perf import PerfService
 from bot.prometheus import register_collector
+from bot.readiness import Readiness
 from bot.reading import AttachmentReader
 from bot.recovery import OwedReplyRecovery
 from bot.turns import TurnLeases
@@ -43,6 +52,7 @@ from storage.caches import CacheRegistry, CountingTTLCache
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
+from storage.message_edits import MessageEditStore
 from storage.turn_leases import TurnLeaseStore
 
 logger = logging.getLogger(__name__)
@@ -68,6 +78,10 @@ class Runtime:
     files: FileStore | None = None
     attachments: AttachmentService | None = None
     scheduler: JobScheduler | None = None
+    health: ConfigHealth | None = None
+    readiness: Readiness | None = None
+    alerts: AdminAlerts | None = None
+    edits: MessageEditService | None = None
     recovery: OwedReplyRecovery | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
@@ -85,9 +99,13 @@ class Runtime:
         if not await self.coaching.shut_down(drain_seconds):
             logger.warning("Shut down with coaching turns still running; they are handed back")
         await self.model.close()
+        if self.edits is not None:  # before the store: it shares the store's SQLite writer
+            await self.edits.close()
         await self.store.close()
         if self.attachments is not None:  # before the Slack session: its feedback calls use it
             await self.attachments.close()
+        if self.alerts is not None:
+            await self.alerts.close()
         if self.slack_client.session is not None:
             await self.slack_client.session.close()
         if self.files is not None:
@@ -95,22 +113,53 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
-    """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers."""
+def build_slack_client(settings: Settings, health: ConfigHealth | None = None) -> AsyncWebClient:
+    """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers.
+
+    With ``health``, every answer that says the token or a scope is wrong is recorded there.
+    """
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, ttl_dns_cache=300, keepalive_timeout=60),
     )
+    watch = [SlackConfigWatch(health)] if health is not None else []
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT_SECONDS,
         session=session,
         retry_handlers=[
+            *watch,  # first: it sees every response, and never retries
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+def bolt_logger() -> logging.Logger:
+    """The logger Bolt is given: WARNING, so none of its per-class loggers logs at INFO.
+
+    Bolt copies this logger's level to the loggers it makes for each part (without a logger they
+    copy the root's), and some of those log a whole request body at INFO: a rejected signature's,
+    for one. Warnings and errors still show, written safely by ``bot.logs``.
+    """
+    logger = logging.getLogger("slack_bolt")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
+async def answer_what_no_listener_handles(error: Exception) -> BoltResponse | None:
+    """Bolt's error handler: an event no listener takes is answered 200, a failure logged safely.
+
+    Slack counts any other answer to a correctly signed event as a failed delivery: it retries,
+    and disables a subscription that keeps failing. An event type or message subtype coachbot
+    does not act on is simply not for it. Bolt raises ``BoltUnhandledRequestError`` for those
+    (``raise_error_for_unhandled_request``) instead of answering 404 and logging the body.
+    """
+    if isinstance(error, BoltUnhandledRequestError):
+        return BoltResponse(status=200, body="")
+    logger.error("A Slack listener failed: %s", safe_error(error), exc_info=error)
+    return None
 
 
 def build_bolt_app(
@@ -120,17 +169,25 @@ def build_bolt_app(
     *,
     metrics: Metrics | None = None,
     perf: PerfService | None = None,
+    edits: MessageEditService | None = None,
+    agent_panel: AgentPanel | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context."""
+    panel = agent_panel or AgentPanel()
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret,
         process_before_response=False,
+        logger=bolt_logger(),
+        raise_error_for_unhandled_request=True,
     )
+    app.error(answer_what_no_listener_handles)
 
     async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["coaching"] = coaching
         context["perf"] = perf
+        context["edits"] = edits
+        context["agent_panel"] = panel
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.metrics.timed report here
         if context.get("received_at") is None:
@@ -163,9 +220,21 @@ def build_attachments(
     )
 
 
+def _model_calls_reported(metrics: Metrics, health: ConfigHealth) -> Callable[[StreamStats, bool], None]:
+    """After each model call: its metrics, and a call that worked clears OpenAI's problems."""
+
+    def report(stats: StreamStats, failed: bool) -> None:
+        metrics.record_model_call(stats, failed)
+        if not failed:
+            health.resolve("openai")
+
+    return report
+
+
 async def build_runtime(settings: Settings) -> Runtime:
     caches = CacheRegistry()
     metrics = Metrics(slow_request_ms=settings.slow_request_ms)
+    health = ConfigHealth()
     engine = create_db_engine(settings.database_url, echo=settings.debug)
     metrics.instrument_engine(engine.sync_engine)  # before the store: its SQLite writer inherits it
     await warm_pool(engine)
@@ -174,9 +243,16 @@ async def build_runtime(settings: Settings) -> Runtime:
     files = build_file_store(settings, on_transfer=metrics.on_transfer)
     turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
     coaching = CoachingService(
-        settings=settings, store=store, model=model, on_model_call=metrics.record_model_call, turns=turns
+        settings=settings,
+        store=store,
+        model=model,
+        on_model_call=_model_calls_reported(metrics, health),
+        turns=turns,
     )
-    client = build_slack_client(settings)
+    coaching.config_health = health
+    client = build_slack_client(settings, health)
+    alerts = AdminAlerts(client, settings.perf_admin_ids)
+    health.on_announce = alerts.announce
     attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))
     coaching.attachments = attachments
     # The coach reads the files: intake indexes each stored one, turns search them.
@@ -188,9 +264,14 @@ async def build_runtime(settings: Settings) -> Runtime:
         metrics=metrics,
         engine=engine,
         admins=AdminCheck(settings.perf_admin_ids, caches.get("slack_api")),
+        health=health,
     )
     register_collector(metrics, perf.collect)
-    bolt = build_bolt_app(settings, client, coaching, metrics=metrics, perf=perf)
+    edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
+    agent_panel = AgentPanel.on_database(engine, store.sqlite_writer)
+    bolt = build_bolt_app(
+        settings, client, coaching, metrics=metrics, perf=perf, edits=edits, agent_panel=agent_panel
+    )
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -204,6 +285,10 @@ async def build_runtime(settings: Settings) -> Runtime:
         perf=perf,
         files=files,
         attachments=attachments,
+        health=health,
+        readiness=Readiness(settings, engine=engine, health=health, session=client.session),
+        alerts=alerts,
+        edits=edits,
     )
     runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
     runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed

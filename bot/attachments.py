@@ -50,6 +50,7 @@ LINK_EXPIRY_SECONDS = 300
 _NOT_DOWNLOADABLE_MODES = frozenset({"external", "tombstone", "hidden_by_limit"})
 _FILE_GONE_ERRORS = frozenset({"file_not_found", "file_deleted"})
 
+NOT_YOUR_FILES_TEXT = "Only the coach who started this session can list its files."
 LISTING_FAILED_TEXT = "Sorry, I couldn't look up this session's files just now. Please try again in a minute."
 SAVING_STATUS = "is reading your file…"
 SAVING_REACTION = "inbox_tray"
@@ -310,8 +311,10 @@ class AttachmentService:
         key = object_key(row.team_id, row.session_id, row.id, row.name)
         try:
             chunks = stream_slack_file(self._http, url, self._token, max_bytes=self.max_bytes)
+            # Slack's own size for the file: a large one goes multipart from its first part instead
+            # of s3transfer buffering a whole threshold (50 MB) first to learn that it is large.
             stored = await self.files.put_stream(
-                key, chunks, content_type=row.mime_type, max_bytes=self.max_bytes
+                key, chunks, content_type=row.mime_type, max_bytes=self.max_bytes, size_hint=row.size
             )
         except Exception as error:
             code, final = _classify(error)
@@ -434,31 +437,39 @@ class AttachmentService:
     # ------------------------------------------------------------------ the `files` listing
 
     async def show_listing(self, message: CoachMessage, client: AsyncWebClient) -> bool:
-        """Answer ``files``: the session's attachments with fresh links, for this coach only.
+        """Answer ``files``: the session's attachments with fresh links, for its coach only.
 
         In a channel it is an ephemeral message; in a DM or the agent panel the thread itself is
-        private, so it is posted there. Returns False (nothing sent) for a channel thread the bot
-        is not coaching in, which it stays out of.
+        private, so it is posted there. Someone other than the session's coach gets a short
+        ephemeral refusal and no names or links. Returns False (nothing sent) for a channel
+        thread the bot is not coaching in, which it stays out of.
         """
         from bot.coaching import Surface  # the coaching module imports this one
 
+        ephemeral = message.surface is Surface.CHANNEL
         try:
             session_id = await self._conversations.find_session_id(
                 SessionKey(message.team_id, message.channel_id, message.thread_ts)
             )
             if session_id is None and message.surface is Surface.CHANNEL and not message.starts_session:
                 return False
-            rows = await self._listing_rows(session_id) if session_id is not None else ()
+            coach = await self._store.session_coach(session_id) if session_id is not None else None
+            if coach is not None and coach != message.user_id:
+                logger.info(
+                    "Refused a files listing to someone other than the coach (channel=%s)", message.channel_id
+                )
+                text, links, ephemeral = NOT_YOUR_FILES_TEXT, None, True
+            else:
+                rows = await self._listing_rows(session_id) if session_id is not None else ()
+                links = await self._links(rows, for_user=message.user_id)
+                text = format_listing(
+                    rows, links, max_attempts=MAX_ATTEMPTS, link_minutes=LINK_EXPIRY_SECONDS // 60
+                )
         except Exception:
             logger.exception("Could not read the files listing (channel=%s)", message.channel_id)
             text = LISTING_FAILED_TEXT
-        else:
-            links = await self._links(rows)
-            text = format_listing(
-                rows, links, max_attempts=MAX_ATTEMPTS, link_minutes=LINK_EXPIRY_SECONDS // 60
-            )
         try:
-            if message.surface is Surface.CHANNEL:
+            if ephemeral:
                 await client.chat_postEphemeral(
                     channel=message.channel_id, user=message.user_id, thread_ts=message.thread_ts, text=text
                 )
@@ -479,12 +490,15 @@ class AttachmentService:
         self.listing_cache.set(session_id, rows)
         return rows
 
-    async def _links(self, rows: Sequence[AttachmentRecord]) -> dict[int, str]:
-        """Fresh links for the stored rows: never cached, each lives ``LINK_EXPIRY_SECONDS``."""
+    async def _links(self, rows: Sequence[AttachmentRecord], *, for_user: str) -> dict[int, str]:
+        """Fresh links for the stored rows, made for the coach: never cached, each lives
+        ``LINK_EXPIRY_SECONDS``. Shown only to ``for_user``; a local link carries that user."""
         stored = [row for row in rows if row.status == "stored" and row.storage_key]
         urls = await asyncio.gather(
             *(
-                self.files.download_url(str(row.storage_key), expires_in=LINK_EXPIRY_SECONDS)
+                self.files.download_url(
+                    str(row.storage_key), expires_in=LINK_EXPIRY_SECONDS, for_user=for_user
+                )
                 for row in stored
             ),
             return_exceptions=True,

@@ -1,4 +1,8 @@
-"""The ``coachbot`` command: serve, migrate, demo, report."""
+"""The ``coachbot`` command: serve, check, migrate, demo, report.
+
+A setting that cannot work ends the command with one ``coachbot: error: …`` line per
+problem (exit 2 for unusable settings, 1 for a service that refuses them), never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from bot.config import Settings, SettingsError
 from bot.logs import configure_logging
@@ -13,17 +18,74 @@ from bot.logs import configure_logging
 logger = logging.getLogger("coachbot")
 
 
+def _error(message: str) -> None:
+    print(f"coachbot: error: {message}", file=sys.stderr)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.check import describe_database_error, safe_database_url
     from bot.serve import serve_forever
+    from jobs.app_jobs import report_schedule
+    from storage.migrate import SchemaStateError
 
     missing = settings.missing_for_serving()
     if args.socket_mode and not settings.slack_app_token:
         missing.append("SLACK_APP_TOKEN")
+    for name in missing:
+        _error(f"{name} is not set; coachbot serve needs it")
     if missing:
-        logger.error("Cannot serve without: %s", ", ".join(missing))
         return 2
-    serve_forever(settings, socket_mode=args.socket_mode, migrate=not args.no_migrate)
+    try:
+        if settings.scheduler_enabled:
+            report_schedule(settings)  # a bad REPORT_TIMEZONE / REPORT_TIME, before anything starts
+        if args.no_migrate:
+            _require_current_schema(settings.database_url)
+        serve_forever(settings, socket_mode=args.socket_mode, migrate=not args.no_migrate)
+    except SettingsError as error:
+        for problem in error.problems:
+            _error(problem)
+        return 2
+    except SQLAlchemyError as error:
+        shown = safe_database_url(settings.database_url)
+        _error(f"DATABASE_URL: cannot use {shown} ({describe_database_error(error)})")
+        return 1
+    except SchemaStateError as error:
+        _error(f"DATABASE_URL: {error}")
+        return 1
     return 0
+
+
+def _require_current_schema(database_url: str) -> None:
+    """--no-migrate: the database must answer and be at this code's revision already."""
+    from storage.migrate import current_revision, head_revision
+
+    alembic = logging.getLogger("alembic.runtime.migration")
+    level = alembic.level
+    alembic.setLevel(logging.WARNING)  # only reading the revision: no "Context impl…" lines
+    try:
+        revision, head = current_revision(database_url, connect_timeout=10), head_revision()
+    finally:
+        alembic.setLevel(level)
+    if revision != head:
+        raise SettingsError(
+            f"DATABASE_URL: the database is at revision {revision or 'none'}, this code needs {head}; "
+            "run `coachbot migrate` (or serve without --no-migrate)"
+        )
+
+
+def _check(settings: Settings, args: argparse.Namespace) -> int:
+    """One line per problem and exit 1; a short summary and exit 0 when everything works."""
+    import asyncio
+
+    from bot.check import run_checks
+
+    findings = asyncio.run(run_checks(settings))
+    problems = [finding for finding in findings if not finding.ok]
+    for finding in problems or findings:
+        print(finding.line if problems else f"ok  {finding.line}")
+    return 1 if problems else 0
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -64,7 +126,7 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     try:
         report_schedule(settings)  # a bad REPORT_TIMEZONE is named here, not in a traceback
     except SettingsError as error:
-        print(f"coachbot: {error}", file=sys.stderr)
+        _error(str(error))
         return 2
     engine = create_jobs_engine(settings.database_url)
     try:
@@ -106,6 +168,7 @@ async def _post_report(settings: Settings, channel: str, report: object, chart: 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coachbot", description="A Slack AI coaching service.")
+    parser.add_argument("--version", action="version", version=f"coachbot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP server (or Socket Mode) for Slack")
@@ -114,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database on start")
     serve.set_defaults(run=_serve)
+
+    check = commands.add_parser(
+        "check", help="try every setting against Slack, the model, the database and the file store"
+    )
+    check.set_defaults(run=_check)
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database, indexes included")
     migrate.set_defaults(run=_migrate)
@@ -132,12 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return version("coachbot")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
-        print(f"coachbot: {error}", file=sys.stderr)
+        for problem in error.problems:
+            _error(problem)
         return 2
     configure_logging(settings.log_level)
     return args.run(settings, args)

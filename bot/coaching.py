@@ -19,13 +19,16 @@ from typing import Any
 
 import aiohttp
 import openai
+from slack_bolt.context.set_status.async_set_status import AsyncSetStatus
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.attachments import AttachmentService, confirmation_text, problems_text
 from bot.bystanders import tell_bystander_once
 from bot.config import Settings
+from bot.config_errors import is_config_error, openai_problem
 from bot.file_listing import is_files_command
+from bot.health import ConfigHealth
 from bot.llm import CoachModel, StreamStats
 from bot.mentions import MentionFilter
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
@@ -88,15 +91,25 @@ class TurnOutcome(enum.StrEnum):
     NOT_THE_COACH = "not_the_coach"
 
 
+NOT_SET_UP_TEXT = (
+    "Sorry, I'm not set up correctly yet, so I can't answer. "
+    "The admins have been told. Your message is saved."
+)
+
+
 def failure_text(error: BaseException) -> str:
-    """A short, human explanation for the thread; never the raw error."""
+    """A short, human explanation for the thread; never the raw error.
+
+    A configuration error (a refused key, an unknown model…) is not an outage: sending again
+    won't help, so the coach is told the bot isn't set up and that the admins know.
+    """
+    if is_config_error(error):
+        return NOT_SET_UP_TEXT
     saved = "Your message is saved, so just send it again in a minute."
     if isinstance(error, openai.RateLimitError):
         return f"I'm getting too many requests right now and couldn't answer. {saved}"
     if isinstance(error, openai.APITimeoutError):
         return f"The coaching model took too long to answer. {saved}"
-    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
-        return "I can't reach the coaching model: its API key was refused. Please tell your Slack admin."
     return f"The coaching model is unavailable right now. {saved}"
 
 
@@ -141,6 +154,8 @@ class CoachingService:
         self.reader = reader
         # One turn at a time per session, across replicas (bot.turns); None: no leases (unit tests).
         self.turns = turns
+        # Where configuration errors are recorded (log, /readyz, /perf, the admins' DM).
+        self.config_health: ConfigHealth | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._turn_tasks: set[asyncio.Task[Any]] = set()
         self._in_flight = 0
@@ -347,7 +362,7 @@ class CoachingService:
         prompt = build_messages(
             recorded.history,
             system_prompt=self._system_prompt,
-            token_budget=self._settings.context_token_budget,
+            token_budget=self._model.fit.prompt_budget(self._settings.context_token_budget),
             references=references or (),
             images=images or (),
         )
@@ -382,12 +397,14 @@ class CoachingService:
                         writer.write(safe)
                 tail = mentions.flush()
                 reply.append(tail)
-                writer.write(tail if _has_text(reply) else EMPTY_REPLY_TEXT)
+                note = stats.cut_off_note  # "" unless the model stopped short
+                writer.write(tail + note if _has_text(reply) else note.lstrip() or EMPTY_REPLY_TEXT)
             except openai.APIError as error:
                 outcome = TurnOutcome.MODEL_FAILED
                 logger.warning(
                     "Model call failed (session=%s, error=%s)", recorded.session_id, type(error).__name__
                 )
+                self._note_config_problem(error)
                 writer.write(INTERRUPTED_NOTE if _has_text(reply) else failure_text(error))
             writer_stats = await writer.close()
         except SLACK_ERRORS as error:
@@ -452,6 +469,9 @@ class CoachingService:
                 )
             if failed:
                 await self._store.record_system_message(recorded.session_id, "reply failed")
+            elif stats.cut_off_note:
+                note = f"reply cut off: {stats.finish_reason}"
+                await self._store.record_system_message(recorded.session_id, note)
         except Exception:
             logger.exception("Could not store the reply (session=%s)", recorded.session_id)
 
@@ -496,7 +516,7 @@ class CoachingService:
             self.timings.record(timing)
         logger.info(
             "Turn done session=%s surface=%s event_to_model_ms=%s first_token_to_slack_ms=%s "
-            "last_token_to_final_ms=%s model_ms=%s completion_tokens=%s slack_calls=%s",
+            "last_token_to_final_ms=%s model_ms=%s completion_tokens=%s slack_calls=%s finish_reason=%s",
             session_id,
             message.surface.value,
             timing.event_to_model_ms,
@@ -505,7 +525,13 @@ class CoachingService:
             timing.model_ms,
             stats.completion_tokens,
             writer.slack_calls,
+            stats.finish_reason,
         )
+
+    def _note_config_problem(self, error: BaseException) -> None:
+        problem = openai_problem(error, model=self._settings.openai_model)
+        if problem is not None and self.config_health is not None:
+            self.config_health.record(problem)
 
     def _report_model_call(self, stats: StreamStats, *, failed: bool) -> None:
         if self._on_model_call is None:
@@ -539,7 +565,9 @@ class CoachingService:
             return []
         try:
             return await self.reader.context_for(
-                recorded.session_id, message.text, self._settings.context_token_budget // ATTACHMENT_SHARE
+                recorded.session_id,
+                message.text,
+                self._model.fit.prompt_budget(self._settings.context_token_budget) // ATTACHMENT_SHARE,
             )
         except Exception as error:  # the reply matters more than the excerpts: answer without them
             logger.warning(
@@ -566,15 +594,15 @@ class CoachingService:
     def _show_progress(
         self, message: CoachMessage, recorded: RecordedMessage, client: AsyncWebClient
     ) -> None:
-        """Optimistic feedback: "is thinking…" (and a title) in the agent panel, without waiting on Slack."""
-        if message.surface is not Surface.AGENT_PANEL:
-            return
-        self._spawn(
-            client.assistant_threads_setStatus(
-                channel_id=message.channel_id, thread_ts=message.thread_ts, status=THINKING_STATUS
-            )
-        )
-        if recorded.is_new_session and message.text:
+        """Optimistic feedback without waiting on Slack: "is thinking…" on every surface, a title in DMs.
+
+        assistant.threads.setStatus takes chat:write since 2026-03, so the status shows in DMs, the
+        agent view and channel threads alike; Slack clears it when the reply is posted. Thread titles
+        exist only in the DM (agent view) timeline.
+        """
+        set_status = AsyncSetStatus(client=client, channel_id=message.channel_id, thread_ts=message.thread_ts)
+        self._spawn(set_status(status=THINKING_STATUS))
+        if message.surface is not Surface.CHANNEL and recorded.is_new_session and message.text:
             self._spawn(
                 client.assistant_threads_setTitle(
                     channel_id=message.channel_id,

@@ -10,13 +10,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
+
+from sqlalchemy.exc import ArgumentError
+
+from bot.model_fit import TOKEN_PARAMETERS
+from storage.engine import async_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(ValueError):
-    """A setting is present but unusable; the message names it."""
+    """A setting is present but unusable; each problem names its setting, in one line."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
 
 
 def _bool(raw: str | None, default: bool = False) -> bool:
@@ -62,6 +72,10 @@ class Settings:
     openai_max_retries: int = 2
     # "auto": images go to the model when OPENAI_MODEL is known to take them; "true"/"false" force it.
     openai_vision: str = "auto"
+    # Issue 9: the reply-limit parameter ("auto" goes by the model's name) and the context window
+    # (None: known by name, else unlimited), so current models and small-context servers work.
+    openai_token_parameter: str = "auto"
+    openai_context_window: int | None = None
 
     database_url: str = "sqlite:///coachbot.db"
     debug: bool = False
@@ -106,7 +120,16 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings, or a SettingsError naming every unusable one (never a traceback later)."""
         env = os.environ if env is None else env
+        settings = cls._read(env)
+        problems = settings.problems()
+        if problems:
+            raise SettingsError(*problems)
+        return settings
+
+    @classmethod
+    def _read(cls, env: Mapping[str, str]) -> Settings:
         return cls(
             slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
@@ -119,6 +142,8 @@ class Settings:
             openai_max_tokens=_int(env, "OPENAI_MAX_TOKENS", 16000) or 16000,
             openai_max_retries=_int(env, "OPENAI_MAX_RETRIES", 2) or 0,
             openai_vision=_vision(env.get("OPENAI_VISION")),
+            openai_token_parameter=_token_parameter(env.get("OPENAI_TOKEN_PARAMETER")),
+            openai_context_window=_positive(env, "OPENAI_CONTEXT_WINDOW"),
             database_url=database_url_from_env(env),
             debug=_bool(env.get("DEBUG")),
             host=env.get("HOST") or "0.0.0.0",
@@ -162,6 +187,21 @@ class Settings:
             return model_takes_images(self.openai_model)
         return _bool(self.openai_vision)
 
+    def problems(self) -> list[str]:
+        """What is unusable in these settings, one line each (names the setting, never a secret)."""
+        problems = []
+        if self.log_level not in LOG_LEVELS:
+            problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        database = _database_url_problem(self.database_url)
+        if database:
+            problems.append(database)
+        if not 0 < self.port < 65536:
+            problems.append(f"PORT must be between 1 and 65535, got {self.port}")
+        for name, url in (("SLACK_API_URL", self.slack_api_url), ("OPENAI_BASE_URL", self.openai_base_url)):
+            if url and urlsplit(url).scheme not in ("http", "https"):
+                problems.append(f"{name} must be an http(s) URL")
+        return problems
+
     def missing_for_serving(self) -> list[str]:
         """Names of settings the HTTP server cannot start without."""
         missing = []
@@ -192,9 +232,35 @@ def _vision(raw: str | None) -> str:
     raise SettingsError(f"OPENAI_VISION must be auto, true or false, got {raw!r}")
 
 
+def _token_parameter(raw: str | None) -> str:
+    value = (raw or "auto").strip().lower()
+    if value not in TOKEN_PARAMETERS:
+        choices = ", ".join(TOKEN_PARAMETERS)
+        raise SettingsError(f"OPENAI_TOKEN_PARAMETER must be one of {choices}, got {raw!r}")
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str) -> int | None:
+    value = _int(env, name, None)
+    if value is not None and value <= 0:
+        raise SettingsError(f"{name} must be a positive number of tokens, got {value}")
+    return value
+
+
 def _id_set(raw: str | None) -> frozenset[str]:
     """``U1, U2 U3`` → {"U1", "U2", "U3"}: commas or spaces, blanks ignored."""
     return frozenset(part for part in (raw or "").replace(",", " ").split() if part)
+
+
+def _database_url_problem(url: str) -> str | None:
+    """Why DATABASE_URL cannot be used (the URL itself is never repeated: it may hold a password)."""
+    try:
+        async_url(url)
+    except ArgumentError:
+        return "DATABASE_URL is not a database URL; use sqlite:///path or postgresql://user@host/db"
+    except ValueError as error:
+        return f"DATABASE_URL: {error}"
+    return None
 
 
 def _with_trailing_slash(url: str) -> str:

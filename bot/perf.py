@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.admins import AdminCheck
+from bot.health import ConfigHealth
 from bot.metrics import Metrics
 from storage.caches import CacheRegistry
 from storage.engine import pool_status
@@ -50,6 +51,7 @@ class PerfService:
         engine: AsyncEngine,
         admins: AdminCheck,
         scheduler: Callable[[], SchedulerStatus | None] = lambda: None,
+        health: ConfigHealth | None = None,
     ) -> None:
         self._caches = caches
         self._metrics = metrics
@@ -57,6 +59,7 @@ class PerfService:
         self._admins = admins
         # A getter, not the scheduler: it is built (and may be replaced) after this service.
         self.scheduler = scheduler
+        self._health = health
 
     # ------------------------------------------------------------------ data
 
@@ -71,6 +74,8 @@ class PerfService:
                 "rss_bytes": metrics.rss_bytes(),
             },
         }
+        if section is None and self._health is not None:
+            data["config"] = {"problems": self._health.snapshot()}
         if section in (None, "cache"):
             data["caches"] = self._caches.stats()
         if section is None:
@@ -162,6 +167,8 @@ def report_blocks(data: dict[str, Any], section: str | None = None) -> list[dict
     title = "coachbot performance" + (f" · {section}" if section else "")
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title}}]
     parts: list[tuple[str, list[str]]] = []
+    if "config" in data:
+        parts.append(("Configuration", _config_lines(data["config"])))
     if "caches" in data:
         parts.append(("Caches", _cache_lines(data["caches"])))
     if "listeners" in data:
@@ -184,6 +191,17 @@ def report_blocks(data: dict[str, Any], section: str | None = None) -> list[dict
     )
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
     return blocks
+
+
+def _config_lines(config: dict[str, Any]) -> list[str]:
+    problems = config["problems"]
+    if not problems:
+        return ["no configuration problems seen lately"]
+    return [
+        f":warning: `{p['setting']}` {p['reason']} · since {_when(p['since'])} · last {_when(p['last_seen'])}"
+        f" · {p['count']}×"
+        for p in problems
+    ]
 
 
 def _cache_lines(caches: dict[str, dict[str, Any]]) -> list[str]:

@@ -37,6 +37,7 @@ class PerfCollector(Collector):
         yield from _db(self._metrics, data.get("db"))
         yield from _transfers(data.get("s3", {}))
         yield from _jobs(data.get("jobs"))
+        yield from _config(data.get("config"))
 
 
 def register_collector(metrics: Metrics, snapshot: Callable[[], dict[str, Any]]) -> None:
@@ -168,3 +169,19 @@ def _jobs(jobs: dict[str, Any] | None) -> Iterator[Metric]:
     running = GaugeMetricFamily("coachbot_scheduler_running", "1 when the job scheduler runs here.")
     running.add_metric([], 1 if jobs["scheduler"] == "on" else 0)
     yield running
+
+
+def _config(config: dict[str, Any] | None) -> Iterator[Metric]:
+    if config is None:
+        return
+    problems = GaugeMetricFamily(
+        "coachbot_config_problems",
+        "Configuration problems seen in the last 15 minutes, by the setting to change (alert on > 0).",
+        labels=["setting"],
+    )
+    counts: dict[str, int] = {}
+    for problem in config["problems"]:
+        counts[problem["setting"]] = counts.get(problem["setting"], 0) + 1
+    for setting, count in sorted(counts.items()):
+        problems.add_metric([setting], count)
+    yield problems

@@ -61,12 +61,34 @@ def references_text(references: Sequence[Reference]) -> str:
 
 
 def estimate_tokens(text: str) -> int:
-    """A fast, offline estimate (about four characters a token for English).
+    """A fast, offline estimate: four ASCII characters a token, and every other character one.
 
-    Exact tokenizers need their vocabulary files from the network; the budget
-    only has to be roughly right, and this keeps the hot path allocation-free.
+    Exact tokenizers need their vocabulary files from the network; the budget only has to be
+    roughly right, and this keeps the hot path in C. English runs about four characters a token,
+    but Chinese, Japanese or Korean about one a character, and accented letters or emoji at
+    least one each: counting them four to a token would undercount such text 2-4x.
     """
-    return (len(text) + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN + _FRAMING_TOKENS
+    chars = len(text)
+    if text.isascii():
+        return (chars + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN + _FRAMING_TOKENS
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    return (ascii_chars + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN + (chars - ascii_chars) + _FRAMING_TOKENS
+
+
+def estimate_messages_tokens(messages: Sequence[dict[str, Any]]) -> int:
+    """The estimate for a whole request's messages (text parts, and IMAGE_TOKENS per image part)."""
+    total = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            total += estimate_tokens(content)
+            continue
+        for part in content or ():
+            if part.get("type") == "image_url":
+                total += IMAGE_TOKENS
+            else:
+                total += estimate_tokens(str(part.get("text", "")))
+    return total
 
 
 def build_messages(
@@ -96,8 +118,7 @@ def build_messages(
         cost = estimate_tokens(message.text)
         if cost > remaining:
             if not kept:
-                room = max(remaining - _FRAMING_TOKENS, 0) * _CHARS_PER_TOKEN
-                kept.append({"role": message.role, "content": message.text[-room:] if room else ""})
+                kept.append({"role": message.role, "content": _newest_part(message.text, remaining)})
             break
         kept.append({"role": message.role, "content": message.text})
         remaining -= cost
@@ -119,3 +140,12 @@ def build_messages(
     if newest is not None:
         messages.append(newest)
     return messages
+
+
+def _newest_part(text: str, budget: int) -> str:
+    """The end of ``text`` that fits ``budget`` tokens: four characters a token, or one if not ASCII."""
+    room = max(budget - _FRAMING_TOKENS, 0)
+    if not room:
+        return ""
+    tail = text[-room * _CHARS_PER_TOKEN :]
+    return tail if estimate_tokens(tail) <= budget else text[-room:]

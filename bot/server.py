@@ -21,7 +21,6 @@ from urllib.parse import parse_qs
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -67,6 +66,18 @@ def malformed_reason(body: bytes, content_type: str) -> str | None:
     return None
 
 
+async def made_for_the_coach(runtime: Runtime, key: str, user: str | None) -> bool:
+    """A local file link works only while it names the coach of the file's session."""
+    attachments = getattr(runtime, "attachments", None)
+    if not user or attachments is None:
+        return False
+    try:
+        return await attachments.store.coach_of_stored_file(key) == user
+    except Exception as error:  # the database is unavailable: refuse rather than guess
+        logger.warning("Could not check a file link's coach: %s", type(error).__name__)
+        return False
+
+
 def create_http_app(
     settings: Settings,
     *,
@@ -108,14 +119,12 @@ def create_http_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        """503 with the reasons (bot.readiness) whenever the app cannot coach; 200 otherwise."""
         runtime: Runtime = request.app.state.runtime
-        try:
-            async with runtime.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as error:  # any database failure means "not ready"
-            logger.warning("Readiness check failed: %s", type(error).__name__)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ready", "database": "ok"})
+        if runtime.readiness is None:  # a runtime assembled without it (some tests)
+            return JSONResponse({"status": "ready"})
+        ready, body = await runtime.readiness.check()
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def local_file(request: Request) -> Response:
         """A signed, expiring link to a locally stored attachment (no S3 configured)."""
@@ -123,8 +132,11 @@ def create_http_app(
         if not isinstance(files, LocalFileStore):
             return PlainTextResponse("not found", status_code=404)
         key = request.path_params["key"]
-        path = files.resolve_signed(key, request.query_params.get("expires"), request.query_params.get("sig"))
-        if path is None:
+        user = request.query_params.get("u")
+        path = files.resolve_signed(
+            key, request.query_params.get("expires"), request.query_params.get("sig"), user
+        )
+        if path is None or not await made_for_the_coach(request.app.state.runtime, key, user):
             return PlainTextResponse("this link is invalid or has expired", status_code=403)
         # identity: already-compressed files (pdf, docx, images) aren't worth gzip's CPU
         return FileResponse(

@@ -5,6 +5,11 @@ runs unmodified, including its SSE parsing, retries and timeouts. Replies are
 deterministic and reveal how much history the app sent, so tests can check the
 conversation context without inspecting the prompt.
 
+It is as strict as OpenAI's documentation per model (``devkit.openai_rules``: reasoning
+models' parameters, context windows, output limits; ``fake.rules`` switches each off), and
+``stream_mode = "varied"`` sends every form of server-sent event the spec allows
+(``devkit.openai_stream``). ``cut_next`` ends replies with ``length`` or ``content_filter``.
+
 Run standalone with ``python -m devkit.fake_openai --port 0 --ttft 0.4 --tps 60``.
 """
 
@@ -15,7 +20,6 @@ import asyncio
 import dataclasses
 import itertools
 import json
-import re
 import threading
 import time
 from collections import deque
@@ -26,14 +30,14 @@ from typing import Any
 from aiohttp import web
 
 from devkit._server import BackgroundServer, serve_until_signalled
+from devkit.openai_bodies import content_problem, count_user_messages, image_urls, last_user_text
+from devkit.openai_rules import ModelRules, RequestRefused, count_prompt_tokens, is_reasoning_model
+from devkit.openai_stream import COMPACT, STREAM_MODES, Completion, serve_plan, split_tokens
+
+__all__ = ["FakeOpenAI", "ModelRules", "RecordedRequest", "image_urls", "last_user_text", "split_tokens"]
 
 ReplyFn = Callable[[dict[str, Any]], str]
 
-# Leading whitespace plus up to 4 non-space characters: about 4 characters a token,
-# and "".join(pieces) gives back the exact text.
-_TOKEN_RE = re.compile(r"\s*\S{1,4}|\s+")
-
-_CONTENT_SUFFIX = '}, "logprobs": null, "finish_reason": null}]}\n\n'
 _CLIENT_GONE = 499  # recorded status when the client hung up first (nginx's convention)
 
 _ERRORS: dict[int, tuple[str, str | None, str]] = {
@@ -80,57 +84,11 @@ class _Stall:
     remaining: int
 
 
-def split_tokens(text: str) -> list[str]:
-    """Split into ~4-character pieces whose concatenation is exactly ``text``."""
-    return _TOKEN_RE.findall(text)
-
-
-def count_user_messages(body: dict[str, Any]) -> int:
-    return sum(1 for m in _messages(body) if m.get("role") == "user")
-
-
-def last_user_text(body: dict[str, Any]) -> str:
-    for message in reversed(_messages(body)):
-        if message.get("role") == "user":
-            return _content_text(message.get("content"))
-    return ""
-
-
-def estimate_prompt_tokens(body: dict[str, Any]) -> int:
-    return sum(len(_content_text(m.get("content"))) for m in _messages(body)) // 4
-
-
-def image_urls(body: dict[str, Any]) -> list[str]:
-    """The ``image_url`` parts of every message, in order (``data:`` URLs included whole)."""
-    urls = []
-    for message in _messages(body):
-        content = message.get("content")
-        for part in content if isinstance(content, list) else ():
-            if isinstance(part, dict) and part.get("type") == "image_url":
-                urls.append(str((part.get("image_url") or {}).get("url", "")))
-    return urls
-
-
-def content_problem(body: dict[str, Any]) -> str | None:
-    """What OpenAI would refuse about the messages' content parts (text / image_url), or None."""
-    for message in _messages(body):
-        content = message.get("content")
-        if content is None or isinstance(content, str):
-            continue
-        if not isinstance(content, list):
-            return "content must be a string or an array of content parts"
-        for part in content:
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind == "text" and isinstance(part.get("text"), str):
-                continue
-            if kind == "image_url":
-                image = part.get("image_url")
-                url = image.get("url") if isinstance(image, dict) else None
-                if isinstance(url, str) and url.startswith(("data:image/", "https://", "http://")):
-                    continue
-                return "image_url parts need an image_url.url (a data:image/… or http(s) URL)"
-            return f"unsupported content part {kind!r}"
-    return None
+@dataclass
+class _Cut:
+    finish_reason: str
+    after_tokens: int
+    remaining: int
 
 
 class FakeOpenAI:
@@ -145,17 +103,29 @@ class FakeOpenAI:
         api_key: str = "sk-devkit",
         host: str = "127.0.0.1",
         port: int = 0,
+        rules: ModelRules | None = None,
+        stream_mode: str = COMPACT,
     ):
         self.ttft = ttft
         self.tokens_per_second = tokens_per_second
         self.reply = reply
         self.api_key = api_key
+        #: Per-model strictness; e.g. ``fake.rules.context_windows = False``, or
+        #: ``fake.rules.windows["my-8k-model"] = (8192, 4096)``.
+        self.rules = rules or ModelRules()
+        if stream_mode not in STREAM_MODES:
+            raise ValueError(f"stream_mode must be one of {STREAM_MODES}")
+        #: "compact" (OpenAI's usual one line per event) or "varied" (every form the SSE spec allows).
+        self.stream_mode = stream_mode
+        #: Tokens a reasoning model (o1/o3/o4/gpt-5) spends thinking, out of its reply limit.
+        self.reasoning_tokens = 0
         self._server = BackgroundServer(self._make_app, host=host, port=port)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._scripted: deque[str] = deque()
         self._faults: deque[_Fault] = deque()
         self._stalls: deque[_Stall] = deque()
+        self._cuts: deque[_Cut] = deque()
         self._served = 0
         self._ids = itertools.count(1)
 
@@ -198,10 +168,18 @@ class FakeOpenAI:
         with self._lock:
             self._stalls.append(_Stall(seconds, times))
 
+    def cut_next(self, finish_reason: str, *, after_tokens: int = 3, times: int = 1) -> None:
+        """End the next ``times`` replies after ``after_tokens`` with ``finish_reason`` (``length``,
+        ``content_filter``), as a model does that hits its limit or is filtered; ``"error"`` ends
+        the stream there with OpenAI's error event instead (a streamed reply only)."""
+        with self._lock:
+            self._cuts.append(_Cut(finish_reason, after_tokens, times))
+
     def reset_faults(self) -> None:
         with self._lock:
             self._faults.clear()
             self._stalls.clear()
+            self._cuts.clear()
 
     # ----------------------------------------------------------------- records
 
@@ -287,12 +265,31 @@ class FakeOpenAI:
         problem = content_problem(record.body)  # list content (text + image parts) is recorded as sent
         if problem is not None:
             return _error(record, 400, message=problem)
+        prompt_tokens = count_prompt_tokens(record.body)
+        try:
+            limit = self.rules.check(record.body, prompt_tokens)
+        except RequestRefused as refused:
+            return _error(record, 400, body=refused.body)
         try:
             record.reply = self._next_reply(record.body)
         except Exception as exc:  # a test's reply function failed: surface it as a 500
             return _error(record, 500, message=f"devkit reply function raised {exc!r}")
-        completion = _Completion(
-            record, f"chatcmpl-devkit{next(self._ids):06d}", self.ttft, self.tokens_per_second
+        cut = self._take(self._cuts)
+        reasoning = is_reasoning_model(str(record.body.get("model") or ""))
+        served = serve_plan(
+            record.reply,
+            limit=limit,
+            prompt_tokens=prompt_tokens,
+            reasoning_tokens=self.reasoning_tokens if reasoning else 0,
+            cut=(cut.finish_reason, cut.after_tokens) if cut is not None else None,
+        )
+        completion = Completion(
+            record,
+            served,
+            completion_id=f"chatcmpl-devkit{next(self._ids):06d}",
+            ttft=self.ttft,
+            tokens_per_second=self.tokens_per_second,
+            stream_mode=self.stream_mode,
         )
         if record.body.get("stream"):
             return await completion.stream(request)
@@ -304,7 +301,7 @@ class FakeOpenAI:
         created = int(time.time())
         models = [
             {"id": name, "object": "model", "created": created, "owned_by": "devkit"}
-            for name in ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini")
+            for name in ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "o4-mini", "gpt-5", "gpt-5-mini")
         ]
         return web.json_response({"object": "list", "data": models})
 
@@ -317,7 +314,11 @@ class FakeOpenAI:
             self.ttft = float(config["ttft"])
         if "tokens_per_second" in config:
             self.tokens_per_second = float(config["tokens_per_second"])
-        return web.json_response({"ttft": self.ttft, "tokens_per_second": self.tokens_per_second})
+        if config.get("stream_mode") in STREAM_MODES:
+            self.stream_mode = config["stream_mode"]
+        return web.json_response(
+            {"ttft": self.ttft, "tokens_per_second": self.tokens_per_second, "stream_mode": self.stream_mode}
+        )
 
     async def _handle_devkit_reset(self, request: web.Request) -> web.Response:
         self.reset_faults()
@@ -325,124 +326,7 @@ class FakeOpenAI:
         return web.json_response({"ok": True})
 
 
-class _Completion:
-    """Serves one reply, streamed as SSE or whole, paced on an absolute schedule."""
-
-    def __init__(self, record: RecordedRequest, completion_id: str, ttft: float, tokens_per_second: float):
-        body = record.body
-        self.record = record
-        self.id = completion_id
-        self.model = str(body.get("model") or "gpt-4o-mini")
-        self.created = int(time.time())
-        self.ttft = max(0.0, ttft)
-        self.interval = 1.0 / tokens_per_second if tokens_per_second > 0 else 0.0
-        tokens = split_tokens(record.reply or "")
-        limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        self.finish_reason = "stop"
-        if isinstance(limit, int) and 0 < limit < len(tokens):
-            tokens, self.finish_reason = tokens[:limit], "length"
-        self.tokens = tokens
-        self.usage = _usage(estimate_prompt_tokens(body), len(tokens))
-        envelope_head = json.dumps(self._envelope())[:-1]  # without the closing brace
-        self._content_prefix = f'data: {envelope_head}, "choices": [{{"index": 0, "delta": {{"content": '
-
-    async def stream(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
-        )
-        try:
-            await response.prepare(request)
-            await self._write_events(response)
-            await response.write_eof()
-        except ConnectionResetError:
-            self.record.disconnected = True
-        return response
-
-    async def _write_events(self, response: web.StreamResponse) -> None:
-        """Write each token when due; tokens already overdue (a loaded loop) share one write."""
-        loop = asyncio.get_running_loop()
-        start = loop.time() + self.ttft
-        await _sleep_until(loop, start)
-        pending = [self._event({"role": "assistant", "content": "", "refusal": None})]
-        sent = 0
-        while sent < len(self.tokens):
-            if sent and self.interval:
-                await _sleep_until(loop, start + sent * self.interval)
-            due = self._due(loop.time() - start, sent)
-            pending.extend(self._content_event(piece) for piece in self.tokens[sent:due])
-            await response.write(b"".join(pending))
-            pending.clear()
-            if sent == 0:
-                self.record.first_token_at = time.perf_counter()
-            sent = due
-        pending.append(self._event({}, finish_reason=self.finish_reason))
-        options = self.record.body.get("stream_options") or {}
-        if isinstance(options, dict) and options.get("include_usage"):
-            pending.append(self._sse({**self._envelope(), "choices": [], "usage": self.usage}))
-        pending.append(b"data: [DONE]\n\n")
-        await response.write(b"".join(pending))
-
-    def _due(self, elapsed: float, sent: int) -> int:
-        """How many tokens should be out after ``elapsed`` seconds of content (at least one more)."""
-        if not self.interval:
-            return len(self.tokens)
-        return min(len(self.tokens), max(sent + 1, int(elapsed / self.interval) + 1))
-
-    async def whole(self) -> web.Response:
-        loop = asyncio.get_running_loop()
-        last_token = max(0, len(self.tokens) - 1) * self.interval
-        await _sleep_until(loop, loop.time() + self.ttft + last_token)
-        self.record.first_token_at = time.perf_counter()
-        message = {"role": "assistant", "content": "".join(self.tokens), "refusal": None, "annotations": []}
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}
-        body = {**self._envelope(), "object": "chat.completion", "choices": [choice], "usage": self.usage}
-        return web.json_response(body)
-
-    def _envelope(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "system_fingerprint": "fp_devkit",
-        }
-
-    def _event(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return self._sse({**self._envelope(), "choices": [choice]})
-
-    def _content_event(self, piece: str) -> bytes:
-        # Hot path under load: splice the piece into a prebuilt template instead of dumping a dict.
-        return f"{self._content_prefix}{json.dumps(piece)}{_CONTENT_SUFFIX}".encode()
-
-    @staticmethod
-    def _sse(payload: dict[str, Any]) -> bytes:
-        return f"data: {json.dumps(payload)}\n\n".encode()
-
-
 # --------------------------------------------------------------------- helpers
-
-
-def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    messages = body.get("messages")
-    return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
-
-
-def _content_text(content: Any) -> str:
-    """Message content is a string or a list of parts; only text parts count."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
-
-
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
 
 
 def _error_json(status: int, message: str | None = None) -> dict[str, Any]:
@@ -474,12 +358,6 @@ def _format_seconds(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else repr(float(seconds))
 
 
-async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-    delay = deadline - loop.time()
-    if delay > 0:
-        await asyncio.sleep(delay)
-
-
 async def _stall(request: web.Request, seconds: float) -> bool:
     """Wait ``seconds``; False as soon as the client hangs up (so a stall never outlives its test)."""
     loop = asyncio.get_running_loop()
@@ -505,10 +383,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ttft", type=float, default=0.0, help="seconds before the first token")
     parser.add_argument("--tps", type=float, default=0.0, help="tokens per second (0 = unpaced)")
     parser.add_argument("--api-key", default="sk-devkit")
+    parser.add_argument("--stream-mode", choices=STREAM_MODES, default=COMPACT)
     opts = parser.parse_args(argv)
     fake = FakeOpenAI(
         ttft=opts.ttft, tokens_per_second=opts.tps, api_key=opts.api_key, host=opts.host, port=opts.port
     )
+    fake.stream_mode = opts.stream_mode
     serve_until_signalled(lambda: fake.start().base_url, fake.stop)
 
 

@@ -122,6 +122,25 @@ def assistant_thread_started_event(
     }
 
 
+def app_home_opened_event(
+    *, user: str, channel: str, event_ts: str, tab: str = "messages", view: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Sent each time a user opens the app's App Home; ``tab`` "messages" is the agent view.
+
+    ``view`` (the Home tab's current view) comes only with ``tab`` "home", once one was published.
+    """
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": channel,
+        "tab": tab,
+        "event_ts": event_ts,
+    }
+    if view is not None:
+        event["view"] = view
+    return event
+
+
 def event_callback(
     event: dict[str, Any],
     *,
@@ -185,4 +204,52 @@ def slash_command(
         "is_enterprise_install": "false",
         "response_url": response_url,
         "trigger_id": trigger_id or new_trigger_id(),
+    }
+
+
+def message_changed_event(
+    original: dict[str, Any], *, new_text: str, edited_at: str, tombstone: bool = False
+) -> dict[str, Any]:
+    """The ``message``/``message_changed`` event Slack sends when ``original`` (a message event) is edited.
+
+    ``tombstone``: the thread's parent was deleted while it has replies; Slack keeps a placeholder.
+    """
+    previous = {k: v for k, v in original.items() if k not in ("channel", "channel_type", "event_ts")}
+    message = dict(previous, text=new_text, blocks=rich_text_blocks(new_text))
+    message["edited"] = {"user": original["user"], "ts": edited_at}
+    if tombstone:
+        message = {
+            "type": "message",
+            "subtype": "tombstone",
+            "text": "This message was deleted.",
+            "ts": original["ts"],
+        }
+        message.update({k: original[k] for k in ("thread_ts",) if k in original})
+        message["user"] = "USLACKBOT"
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": original["channel"],
+        "channel_type": original.get("channel_type", "im"),
+        "ts": edited_at,
+        "event_ts": edited_at,
+        "message": message,
+        "previous_message": previous,
+    }
+
+
+def message_deleted_event(original: dict[str, Any], *, deleted_at: str) -> dict[str, Any]:
+    """The ``message``/``message_deleted`` event Slack sends when ``original`` (a message event) goes."""
+    previous = {k: v for k, v in original.items() if k not in ("channel", "channel_type", "event_ts")}
+    return {
+        "type": "message",
+        "subtype": "message_deleted",
+        "hidden": True,
+        "channel": original["channel"],
+        "channel_type": original.get("channel_type", "im"),
+        "ts": deleted_at,
+        "event_ts": deleted_at,
+        "deleted_ts": original["ts"],
+        "previous_message": previous,
     }

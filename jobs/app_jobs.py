@@ -2,6 +2,8 @@
 
 - ``cache_cleanup`` every CACHE_CLEANUP_MINUTES, in every replica (each has its own caches);
 - ``weekly_report`` on REPORT_DAY_OF_WEEK at REPORT_TIME in REPORT_TIMEZONE, once across replicas;
+  ``weekly_report_retry`` every minute in every replica: a failed post is retried with back-off
+  until it succeeds or the week ends, by one replica;
 - ``retention_purge`` daily at 03:30 in REPORT_TIMEZONE when RETENTION_DAYS is set, once across
   replicas;
 - ``event_ledger_prune`` daily at 03:45 in REPORT_TIMEZONE: delivery claims older than a week
@@ -27,7 +29,7 @@ from jobs.database import create_jobs_engine
 from jobs.event_ledger import prune_processed_events
 from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
-from jobs.weekly_report import run_weekly_report
+from jobs.weekly_report import WeeklyReportJob
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -37,6 +39,7 @@ logger = logging.getLogger(__name__)
 PURGE_HOUR, PURGE_MINUTE = 3, 30
 LEDGER_PRUNE_MINUTE = 45
 ATTACHMENT_RETRY_MINUTES = 10
+REPORT_RETRY_CHECK_MINUTES = 1
 #: The chart upload is three Slack calls; with slack_sdk's retries this is generous.
 POST_TIMEOUT_SECONDS = 120.0
 FILE_DELETE_TIMEOUT_SECONDS = 60.0
@@ -81,19 +84,25 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
             post_weekly_report(runtime.slack_client, channel, report, chart), timeout=POST_TIMEOUT_SECONDS
         )
 
+    report = WeeklyReportJob(
+        engine,
+        channel=settings.report_channel_id,
+        timezone=settings.report_timezone,
+        claimed_by=claimed_by,
+        post=post,
+    )
     scheduler.add_cron_job(
         "weekly_report",
-        lambda: run_weekly_report(
-            engine,
-            channel=settings.report_channel_id,
-            timezone=settings.report_timezone,
-            claimed_by=claimed_by,
-            now=now(),
-            post=post,
-        ),
+        lambda: report.run(now()),
         day_of_week=day_of_week,
         hour=hour,
         minute=minute,
+        timeout_seconds=POST_TIMEOUT_SECONDS + 60,
+    )
+    scheduler.add_interval_job(
+        "weekly_report_retry",
+        lambda: report.retry(now()),
+        minutes=REPORT_RETRY_CHECK_MINUTES,
         timeout_seconds=POST_TIMEOUT_SECONDS + 60,
     )
 

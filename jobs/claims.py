@@ -6,9 +6,12 @@ insert through (on PostgreSQL the others wait on the index entry until the winne
 insert nothing), and only the replica whose insert counted does the work. The claim commits at
 once, before the work starts, so a slow job never holds a lock.
 
-A claim is never released: if the work then fails, the period is spent and the outcome says so
-(an operator can run ``coachbot report --post``; the next day's purge catches up by itself). That
-errs on the side of "at most once", which for a post in a Slack channel is the right side.
+A claim is never released. When the work fails, the outcome says so (``error: …``), and a retry
+takes the claim over with ``reclaim_failed``: one ``UPDATE`` that matches only that failed outcome
+and its claimer, so of several replicas retrying at once exactly one wins, and an attempt still
+running (no outcome yet) or one that succeeded is never taken over. An attempt whose process died
+mid-way keeps its claim unfinished: whether its post reached Slack is unknown, and a second post
+is worse than none (an operator can run ``coachbot report --post``).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import logging
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -28,6 +32,21 @@ from storage.models import job_runs, utcnow
 logger = logging.getLogger(__name__)
 
 CLAIMED_ELSEWHERE = "skipped: claimed elsewhere"
+FAILED_PREFIX = "error: "
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A (job, period) row as a retry sees it."""
+
+    claimed_by: str
+    claimed_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+
+    @property
+    def failed(self) -> bool:
+        return self.finished_at is not None and (self.outcome or "").startswith(FAILED_PREFIX)
 
 
 def replica_id() -> str:
@@ -70,3 +89,40 @@ def finish(
             .where(job_runs.c.job == job, job_runs.c.period == period, job_runs.c.claimed_by == claimed_by)
             .values(finished_at=now or utcnow(), outcome=outcome[:255])
         )
+
+
+def find(engine: Engine, job: str, period: str) -> Claim | None:
+    """The period's claim, if any."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(
+                job_runs.c.claimed_by, job_runs.c.claimed_at, job_runs.c.finished_at, job_runs.c.outcome
+            ).where(job_runs.c.job == job, job_runs.c.period == period)
+        ).first()
+    return Claim(row.claimed_by, row.claimed_at, row.finished_at, row.outcome) if row is not None else None
+
+
+def reclaim_failed(engine: Engine, job: str, period: str, seen: Claim, claimed_by: str) -> bool:
+    """Take over the failed attempt ``seen``; True when this caller now owns the period again.
+
+    Atomic: the row changes only while it still holds exactly that failed outcome and claimer, so
+    one of several racing retries wins and none takes over a newer attempt. ``claimed_at`` stays
+    the first attempt's: the work is the same as that attempt's (the same week's report).
+    """
+    if not seen.failed:
+        return False
+    statement = (
+        update(job_runs)
+        .where(
+            job_runs.c.job == job,
+            job_runs.c.period == period,
+            job_runs.c.claimed_by == seen.claimed_by,
+            job_runs.c.outcome == seen.outcome,
+            job_runs.c.finished_at.is_not(None),
+        )
+        .values(claimed_by=claimed_by, finished_at=None, outcome=None)
+    )
+    with engine.begin() as connection:
+        won = connection.execute(statement).rowcount == 1
+    logger.info("Job %s period %s: %s", job, period, "retrying" if won else "retry claimed elsewhere")
+    return won

@@ -263,6 +263,28 @@ class AttachmentStore:
             row = (await conn.execute(self._by_id, {"b_id": attachment_id})).first()
         return _record(row) if row is not None else None
 
+    async def session_coach(self, session_id: int) -> str | None:
+        """The user who started the session (its coach), or None when it is gone."""
+        async with self._connection() as conn:
+            result = await conn.execute(
+                select(coaching_sessions.c.user_id).where(coaching_sessions.c.id == session_id)
+            )
+            return result.scalar_one_or_none()
+
+    async def coach_of_stored_file(self, storage_key: str) -> str | None:
+        """The coach of the session a stored file (by its object key) belongs to; None if unknown."""
+        parts = storage_key.split("/")
+        if len(parts) != 4 or not parts[2].isdigit():  # storage.files.object_key's shape
+            return None
+        a, s = attachments, coaching_sessions
+        async with self._connection() as conn:
+            result = await conn.execute(
+                select(s.c.user_id)
+                .join(a, a.c.session_id == s.c.id)
+                .where(a.c.id == int(parts[2]), a.c.storage_key == storage_key, a.c.status == "stored")
+            )
+            return result.scalar_one_or_none()
+
     async def list_for_session(self, session_id: int) -> list[AttachmentRecord]:
         """The session's attachments, newest first (every status: the coach sees failures too)."""
         async with self._connection() as conn:

@@ -108,7 +108,9 @@ class FileStore(Protocol):
 
     def open_stream(self, key: str) -> AsyncIterator[bytes]: ...
 
-    async def download_url(self, key: str, *, expires_in: int = DEFAULT_URL_EXPIRY_S) -> str: ...
+    async def download_url(
+        self, key: str, *, expires_in: int = DEFAULT_URL_EXPIRY_S, for_user: str | None = None
+    ) -> str: ...
 
     async def delete(self, key: str) -> None: ...
 
@@ -549,7 +551,9 @@ class S3FileStore:
         finally:
             _report(self._on_transfer, "download", position, started, failed)
 
-    async def download_url(self, key: str, *, expires_in: int = DEFAULT_URL_EXPIRY_S) -> str:
+    async def download_url(
+        self, key: str, *, expires_in: int = DEFAULT_URL_EXPIRY_S, for_user: str | None = None
+    ) -> str:
         """A presigned GET, valid ``expires_in`` seconds (no network call; a thread in case
         the credential chain has to fetch credentials)."""
         return await asyncio.to_thread(
@@ -619,9 +623,10 @@ def _botocore_stream_errors() -> tuple[type[BaseException], ...]:
 # --------------------------------------------------------------------------- local folder
 
 
-def sign_file_link(secret: bytes, key: str, expires: int) -> str:
-    """HMAC-SHA256 over the key and its expiry: a link can't be moved to another file or extended."""
-    return hmac.new(secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+def sign_file_link(secret: bytes, key: str, expires: int, user: str = "") -> str:
+    """HMAC-SHA256 over the key, its expiry and whom it was made for: a link can't be moved to
+    another file, extended or handed to someone else's name."""
+    return hmac.new(secret, f"{key}\n{expires}\n{user}".encode(), hashlib.sha256).hexdigest()
 
 
 class LocalFileStore:
@@ -716,19 +721,27 @@ class LocalFileStore:
         finally:
             _report(self._on_transfer, "download", size, started, failed)
 
-    async def download_url(self, key: str, *, expires_in: int = DEFAULT_URL_EXPIRY_S) -> str:
+    async def download_url(
+        self, key: str, *, expires_in: int = DEFAULT_URL_EXPIRY_S, for_user: str | None = None
+    ) -> str:
+        """A signed, expiring link; ``for_user`` (the session's coach) is signed into it, and the
+        app's ``GET /files/…`` serves it only while that user is the coach of the file's session."""
         self.path_for(key)
         expires = int(time.time()) + expires_in
-        signature = sign_file_link(self._secret, key, expires)
-        return f"{self.base_url}/files/{quote(key)}?expires={expires}&sig={signature}"
+        user = for_user or ""
+        signature = sign_file_link(self._secret, key, expires, user)
+        owner = f"&u={quote(user)}" if user else ""
+        return f"{self.base_url}/files/{quote(key)}?expires={expires}{owner}&sig={signature}"
 
-    def resolve_signed(self, key: str, expires: str | None, sig: str | None) -> Path | None:
+    def resolve_signed(
+        self, key: str, expires: str | None, sig: str | None, user: str | None = None
+    ) -> Path | None:
         """The file a signed link points at, or None when the link is bad, expired or the file gone."""
         if not expires or not sig or not expires.isdigit():
             return None
         if int(expires) < time.time():
             return None
-        if not hmac.compare_digest(sign_file_link(self._secret, key, int(expires)), sig):
+        if not hmac.compare_digest(sign_file_link(self._secret, key, int(expires), user or ""), sig):
             return None
         try:
             path = self.path_for(key)

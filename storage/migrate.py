@@ -112,9 +112,15 @@ def upgrade_database(url: str, revision: str = "head") -> None:
         engine.dispose()
 
 
-def current_revision(url: str) -> str | None:
-    """The database's Alembic revision; None when Alembic has never run on it."""
-    engine = create_engine(sync_url(url), poolclass=NullPool)
+def current_revision(url: str, *, connect_timeout: int | None = None) -> str | None:
+    """The database's Alembic revision; None when Alembic has never run on it.
+
+    ``connect_timeout`` (seconds, PostgreSQL) bounds the wait for a server that does not answer.
+    """
+    engine_url = sync_url(url)
+    postgres = engine_url.startswith("postgresql")
+    connect_args = {"connect_timeout": connect_timeout} if connect_timeout and postgres else {}
+    engine = create_engine(engine_url, poolclass=NullPool, connect_args=connect_args)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()

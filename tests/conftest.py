@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.databases",
+    "tests.fixtures.held_download",
     "tests.fixtures.fakes",
     "tests.fixtures.app",
     "tests.fixtures.s3",

@@ -321,14 +321,6 @@ def test_the_retry_gives_up_after_the_last_attempt_and_says_so(
 # ------------------------------------------------------------------------- S3
 
 
-@pytest.fixture
-def s3_bot(settings: Settings, s3_settings: Settings) -> Iterator[BackgroundServer]:
-    """The app storing attachments in the moto bucket."""
-    s3 = settings.with_overrides(s3_bucket=s3_settings.s3_bucket, s3_endpoint_url=s3_settings.s3_endpoint_url)
-    with BackgroundServer(s3) as server:
-        yield server
-
-
 def test_in_s3_the_file_is_stored_encrypted_with_a_matching_sha256(
     slack_emulator: SlackEmulator, s3_bot: BackgroundServer, s3_client: Any, s3_bucket: str, database_url: str
 ) -> None:

@@ -7,9 +7,11 @@ Every test runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from bot.attachment_types import human_size
@@ -69,10 +71,12 @@ def share_in_channel(
 
 
 def ask_for_files_in_channel(
-    slack: SlackEmulator, bot: BackgroundServer, thread_ts: str, word: str = "files"
+    slack: SlackEmulator, bot: BackgroundServer, thread_ts: str, word: str = "files", user: str = "U0COACH"
 ) -> RecordedCall:
     before = len(slack.calls_to("chat.postEphemeral"))
-    event = slack.user_says(channel=CHANNEL, channel_type="channel", thread_ts=thread_ts, text=word)
+    event = slack.user_says(
+        channel=CHANNEL, channel_type="channel", thread_ts=thread_ts, text=word, user=user
+    )
     assert slack.send_event(bot.events_url, event).status == 200
     calls = eventually(lambda: slack.calls_to("chat.postEphemeral")[before:])
     assert calls, "no ephemeral listing arrived"
@@ -96,6 +100,38 @@ def test_files_in_a_channel_session_is_an_ephemeral_listing_with_working_links(
     assert fetch(links_in(body)["sam 1-1.txt"]) == NOTES
     assert len(fake_openai.requests) == model_calls, "the listing never calls the model"
     assert "files" not in stored_message_texts(database_url), "the command is not coaching history"
+
+
+def test_files_from_someone_other_than_the_coach_lists_nothing_and_gets_a_short_refusal(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+) -> None:
+    thread_ts = open_channel_session(slack_emulator, coachbot)
+    share_in_channel(slack_emulator, coachbot, thread_ts, "sam 1-1.txt", NOTES)
+    model_calls = len(fake_openai.requests)
+
+    refusal = ask_for_files_in_channel(slack_emulator, coachbot, thread_ts, user="U0OTHER")
+
+    assert refusal.args["user"] == "U0OTHER"
+    assert refusal.args["text"] == "Only the coach who started this session can list its files."
+    assert "sam 1-1" not in refusal.args["text"] and "<" not in refusal.args["text"]
+    assert slack_emulator.messages(CHANNEL)[-1].text != refusal.args["text"], "never posted for all to see"
+    assert len(fake_openai.requests) == model_calls
+    coach = ask_for_files_in_channel(slack_emulator, coachbot, thread_ts)  # the coach still gets theirs
+    assert coach.args["user"] == "U0COACH" and "sam 1-1.txt" in coach.args["text"]
+
+
+def test_a_local_link_names_the_coach_and_works_only_as_made(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer
+) -> None:
+    thread_ts = open_channel_session(slack_emulator, coachbot)
+    share_in_channel(slack_emulator, coachbot, thread_ts, "plan.txt", NOTES)
+    link = links_in(ask_for_files_in_channel(slack_emulator, coachbot, thread_ts).args["text"])["plan.txt"]
+
+    assert "u=U0COACH" in link
+    assert fetch(link) == NOTES
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        fetch(link.replace("u=U0COACH", "u=U0OTHER"))
+    assert refused.value.code == 403
 
 
 def test_files_in_a_dm_thread_is_posted_in_that_private_thread(

@@ -320,20 +320,6 @@ def test_agent_panel_thread_gets_a_greeting_and_suggested_prompts(
     assert prompts and prompts[0].args["thread_ts"] == thread_ts
 
 
-def test_agent_panel_message_shows_thinking_status_and_sets_a_title(
-    slack_emulator: SlackEmulator, coachbot: BackgroundServer
-) -> None:
-    thread_ts = slack_emulator.ts()
-    event = slack_emulator.user_says(channel=DM, thread_ts=thread_ts, text="Help me plan my quarter")
-
-    converse(slack_emulator, coachbot, event)
-
-    statuses = slack_emulator.calls_to("assistant.threads.setStatus")
-    titles = slack_emulator.calls_to("assistant.threads.setTitle")
-    assert statuses and statuses[0].args["status"] == "is thinking…"
-    assert titles and titles[0].args["title"] == "Help me plan my quarter"
-
-
 def test_health_and_readiness(coachbot: BackgroundServer) -> None:
     import urllib.request
 

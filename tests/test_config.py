@@ -87,3 +87,31 @@ def test_openai_vision_defaults_to_what_the_model_takes(
 def test_an_unknown_openai_vision_value_names_the_setting() -> None:
     with pytest.raises(SettingsError, match="OPENAI_VISION"):
         Settings.from_env({"OPENAI_VISION": "sometimes"})
+
+
+def test_every_unusable_setting_is_named_at_once_without_the_password() -> None:
+    env = {
+        "LOG_LEVEL": "verbose",
+        "DATABASE_URL": "mysql://coach:hunter2@db/coachbot",
+        "OPENAI_BASE_URL": "localhost:8000/v1",
+    }
+
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+
+    assert raised.value.problems == [
+        "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'VERBOSE'",
+        "DATABASE_URL: unsupported database URL scheme 'mysql'; use sqlite or postgresql",
+        "OPENAI_BASE_URL must be an http(s) URL",
+    ]
+    assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize("level", ["debug", "INFO", "Warning", "error", "CRITICAL"])
+def test_log_levels_are_case_insensitive(level: str) -> None:
+    assert Settings.from_env({"LOG_LEVEL": level}).log_level == level.upper()
+
+
+def test_a_malformed_database_url_is_named() -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL is not a database URL"):
+        Settings.from_env({"DATABASE_URL": "coachbot.db"})

@@ -116,7 +116,8 @@ def test_post_message_is_answered_like_slack_and_recorded(slack_emulator: SlackE
 
 def test_message_ts_values_are_unique_and_increasing(slack_emulator: SlackEmulator) -> None:
     web = client(slack_emulator)
-    stamps = [web.chat_postMessage(channel="C1", text=str(i))["ts"] for i in range(5)] + [slack_emulator.ts()]
+    posted = [web.chat_postMessage(channel=f"C{i}", text=str(i))["ts"] for i in range(5)]
+    stamps = [*posted, slack_emulator.ts()]
 
     assert len(set(stamps)) == len(stamps)
     assert stamps == sorted(stamps, key=float)
@@ -198,17 +199,17 @@ def test_form_encoded_stream_calls_with_json_string_chunks_are_understood(
     started = raw_post(
         url + "chat.startStream",
         urllib.parse.urlencode(
-            {"token": TOKEN, "channel": "C1", "thread_ts": "1.000001", "chunks": chunks}
+            {"token": TOKEN, "channel": "D0COACH", "thread_ts": "1.000001", "chunks": chunks}
         ).encode(),
         form,
     )
     raw_post(
         url + "chat.stopStream",
-        urllib.parse.urlencode({"token": TOKEN, "channel": "C1", "ts": started["ts"]}).encode(),
+        urllib.parse.urlencode({"token": TOKEN, "channel": "D0COACH", "ts": started["ts"]}).encode(),
         form,
     )
 
-    [reply] = slack_emulator.replies_in("C1", "1.000001")
+    [reply] = slack_emulator.replies_in("D0COACH", "1.000001")
     assert (reply.text, reply.streaming) == ("from a form", False)
 
 
@@ -254,25 +255,27 @@ def test_markdown_text_over_12000_characters_is_msg_too_long(slack_emulator: Sla
     web = client(slack_emulator)
 
     with pytest.raises(SlackApiError) as caught:
-        web.chat_startStream(channel="C1", thread_ts="1.000001", markdown_text="x" * 12_001)
-    ok = web.chat_startStream(channel="C1", thread_ts="1.000001", markdown_text="x" * 12_000)
+        web.chat_startStream(channel="D0COACH", thread_ts="1.000001", markdown_text="x" * 12_001)
+    ok = web.chat_startStream(channel="D0COACH", thread_ts="1.000001", markdown_text="x" * 12_000)
 
     assert caught.value.response["error"] == "msg_too_long"
     assert ok["ok"] is True
+    web.chat_stopStream(channel="D0COACH", ts=ok["ts"])
 
 
 def test_streamed_message_over_40000_characters_is_msg_too_long(slack_emulator: SlackEmulator) -> None:
     web = client(slack_emulator)
-    ts = web.chat_startStream(channel="C1", thread_ts="1.000001", markdown_text="x" * 12_000)["ts"]
+    ts = web.chat_startStream(channel="D0COACH", thread_ts="1.000001", markdown_text="x" * 12_000)["ts"]
     for _ in range(2):
-        web.chat_appendStream(channel="C1", ts=ts, markdown_text="x" * 12_000)
-    web.chat_appendStream(channel="C1", ts=ts, markdown_text="x" * 4_000)
+        web.chat_appendStream(channel="D0COACH", ts=ts, markdown_text="x" * 12_000)
+    web.chat_appendStream(channel="D0COACH", ts=ts, markdown_text="x" * 4_000)
 
     with pytest.raises(SlackApiError) as caught:
-        web.chat_appendStream(channel="C1", ts=ts, markdown_text="x")
+        web.chat_appendStream(channel="D0COACH", ts=ts, markdown_text="x")
 
     assert caught.value.response["error"] == "msg_too_long"
-    assert len(slack_emulator.messages("C1")[0].text) == 40_000
+    assert len(slack_emulator.messages("D0COACH")[0].text) == 40_000
+    web.chat_stopStream(channel="D0COACH", ts=ts)
 
 
 def test_post_message_and_update_over_40000_characters_are_msg_too_long(
@@ -356,6 +359,7 @@ def test_delay_adds_latency_to_a_method(slack_emulator: SlackEmulator) -> None:
     assert time.perf_counter() - started >= 0.2
 
 
+@pytest.mark.leaves_streams_open  # the stream still typing is what the message describes
 def test_wait_for_replies_explains_what_it_saw_on_timeout(slack_emulator: SlackEmulator) -> None:
     web = client(slack_emulator)
     web.chat_startStream(channel="D0COACH", thread_ts="1.000001", markdown_text="still typing")

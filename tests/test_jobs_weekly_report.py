@@ -1,18 +1,27 @@
-"""The weekly report job: three replicas on one database post it once; failures are recorded."""
+"""The weekly report job: exactly once a week across replicas; a failed post is retried with back-off."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, insert, select
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine, create_engine, insert, select
 
 from bot.config import Settings
+from bot.report import WeeklyReport, post_weekly_report
 from bot.serve import BackgroundServer
 from devkit.slack_emulator import SlackEmulator
+from jobs import claims
+from jobs.database import create_jobs_engine
+from jobs.weekly_report import WeeklyReportJob, iso_week
 from storage.engine import sync_url
 from storage.models import chat_messages, coaching_sessions, job_runs
 
@@ -133,5 +142,128 @@ def test_a_slack_failure_is_the_runs_outcome_and_the_weeks_claim_records_it(
         wait_until(lambda: last_outcome(server, "weekly_report") is not None, "the run")
 
         assert last_outcome(server, "weekly_report") == "error: SlackApiError"
-    assert claims_in(database_url) == [("weekly_report", "error: SlackApiError")]
+    assert claims_in(database_url) == [("weekly_report", "error: SlackApiError (attempt 1)")]
     assert slack_emulator.messages(REPORT_CHANNEL) == []
+
+
+# ------------------------------------------------------------------ retries, the jobs run directly
+
+# The first attempt's time: today, so that seed_yesterday's session is in the week it reports.
+FIRST_RUN = datetime.now(UTC).replace(microsecond=0)
+ZONE = "Europe/Berlin"
+
+
+@pytest.fixture
+def jobs_engine(database_url: str) -> Iterator[Engine]:
+    engine = create_jobs_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def poster(slack: SlackEmulator) -> Callable[[WeeklyReport, bytes], object]:
+    """What the scheduler's post does, against the emulator: files_upload_v2 on its own loop."""
+
+    def post(report: WeeklyReport, chart: bytes) -> object:
+        async def upload() -> str:
+            client = AsyncWebClient(token=slack.bot_token, base_url=slack.base_url)
+            try:
+                return await post_weekly_report(client, REPORT_CHANNEL, report, chart)
+            finally:
+                if client.session is not None:
+                    await client.session.close()
+
+        return asyncio.run(upload())
+
+    return post
+
+
+def job(which: str, engine: Engine, slack: SlackEmulator, replica: str, now: datetime) -> str:
+    """A replica's weekly report ``run`` or ``retry``, as its scheduler calls it; an error as its outcome."""
+    report = WeeklyReportJob(
+        engine, channel=REPORT_CHANNEL, timezone=ZONE, claimed_by=replica, post=poster(slack)
+    )
+    try:
+        return getattr(report, which)(now)
+    except SlackApiError as error:
+        return f"error: {type(error).__name__}"
+
+
+def test_a_failed_post_is_retried_after_its_back_off_and_posted_once(
+    jobs_engine: Engine, slack_emulator: SlackEmulator, database_url: str
+):
+    seed_yesterday(database_url)
+    slack_emulator.fail(
+        "files.getUploadURLExternal", error="internal_error", status=200, retry_after=None, times=2
+    )
+
+    assert job("run", jobs_engine, slack_emulator, "a", FIRST_RUN) == "error: SlackApiError"
+    early = job("retry", jobs_engine, slack_emulator, "b", FIRST_RUN + timedelta(seconds=30))
+    assert early.startswith("skipped: attempt 2 not before")
+    assert job("retry", jobs_engine, slack_emulator, "b", FIRST_RUN + timedelta(minutes=1)) == (
+        "error: SlackApiError"
+    )
+    assert claims_in(database_url) == [("weekly_report", "error: SlackApiError (attempt 2)")]
+    waiting = job("retry", jobs_engine, slack_emulator, "a", FIRST_RUN + timedelta(minutes=2))
+    assert waiting.startswith("skipped: attempt 3 not before")  # the second wait is longer
+    assert job("retry", jobs_engine, slack_emulator, "a", FIRST_RUN + timedelta(minutes=4)) == "ok"
+
+    assert claims_in(database_url) == [("weekly_report", "ok")]
+    posts = slack_emulator.messages(REPORT_CHANNEL)
+    assert len(posts) == 1
+    assert "Reply time: median 1.20 s" in posts[0].text  # the week as of the first attempt
+    later = FIRST_RUN + timedelta(hours=3)
+    assert job("retry", jobs_engine, slack_emulator, "b", later) == "skipped: posted"
+    assert len(slack_emulator.calls_to("files.completeUploadExternal")) == 1
+
+
+def test_three_replicas_retrying_at_once_post_the_report_once(
+    database_url: str, slack_emulator: SlackEmulator, jobs_engine: Engine
+):
+    seed_yesterday(database_url)
+    slack_emulator.fail("files.getUploadURLExternal", error="internal_error", status=200, retry_after=None)
+    assert job("run", jobs_engine, slack_emulator, "a", FIRST_RUN) == "error: SlackApiError"
+    engines = [create_jobs_engine(database_url) for _ in range(3)]
+    at_once = threading.Barrier(3)
+
+    def retry(replica: int) -> str:
+        at_once.wait()
+        return job(
+            "retry", engines[replica], slack_emulator, f"replica-{replica}", FIRST_RUN + timedelta(minutes=5)
+        )
+
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            outcomes = list(pool.map(retry, range(3), timeout=30))
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+    # the others lost the re-claim, or read the claim once the winner had taken it over
+    assert len(outcomes) == 3 and outcomes.count("ok") == 1
+    assert {o for o in outcomes if o != "ok"} <= {
+        "skipped: claimed elsewhere",
+        "skipped: an attempt is unfinished",
+    }
+    assert len(slack_emulator.messages(REPORT_CHANNEL)) == 1
+
+
+def test_a_week_that_ended_is_not_retried(
+    jobs_engine: Engine, slack_emulator: SlackEmulator, database_url: str
+):
+    slack_emulator.fail("files.getUploadURLExternal", error="internal_error", status=200, retry_after=None)
+    assert job("run", jobs_engine, slack_emulator, "a", FIRST_RUN) == "error: SlackApiError"
+
+    next_week = FIRST_RUN + timedelta(days=7)
+    assert job("retry", jobs_engine, slack_emulator, "a", next_week) == "skipped: not run this week yet"
+    assert slack_emulator.messages(REPORT_CHANNEL) == []
+
+
+def test_an_unfinished_attempt_is_never_taken_over(jobs_engine: Engine, slack_emulator: SlackEmulator):
+    week = iso_week(FIRST_RUN, ZONE)
+    assert claims.claim(jobs_engine, "weekly_report", week, "crashed-replica", now=FIRST_RUN)
+
+    later = FIRST_RUN + timedelta(hours=1)
+    outcome = job("retry", jobs_engine, slack_emulator, "b", later)
+
+    assert outcome == "skipped: an attempt is unfinished"  # its post may have reached Slack
+    assert slack_emulator.calls_to("files.getUploadURLExternal") == []

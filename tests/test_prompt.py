@@ -1,6 +1,6 @@
 """The model sees the system prompt and as much recent history as the budget allows."""
 
-from bot.prompt import build_messages, estimate_tokens
+from bot.prompt import IMAGE_TOKENS, build_messages, estimate_messages_tokens, estimate_tokens
 from storage.conversations import HistoryMessage
 
 
@@ -43,3 +43,36 @@ def test_messages_without_text_are_not_sent_to_the_model() -> None:
     turns = [HistoryMessage("user", ""), HistoryMessage("user", "hello")]
     messages = build_messages(turns, system_prompt="SYS", token_budget=1000)
     assert [m["content"] for m in messages] == ["SYS", "hello"]
+
+
+def test_non_ascii_text_counts_a_token_a_character() -> None:
+    assert estimate_tokens("你好世界，我们开始吧") == 10 + estimate_tokens("")
+    assert estimate_tokens("abcd" * 10) == 10 + estimate_tokens("")
+    assert estimate_tokens("café") == 1 + 1 + estimate_tokens("")  # "caf" and "é"
+
+
+def test_cjk_history_is_trimmed_at_a_token_a_character() -> None:
+    turns = history("你" * 400, "好" * 400, "最新的问题")
+    budget = estimate_tokens("SYS") + estimate_tokens("好" * 400) + estimate_tokens("最新的问题")
+
+    messages = build_messages(turns, system_prompt="SYS", token_budget=budget)
+
+    assert [m["content"][:1] for m in messages] == ["S", "好", "最"]
+
+
+def test_an_overlong_cjk_message_is_cut_to_the_budget() -> None:
+    messages = build_messages(history("字" * 10_000), system_prompt="SYS", token_budget=100)
+
+    assert 0 < estimate_tokens(messages[1]["content"]) <= 100 - estimate_tokens("SYS")
+
+
+def test_a_requests_estimate_counts_text_parts_and_images() -> None:
+    parts = [
+        {"type": "text", "text": "look"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,"}},
+    ]
+    messages = [{"role": "system", "content": "SYS"}, {"role": "user", "content": parts}]
+
+    assert (
+        estimate_messages_tokens(messages) == estimate_tokens("SYS") + estimate_tokens("look") + IMAGE_TOKENS
+    )

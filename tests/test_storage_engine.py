@@ -166,8 +166,14 @@ async def test_postgresql_pool_follows_the_guide(postgresql_database_url: str):
 
 
 @pytest.mark.postgres
-async def test_postgresql_replaces_an_idle_connection_the_server_dropped(postgresql_database_url: str):
-    engine = create_db_engine(postgresql_database_url, ping_after_idle=0.0)
+@pytest.mark.parametrize(
+    "ping_after_idle",
+    [pytest.param(0.0, id="idle-and-pinged"), pytest.param(10.0, id="moments-after-its-last-use")],
+)
+async def test_postgresql_replaces_a_connection_the_server_dropped(
+    postgresql_database_url: str, ping_after_idle
+):
+    engine = create_db_engine(postgresql_database_url, ping_after_idle=ping_after_idle)
     admin = create_db_engine(postgresql_database_url)
     try:
         dropped = await scalar(engine, "SELECT pg_backend_pid()")
@@ -175,23 +181,6 @@ async def test_postgresql_replaces_an_idle_connection_the_server_dropped(postgre
         assert await scalar(admin, f"SELECT pg_terminate_backend({dropped})") is True
 
         assert await scalar(engine, "SELECT 1") == 1  # no error reaches the caller
-        assert await scalar(engine, "SELECT pg_backend_pid()") != dropped
-    finally:
-        await engine.dispose()
-        await admin.dispose()
-
-
-@pytest.mark.postgres
-async def test_postgresql_replaces_a_connection_dropped_moments_after_its_last_use(
-    postgresql_database_url: str,
-):
-    engine = create_db_engine(postgresql_database_url)  # idle for less than the ping's 10 s
-    admin = create_db_engine(postgresql_database_url)
-    try:
-        dropped = await scalar(engine, "SELECT pg_backend_pid()")
-        assert await scalar(admin, f"SELECT pg_terminate_backend({dropped})") is True
-
-        assert await scalar(engine, "SELECT 1") == 1
         assert await scalar(engine, "SELECT pg_backend_pid()") != dropped
     finally:
         await engine.dispose()

@@ -13,9 +13,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import create_engine, insert
 
 from bot.config import Settings
 from bot.serve import BackgroundServer
+from storage.engine import sync_url
 from storage.files import (
     MULTIPART_CHUNKSIZE,
     MULTIPART_THRESHOLD,
@@ -31,6 +33,7 @@ from storage.files import (
     s3_transfer_config,
     safe_file_name,
 )
+from storage.models import attachments, coaching_sessions
 
 MB = 1024 * 1024
 BLOCK = hashlib.sha256(b"coachbot").digest() * (MB // 32)  # 1 MiB, reused: no big buffers in tests
@@ -465,8 +468,31 @@ def coachbot_with_local_files(settings: Settings, tmp_path: Path) -> Iterator[Ba
         yield server
 
 
+def stored_in_a_session(database_url: str, coach: str, keys: list[str]) -> None:
+    """Session 9 of ``coach`` with one stored attachment row per key (``T1/9/<id>/<name>``)."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(coaching_sessions).values(
+                    id=9, team_id="T1", channel_id="C1", thread_ts="1.0", user_id=coach, is_active=True
+                )
+            )
+            for key in keys:
+                attachment_id = int(key.split("/")[2])
+                conn.execute(
+                    insert(attachments).values(
+                        id=attachment_id, session_id=9, slack_file_id=f"F{attachment_id}", team_id="T1",
+                        user_id=coach, name=key.rsplit("/", 1)[1], mime_type="text/plain",
+                        storage_key=key, status="stored",
+                    )
+                )  # fmt: skip
+    finally:
+        engine.dispose()
+
+
 async def test_a_signed_local_link_downloads_through_the_app_and_tampering_gets_403(
-    coachbot_with_local_files: BackgroundServer,
+    coachbot_with_local_files: BackgroundServer, settings: Settings
 ) -> None:
     store = coachbot_with_local_files.runtime.files
     assert isinstance(store, LocalFileStore)
@@ -474,8 +500,9 @@ async def test_a_signed_local_link_downloads_through_the_app_and_tampering_gets_
         "T1/9/1/plan.txt", generated(MB + 1), content_type="text/plain", max_bytes=2 * MB
     )
     other = await store.put_stream("T1/9/2/other.txt", generated(10), content_type="text/plain", max_bytes=20)
+    stored_in_a_session(settings.database_url, "U0COACH", [stored.key, other.key])
 
-    url = await store.download_url(stored.key)
+    url = await store.download_url(stored.key, for_user="U0COACH")
 
     assert url.startswith(f"{coachbot_with_local_files.url}/files/T1/9/1/plan.txt?expires=")
     status, body = await asyncio.to_thread(http_get, url)
@@ -483,13 +510,18 @@ async def test_a_signed_local_link_downloads_through_the_app_and_tampering_gets_
     assert hashlib.sha256(body).hexdigest() == stored.sha256
     query = parse_qs(urlsplit(url).query)
     expires, sig = query["expires"][0], query["sig"][0]
+    assert query["u"] == ["U0COACH"]
     base = f"{coachbot_with_local_files.url}/files"
     tampered = [
         url[:-1] + ("0" if url[-1] != "0" else "1"),  # signature changed
-        f"{base}/{stored.key}?expires={int(expires) + 3600}&sig={sig}",  # expiry extended
-        f"{base}/{other.key}?expires={expires}&sig={sig}",  # moved to another file
+        f"{base}/{stored.key}?expires={int(expires) + 3600}&u=U0COACH&sig={sig}",  # expiry extended
+        f"{base}/{other.key}?expires={expires}&u=U0COACH&sig={sig}",  # moved to another file
+        f"{base}/{stored.key}?expires={expires}&u=U0OTHER&sig={sig}",  # handed to another name
+        f"{base}/{stored.key}?expires={expires}&sig={sig}",  # the name removed
         f"{base}/{stored.key}",  # unsigned
-        await store.download_url(stored.key, expires_in=-1),  # expired
+        await store.download_url(stored.key, expires_in=-1, for_user="U0COACH"),  # expired
+        await store.download_url(stored.key, for_user="U0OTHER"),  # made for someone not the coach
+        await store.download_url(stored.key),  # made for nobody
     ]
     for link in tampered:
         assert (await asyncio.to_thread(http_get, link))[0] == 403, link
