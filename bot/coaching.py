@@ -444,6 +444,9 @@ class CoachingService:
         first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
         latency = elapsed_ms(message.received_at, stats.last_token_at)
         latency_ms = round(latency) if latency is not None else None
+        note = "reply failed" if failed else None
+        if note is None and stats.cut_off_note:
+            note = f"reply cut off: {stats.finish_reason}"
         held = self._held(recorded)
         try:
             if held is not None and self.turns is not None:
@@ -454,7 +457,7 @@ class CoachingService:
                     prompt_tokens=stats.prompt_tokens,
                     completion_tokens=stats.completion_tokens,
                     latency_ms=latency_ms,
-                    note="reply failed" if failed else None,
+                    note=note,
                 )
                 await self.turns.finish(held, reply)
                 return
@@ -467,10 +470,7 @@ class CoachingService:
                     completion_tokens=stats.completion_tokens,
                     latency_ms=latency_ms,
                 )
-            if failed:
-                await self._store.record_system_message(recorded.session_id, "reply failed")
-            elif stats.cut_off_note:
-                note = f"reply cut off: {stats.finish_reason}"
+            if note is not None:
                 await self._store.record_system_message(recorded.session_id, note)
         except Exception:
             logger.exception("Could not store the reply (session=%s)", recorded.session_id)
