@@ -78,11 +78,11 @@ class Runtime:
     files: FileStore | None = None
     attachments: AttachmentService | None = None
     scheduler: JobScheduler | None = None
-    recovery: OwedReplyRecovery | None = None
     health: ConfigHealth | None = None
     readiness: Readiness | None = None
     alerts: AdminAlerts | None = None
     edits: MessageEditService | None = None
+    recovery: OwedReplyRecovery | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""

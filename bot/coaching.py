@@ -444,6 +444,9 @@ class CoachingService:
         first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
         latency = elapsed_ms(message.received_at, stats.last_token_at)
         latency_ms = round(latency) if latency is not None else None
+        note = "reply failed" if failed else None
+        if note is None and stats.cut_off_note:
+            note = f"reply cut off: {stats.finish_reason}"
         held = self._held(recorded)
         try:
             if held is not None and self.turns is not None:
@@ -454,7 +457,7 @@ class CoachingService:
                     prompt_tokens=stats.prompt_tokens,
                     completion_tokens=stats.completion_tokens,
                     latency_ms=latency_ms,
-                    note=_reply_note(stats, failed=failed),
+                    note=note,
                 )
                 await self.turns.finish(held, reply)
                 return
@@ -467,7 +470,6 @@ class CoachingService:
                     completion_tokens=stats.completion_tokens,
                     latency_ms=latency_ms,
                 )
-            note = _reply_note(stats, failed=failed)
             if note is not None:
                 await self._store.record_system_message(recorded.session_id, note)
         except Exception:
@@ -623,13 +625,6 @@ class CoachingService:
                 target.channel_id,
                 _slack_error_name(error),
             )
-
-
-def _reply_note(stats: StreamStats, *, failed: bool) -> str | None:
-    """The system note stored after a reply: it failed, or the model stopped short; else none."""
-    if failed:
-        return "reply failed"
-    return f"reply cut off: {stats.finish_reason}" if stats.cut_off_note else None
 
 
 def _has_text(pieces: list[str]) -> bool:

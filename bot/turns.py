@@ -21,11 +21,15 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DBAPIError
+
 from bot.streaming import SlackReplyWriter
 from storage.turn_leases import Finished, ReplyToStore, TurnLeaseStore
 
 logger = logging.getLogger(__name__)
 
+#: Pauses between attempts at a turn's final write while the database is away (~8 s in all).
+FINISH_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: How often a held lease looks for a newly opened Slack stream to record (no query unless one opened).
 STREAM_WATCH_SECONDS = 0.2
 
@@ -108,14 +112,40 @@ class TurnLeases:
     async def finish(self, held: HeldLease, reply: ReplyToStore | None) -> Finished:
         """Store the reply (if any) and mark what it answered, in one write (``TurnLeaseStore.finish``)."""
         async with held._writing:
-            finished = await self.store.finish(
-                held.session_id, held.owner, covered_seq=held.covered_seq, reply=reply, keep=self.accepting
-            )
+            finished = await self._finish_retrying(held, reply)
             held.released = not finished.lease_kept
         if finished.lease_lost:
             logger.warning("A turn's lease was taken over before it finished (session=%s)", held.session_id)
         held.finished = finished
         return finished
+
+    async def _finish_retrying(self, held: HeldLease, reply: ReplyToStore | None) -> Finished:
+        """The final write, retried while the database is briefly away (a failover, a restart).
+
+        Safe to repeat: the reply is inserted ``ON CONFLICT DO NOTHING`` on its Slack ts and the
+        counts only move forward. Giving up leaves the lease to run out, and the reply to be
+        answered again by whoever takes it over: better twice than never.
+        """
+        pauses = iter(FINISH_RETRY_PAUSES)
+        while True:
+            try:
+                return await self.store.finish(
+                    held.session_id,
+                    held.owner,
+                    covered_seq=held.covered_seq,
+                    reply=reply,
+                    keep=self.accepting,
+                )
+            except DBAPIError as error:
+                pause = next(pauses, None)
+                if pause is None:
+                    raise
+                logger.warning(
+                    "Storing a reply failed; retrying (session=%s, error=%s)",
+                    held.session_id,
+                    type(error.orig).__name__ if error.orig is not None else type(error).__name__,
+                )
+                await asyncio.sleep(pause)
 
     async def next_round(self, held: HeldLease) -> bool:
         """After a reply: True when messages arrived meanwhile and this turn, still holding, answers them."""
