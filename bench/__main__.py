@@ -35,8 +35,8 @@ from bench.processes import (
     start_fake_openai,
     start_slack_emulator,
 )
+from bench.registry import DEFAULT_SCENARIOS, SCENARIOS
 from bench.report import machine_info, render_scenario, render_summary, write_json
-from bench.scenarios import DEFAULT_SCENARIOS, SCENARIOS
 from bench.seed import SeedResult, SeedSpec, seed_database
 from storage.migrate import upgrade_database
 
@@ -78,6 +78,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--tag", default=None, help="results file prefix (default: the database kind and seeded size)"
     )
     parser.add_argument(
+        "--app-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for coachbot serve (repeatable), e.g. SLACK_RATE_BUDGET=false",
+    )
+    parser.add_argument(
+        "--slack-limits",
+        choices=("on", "off"),
+        default=None,
+        help="whether the Slack emulator enforces Slack's rate tiers (default: on when a scenario "
+        "needs them, workspace_200; else off, as the lenient-Slack figures were measured)",
+    )
+    parser.add_argument(
         "--app-root",
         type=Path,
         default=REPO_ROOT,
@@ -88,6 +102,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--seed-sessions", type=int, default=None, metavar="M", help="sessions to spread them over (N // 10)"
     )
     args = parser.parse_args(argv)
+    if any("=" not in item for item in args.app_env):
+        parser.error("--app-env takes NAME=VALUE")
     if args.seed_messages < 0:
         parser.error("--seed-messages must not be negative")
     if args.seed_sessions is None:
@@ -167,6 +183,13 @@ async def _run_one(name: str, harness: Harness) -> ScenarioResult:
     return result
 
 
+def slack_limits(choice: str | None, names: list[str]) -> bool:
+    """``--slack-limits``, or on exactly when one of the scenarios needs Slack's rate tiers."""
+    if choice is not None:
+        return choice == "on"
+    return any(SCENARIOS[name].slack_limits for name in names)
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM gets the same clean-up as Ctrl-C
 
@@ -196,8 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
                 model = start_fake_openai(registry, options.ttft, options.tps)
-                slack = start_slack_emulator(registry)
-                app = start_coachbot(registry, slack, model, database.url, args.app_root.resolve())
+                rate_limits = slack_limits(args.slack_limits, names)
+                slack = start_slack_emulator(registry, rate_limits=rate_limits)
+                # A lenient emulator is a workspace without tiers: coachbot need not pace itself.
+                app_env = {} if rate_limits else {"SLACK_RATE_BUDGET": "false"}
+                app_env.update(item.split("=", 1) for item in args.app_env)
+                app = start_coachbot(registry, slack, model, database.url, args.app_root.resolve(), app_env)
                 machine = machine_info(database, seeded, args.app_root.resolve())
                 results = asyncio.run(
                     run_scenarios(names, options, registry, app, slack, model, machine, seeded, args.tag)

@@ -297,7 +297,8 @@ def start_fake_openai(registry: ProcessRegistry, ttft: float, tps: float) -> Dev
     return start_devkit(registry, "fake-openai", "devkit.fake_openai", "--ttft", str(ttft), "--tps", str(tps))
 
 
-def start_slack_emulator(registry: ProcessRegistry) -> DevkitServer:
+def start_slack_emulator(registry: ProcessRegistry, *, rate_limits: bool = False) -> DevkitServer:
+    """The emulator; ``rate_limits`` has it enforce Slack's rate tiers (HTTP 429 + Retry-After)."""
     return start_devkit(
         registry,
         "slack-emulator",
@@ -306,6 +307,7 @@ def start_slack_emulator(registry: ProcessRegistry) -> DevkitServer:
         BOT_TOKEN,
         "--signing-secret",
         SIGNING_SECRET,
+        *([] if rate_limits else ["--no-rate-limits"]),
     )
 
 

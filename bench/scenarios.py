@@ -1,4 +1,6 @@
-"""The four scenarios. Each warms up, resets the fakes' records, drives load, and reads back timings.
+"""The scenarios on a lenient Slack (rate limits off; bench/workspace.py has the strict one).
+
+Each warms up, resets the fakes' records, drives load, and reads back timings.
 
 Cross-process latencies subtract perf_counter values taken in different processes (the
 generator, the fake OpenAI, the Slack emulator): all CLOCK_MONOTONIC on Linux, so comparable.
@@ -7,7 +9,6 @@ generator, the fake OpenAI, the Slack emulator): all CLOCK_MONOTONIC on Linux, s
 from __future__ import annotations
 
 import asyncio
-import functools
 import random
 import time
 from collections import Counter
@@ -793,20 +794,3 @@ def _fmt_ms(value: float | None) -> str:
 
 def _fmt_x(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}×"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    run: Callable[[Harness], Awaitable[ScenarioResult]]
-    budget_s: Callable[[bool], float]  # the longest it may take, quick or not
-
-
-SCENARIOS: dict[str, Scenario] = {
-    "turn": Scenario(turn, lambda quick: 180.0),
-    "burst": Scenario(burst, lambda quick: 150.0),
-    "acks": Scenario(acks, lambda quick: 150.0 if quick else 200.0),
-    "floor": Scenario(floor, lambda quick: 240.0),
-    "load_100": Scenario(functools.partial(load, coaches=100), lambda quick: 90.0 if quick else 120.0),
-    "load_1000": Scenario(functools.partial(load, coaches=1000), lambda quick: 120.0 if quick else 150.0),
-}
-DEFAULT_SCENARIOS = ("turn", "burst", "acks", "load_100", "load_1000", "floor")

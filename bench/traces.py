@@ -19,7 +19,8 @@ from bench.load import Sent
 from devkit.fake_openai import last_user_text, split_tokens
 
 TEXT_METHODS = frozenset({"chat.startStream", "chat.postMessage"})
-END_METHODS = frozenset({"chat.stopStream"})
+#: A reply ends with chat.stopStream, or, posted whole (Slack's streaming budget spent), with its post.
+END_METHODS = frozenset({"chat.stopStream", "chat.postMessage"})
 
 
 @dataclass(frozen=True)

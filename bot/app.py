@@ -43,6 +43,7 @@ from bot.prometheus import register_collector
 from bot.readiness import Readiness
 from bot.reading import AttachmentReader
 from bot.recovery import OwedReplyRecovery
+from bot.slack_budget import APPEND_STREAM, START_STREAM, BudgetedRateLimitRetryHandler, SlackRateBudget
 from bot.turns import TurnLeases
 from jobs.app_jobs import start_app_scheduler
 from jobs.scheduler import JobScheduler
@@ -59,6 +60,10 @@ logger = logging.getLogger(__name__)
 
 SLACK_TIMEOUT_SECONDS = 30
 SLACK_CONNECTIONS = 100
+#: Slack calls a 429 is not waited out for, as there is a better answer: a reply whose stream
+#: cannot start is posted whole; an append's text rides on the stream's next call; and an
+#: "is thinking…" shown only after Retry-After could land after the reply and outstay it.
+NOT_WAITED_FOR = frozenset({START_STREAM, APPEND_STREAM, "assistant.threads.setStatus"})
 
 
 @dataclass
@@ -113,10 +118,14 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_slack_client(settings: Settings, health: ConfigHealth | None = None) -> AsyncWebClient:
+def build_slack_client(
+    settings: Settings, health: ConfigHealth | None = None, budget: SlackRateBudget | None = None
+) -> AsyncWebClient:
     """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers.
 
-    With ``health``, every answer that says the token or a scope is wrong is recorded there.
+    With ``health``, every answer that says the token or a scope is wrong is recorded there. With a
+    ``budget``, slack_sdk's rate-limit handler also tells it of every 429, and the calls in
+    ``NOT_WAITED_FOR`` are not retried after a 429 (the reply writer goes on without them).
     """
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, ttl_dns_cache=300, keepalive_timeout=60),
@@ -130,7 +139,11 @@ def build_slack_client(settings: Settings, health: ConfigHealth | None = None) -
         retry_handlers=[
             *watch,  # first: it sees every response, and never retries
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            (
+                AsyncRateLimitErrorRetryHandler(max_retry_count=3)
+                if budget is None
+                else BudgetedRateLimitRetryHandler(budget, max_retry_count=3, fall_back=NOT_WAITED_FOR)
+            ),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
@@ -248,9 +261,10 @@ async def build_runtime(settings: Settings) -> Runtime:
         model=model,
         on_model_call=_model_calls_reported(metrics, health),
         turns=turns,
+        slack_budget=SlackRateBudget(None if settings.slack_rate_budget else {}),
     )
     coaching.config_health = health
-    client = build_slack_client(settings, health)
+    client = build_slack_client(settings, health, coaching.slack_budget)
     alerts = AdminAlerts(client, settings.perf_admin_ids)
     health.on_announce = alerts.announce
     attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))

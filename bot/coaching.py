@@ -33,6 +33,7 @@ from bot.llm import CoachModel, StreamStats
 from bot.mentions import MentionFilter
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
 from bot.reading import AttachmentReader, StoredFile
+from bot.slack_budget import SlackRateBudget
 from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, WriterStats
 from bot.timing import TurnTiming, TurnTimings, elapsed_ms
 from bot.turns import HeldLease, TurnLeases
@@ -135,6 +136,7 @@ class CoachingService:
         model: CoachModel,
         timings: TurnTimings | None = None,
         streaming: StreamingSupport | None = None,
+        slack_budget: SlackRateBudget | None = None,
         on_model_call: Callable[[StreamStats, bool], None] | None = None,
         attachments: AttachmentService | None = None,
         reader: AttachmentReader | None = None,
@@ -146,6 +148,8 @@ class CoachingService:
         self._system_prompt = settings.coach_system_prompt or DEFAULT_SYSTEM_PROMPT
         self.timings = timings or TurnTimings()
         self.streaming = streaming or StreamingSupport()
+        # Slack's rate limits per workspace, shared by every reply (and told of every 429).
+        self.slack_budget = slack_budget or SlackRateBudget()
         # Told about each model call once it is over (stats, failed): metrics, not the token loop.
         self._on_model_call = on_model_call
         # Files shared in a session, and the `files` listing; None runs coaching without them.
@@ -382,6 +386,7 @@ class CoachingService:
             streaming=self.streaming,
             flush_interval=self._settings.stream_flush_interval_ms / 1000,
             part_chars=self._settings.reply_part_chars,
+            budget=self.slack_budget,
         )
         self._begin_reply(recorded, writer)
         stats = StreamStats()
@@ -413,14 +418,15 @@ class CoachingService:
                 recorded.session_id,
                 _slack_error_name(error),
             )
-            await self._post_quietly(
-                client, target, "Sorry, Slack had trouble showing my reply. Please ask again in a minute."
-            )
+            if not writer.stats.coach_told:  # else the reply already ends with a note saying so
+                await self._post_quietly(
+                    client, target, "Sorry, Slack had trouble showing my reply. Please ask again in a minute."
+                )
             self.timings.record_failure()
             await self._store_reply(recorded, "".join(reply), stats, None, message, failed=True)
             return TurnOutcome.SLACK_FAILED
         finally:
-            writer.abandon()
+            await writer.cut(INTERRUPTED_NOTE)  # ends a stream the turn leaves early (no-op once closed)
             self._report_model_call(stats, failed=outcome is TurnOutcome.MODEL_FAILED)
 
         await self._store_reply(

@@ -88,7 +88,9 @@ class Settings:
     context_token_budget: int = 12000
     listener_threads: int = 32
 
-    stream_flush_interval_ms: int = 250
+    stream_flush_interval_ms: int = 1000
+    # Pace Slack calls by Slack's documented rate tiers (off: only Slack's own 429s pause a method).
+    slack_rate_budget: bool = True
     reply_part_chars: int = 11000
     environment: str = "development"
 
@@ -152,7 +154,8 @@ class Settings:
             coach_system_prompt=env.get("COACH_SYSTEM_PROMPT") or None,
             context_token_budget=_int(env, "CONTEXT_TOKEN_BUDGET", 12000) or 12000,
             listener_threads=_int(env, "LISTENER_THREADS", 32) or 32,
-            stream_flush_interval_ms=_int(env, "STREAM_FLUSH_INTERVAL_MS", 250) or 0,
+            stream_flush_interval_ms=_int(env, "STREAM_FLUSH_INTERVAL_MS", 1000) or 0,
+            slack_rate_budget=_bool(env.get("SLACK_RATE_BUDGET"), default=True),
             reply_part_chars=_int(env, "REPLY_PART_CHARS", 11000) or 11000,
             environment=(env.get("ENVIRONMENT") or "development").lower(),
             s3_bucket=env.get("S3_BUCKET") or None,

@@ -1,16 +1,29 @@
-"""Stream a reply into a Slack thread as the model writes it.
+"""Stream a reply into a Slack thread as the model writes it, within Slack's rate limits.
 
 The model produces tokens faster than Slack should be called, and a Slack call
 takes longer than a token. So the model side only appends to a buffer
 (``write`` never waits), and one writer task per reply sends whatever has
-piled up: the first text at once, then at most one call per flush interval,
-and the rest the moment the reply ends.
+piled up: the first text at once, then at most one append per flush interval,
+and the rest with chat.stopStream the moment the reply ends.
 
-Slack's streaming API (chat.startStream/appendStream/stopStream, through
-slack_sdk's ``chat_stream``) is used when the workspace has it. Otherwise, or
-when a stream expires, the reply is posted once and then edited with
-chat.update at most once a second. A reply longer than one Slack message is
-continued in a new message in the same thread.
+Each Slack message of a reply (a *part*; ``bot.reply_parts`` decides where one
+ends) is written one of three ways:
+
+- streamed (chat.startStream / appendStream / stopStream through slack_sdk's
+  ``chat_stream``), when the workspace's budget (``bot.slack_budget``) has a
+  startStream and a stopStream to spare: a started stream can always be stopped.
+  Open streams share the appendStream budget, so the flush interval widens as
+  more of them run at once;
+- posted whole with chat.postMessage once the part is complete, when the
+  streaming budget is spent or Slack lost a stream. Nothing is refused for a
+  rate limit: the budget waits, slack_sdk's retry handler waits out a 429;
+- posted and then edited with chat.update at most once a second, when the
+  workspace cannot stream at all.
+
+Every stream is stopped on every path: when an append fails, with a short note
+saying so; when the turn ends early (``cut``), with the caller's note. When
+Slack has lost a stream (it expired, or was stopped or deleted), the rest of
+the reply continues in a new message, never in an edit of the streaming one.
 """
 
 from __future__ import annotations
@@ -19,39 +32,36 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.reply_message import (
+    RATE_LIMITED,
+    SLACK_ERRORS,
+    STREAM_LOST,
+    STREAMING_UNAVAILABLE,
+    Mode,
+    Part,
+    ThreadTarget,
+    WriterStats,
+    error_code,
+)
+from bot.reply_parts import FENCE, find_break
+from bot.reply_posting import FALLBACK_UPDATE_INTERVAL, ThreadPoster
+from bot.slack_budget import APPEND_STREAM, START_STREAM, STOP_STREAM, SlackRateBudget
+
 logger = logging.getLogger(__name__)
 
-# Errors that mean "this workspace or token cannot stream": use post + update.
-STREAMING_UNAVAILABLE = frozenset(
-    {
-        "unknown_method",
-        "method_deprecated",
-        "not_allowed_token_type",
-        "feature_not_enabled",
-        "missing_scope",
-        "not_implemented",
-    }
+#: Slack's limit on markdown_text, per call and per posted message.
+MARKDOWN_TEXT_LIMIT = 12_000
+STOP_ATTEMPTS = 3
+MIN_RETRY = 0.05  # seconds: how soon held text is tried again when the append budget is spent
+SLACK_TROUBLE_NOTE = (
+    "\n\n_(Slack had trouble showing the rest of this reply. Your message is saved; please ask again.)_"
 )
-# Errors on an open stream that chat.update on the same message can recover from.
-STREAM_LOST = frozenset({"message_not_in_streaming_state", "streaming_state_conflict", "message_not_found"})
-
-FALLBACK_UPDATE_INTERVAL = 1.0
-
-
-@dataclass(frozen=True)
-class ThreadTarget:
-    """Where a reply goes, and who it is for (Slack wants both to stream in channels)."""
-
-    channel_id: str
-    thread_ts: str
-    team_id: str | None
-    user_id: str | None
+CUT_NOTE = "\n\n_(My reply was cut off here.)_"
 
 
 class StreamingSupport:
@@ -66,26 +76,6 @@ class StreamingSupport:
         self.enabled = False
 
 
-@dataclass
-class WriterStats:
-    first_text_sent_at: float | None = None
-    final_call_done_at: float | None = None
-    slack_calls: int = 0
-    message_ts: list[str] = field(default_factory=list)
-
-
-def split_for_room(text: str, room: int) -> tuple[str, str]:
-    """Split ``text`` so the head fits in ``room`` characters, at a line or word break when one is near."""
-    if len(text) <= room:
-        return text, ""
-    window = text[:room]
-    for separator in ("\n\n", "\n", " "):
-        cut = window.rfind(separator)
-        if cut >= room // 2:
-            return text[: cut + len(separator)], text[cut + len(separator) :]
-    return window, text[room:]
-
-
 class SlackReplyWriter:
     """Writes one reply into one thread; see the module docstring."""
 
@@ -97,30 +87,34 @@ class SlackReplyWriter:
         streaming: StreamingSupport,
         flush_interval: float,
         part_chars: int,
+        budget: SlackRateBudget | None = None,
     ) -> None:
-        self._client = client
         self._target = target
         self._streaming = streaming
         self._flush_interval = flush_interval
-        self._part_chars = part_chars
+        # Room beyond a part's size to find a good break and to close a code block, within Slack's limit.
+        self._part_chars = max(1, min(part_chars, MARKDOWN_TEXT_LIMIT - len(FENCE) - 1))
+        self._budget = budget or SlackRateBudget(enabled=False)
+        # Slack's limits are per app per workspace: one bot token is exactly that.
+        self._workspace = client.token or target.team_id or ""
+        self.stats = WriterStats()
+        self._poster = ThreadPoster(client, target, self._budget, self._workspace, self.stats)
+        self._client = client
         self._pending: list[str] = []
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
+        self._cut_note: str | None = None
         self._task: asyncio.Task[None] | None = None
-        # The Slack message being written: its text so far and how it is written.
-        self._part_text: list[str] = []
-        self._part_len = 0
-        self._stream: AsyncChatStream | None = None
-        self._update_ts: str | None = None
-        self._update_dirty = False
-        self._last_update = 0.0
+        self._part = self._new_part()
+        self._stream_was_lost = False
+        self._waiting_for_budget = False
         self._last_send = 0.0
-        self.stats = WriterStats()
 
     @property
     def open_message_ts(self) -> str | None:
         """The Slack message streaming right now, if any: a turn lease records it for recovery."""
-        return None if self._stream is None else self._stream.ts
+        part = self._part
+        return part.stream.ts if part.started and not part.finished and part.stream else None
 
     def write(self, text: str) -> None:
         """Queue text for the thread. Never waits; raises if the writer has failed."""
@@ -142,136 +136,278 @@ class SlackReplyWriter:
         await self._task
         return self.stats
 
-    def abandon(self) -> None:
-        """Stop the writer task if a failure elsewhere ends the reply early (no-op once closed)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+    async def cut(self, note: str = CUT_NOTE) -> None:
+        """End a reply that will not be finished: what was written, then ``note``. Never raises.
+
+        A no-op once the reply is closed, and when nothing was written yet.
+        """
+        if self._task is None or self._task.done():
+            return
+        self._cut_note = note
+        self._closing.set()
+        self._wake.set()
+        try:
+            await asyncio.shield(self._task)
+        except Exception as error:  # already logged by the turn when it matters; the stream is closed
+            logger.debug("Cutting the reply short failed: %s", type(error).__name__)
+
+    # ------------------------------------------------------------------ the writer task
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            closing = self._closing.is_set()
-            if self._pending or closing:
-                text = "".join(self._pending)
-                self._pending.clear()
-                await self._send(text, final=closing)
-            if closing:
-                self.stats.final_call_done_at = time.perf_counter()
-                return
-            interval = self._flush_interval if self._streaming_mode else FALLBACK_UPDATE_INTERVAL
-            pause = self._last_send + interval - loop.time()
-            if pause > 0 and not self._closing.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), pause)
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                closing = self._closing.is_set()
+                if self._pending or closing:
+                    text = "".join(self._pending)
+                    self._pending.clear()
+                    if closing and self._cut_note:
+                        text += self._cut_note
+                    held = await self._deliver(text, final=closing)
+                    if held:
+                        self._pending.insert(0, held)
+                if closing:
+                    self.stats.final_call_done_at = time.perf_counter()
+                    return
+                pause = self._last_send + self._interval() - loop.time()
+                if self._waiting_for_budget:  # held text goes once the workspace may append again
+                    pause = max(pause, self._budget.wait_time(self._workspace, APPEND_STREAM), MIN_RETRY)
+                if pause > 0 and not self._closing.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closing.wait(), pause)
+                if self._pending and self._waiting_for_budget:
+                    self._wake.set()  # text held for a break waits for more text instead
+        except asyncio.CancelledError:
+            await self._close_open_stream(self._cut_note or CUT_NOTE)
+            raise
+        except BaseException:
+            await self._close_open_stream(SLACK_TROUBLE_NOTE)
+            raise
+        finally:
+            self._release(self._part)
 
-    @property
-    def _streaming_mode(self) -> bool:
-        return self._streaming.enabled and self._update_ts is None
+    def _interval(self) -> float:
+        if self._part.mode is Mode.STREAM:
+            return self._budget.append_interval(self._workspace, self._flush_interval)
+        if self._part.mode is Mode.EDIT:
+            return FALLBACK_UPDATE_INTERVAL
+        return self._flush_interval
 
-    async def _send(self, text: str, *, final: bool) -> None:
-        """Send ``text``, in as many messages as it needs; ``final`` ends the reply with its last piece."""
-        self._last_send = asyncio.get_running_loop().time()
+    async def _deliver(self, text: str, *, final: bool) -> str:
+        """Send ``text``, in as many messages as it needs; returns what must wait for the next round."""
+        self._waiting_for_budget = False
         while True:
-            room = self._part_chars - self._part_len
-            if room <= 0:
-                await self._finish_part()
-                room = self._part_chars
-            piece, text = split_for_room(text, room)
-            if piece and self.stats.first_text_sent_at is None:
-                self.stats.first_text_sent_at = time.perf_counter()
-            if final and not text:
-                await self._finish_part(piece)  # the last text rides on the closing call
-                return
-            await self._append(piece)
+            part = self._part
+            room = self._part_chars - part.length
+            if len(text) <= room:
+                if final:
+                    await self._end_part(text)
+                    return ""
+                return await self._add(text)
+            hard_room = MARKDOWN_TEXT_LIMIT - part.length - len(FENCE) - 1
+            cut = find_break(part.text, text, room=room, hard_room=hard_room, final=final)
+            if cut is None:
+                return text  # the message is nearly full: wait for the text that ends it well
+            await self._end_part(text[: cut.at] + cut.close)
+            text = cut.reopen + text[cut.at :]
+            if not text:
+                return ""
+
+    async def _add(self, text: str) -> str:
+        """Add ``text`` to the current message; returns it when it has to wait (no append budget yet)."""
+        if not text:
+            return ""
+        part = self._part
+        if part.mode is None:
+            self._choose_mode(part)
+        if part.mode is Mode.STREAM:
+            if part.started and not self._budget.try_take(self._workspace, APPEND_STREAM):
+                self._waiting_for_budget = True
+                return text  # the next append or the stop carries it
+            self._last_send = asyncio.get_running_loop().time()
+            part.add(text)
+            await self._append(part, text)
+        elif part.mode is Mode.EDIT:
+            self._last_send = asyncio.get_running_loop().time()
+            part.add(text)
+            await self._edit(part, final=False)
+        else:
+            part.add(text)
+        return ""
+
+    def _choose_mode(self, part: Part) -> None:
+        if not self._streaming.enabled:
+            part.mode = Mode.EDIT
+        elif not self._stream_was_lost and self._budget.try_take(self._workspace, START_STREAM, STOP_STREAM):
+            part.mode = Mode.STREAM
+            part.counted = True
+            self._budget.stream_opened(self._workspace)
+        else:
+            part.mode = Mode.WHOLE
+
+    async def _end_part(self, text: str) -> None:
+        """Finish the current message with ``text`` as its last words; the next text starts a new one."""
+        part = self._part
+        if part.mode is None:
             if not text:
                 return
+            self._choose_mode(part)
+        part.add(text)
+        if part.mode is Mode.STREAM:
+            await self._stop(part, text)
+        elif part.mode is Mode.EDIT:
+            await self._edit(part, final=True)
+        else:
+            await self._post_whole(part)
+        self._part = self._new_part()
 
-    async def _append(self, piece: str) -> None:
-        self._add_to_part(piece)
-        if self._streaming_mode:
-            try:
-                await self._open_stream()
-                self.stats.slack_calls += 1
-                await self._stream.append(markdown_text=piece)  # type: ignore[union-attr]
+    # ------------------------------------------------------------------ streamed messages
+
+    async def _append(self, part: Part, text: str) -> None:
+        self.stats.slack_calls += 1
+        self._mark_first_text()
+        try:
+            await (await self._stream_of(part)).append(markdown_text=text)
+        except SlackApiError as error:
+            await self._stream_failed(part, error_code(error), error)
+            return
+        except SLACK_ERRORS:
+            if part.started:
+                await self._stop_with_note(part, SLACK_TROUBLE_NOTE)
+            raise
+        part.confirm()
+
+    async def _stream_failed(self, part: Part, code: str, error: SlackApiError) -> None:
+        """An append (or the start it began with) was refused: go on the way Slack still allows."""
+        if not part.started:
+            self._release(part)
+            part.stream = None
+            if code in STREAMING_UNAVAILABLE:
+                self._streaming.disable(code)
+                part.mode = Mode.EDIT
+                await self._edit(part, final=False)
                 return
-            except SlackApiError as error:
-                self._leave_streaming(error)
-        await self._update_message(final=False)
-
-    async def _finish_part(self, last_piece: str = "") -> None:
-        """End the current Slack message, sending ``last_piece`` with the closing call."""
-        self._add_to_part(last_piece)
-        if self._streaming_mode and (self._stream is not None or self._part_len):
-            try:
-                await self._open_stream()
-                self.stats.slack_calls += 1
-                await self._stream.stop(markdown_text=last_piece or None)  # type: ignore[union-attr]
-                self.stats.message_ts.append(str(self._stream.ts))  # type: ignore[union-attr]
-                self._start_new_part()
+            if code in RATE_LIMITED:
+                part.mode = Mode.WHOLE  # posted once complete
                 return
-            except SlackApiError as error:
-                self._leave_streaming(error)
-        if self._part_len:
-            if last_piece or self._update_dirty or self._update_ts is None:
-                await self._update_message(final=True)
-            self.stats.message_ts.append(str(self._update_ts))
-        self._start_new_part()
+            raise error
+        if code in STREAM_LOST:
+            self._continue_in_new_message(part, code)
+            return
+        if code in RATE_LIMITED:
+            return  # chat_stream keeps the text: the next append or the stop sends it
+        await self._stop_with_note(part, SLACK_TROUBLE_NOTE)
+        raise error
 
-    async def _open_stream(self) -> None:
-        if self._stream is None:
-            self._stream = await self._client.chat_stream(
+    async def _stop(self, part: Part, text: str) -> None:
+        """chat.stopStream with the last text; it was paid for when the stream started."""
+        for attempt in range(STOP_ATTEMPTS):
+            self.stats.slack_calls += 1
+            self._mark_first_text()
+            try:
+                stream = await self._stream_of(part)
+                await stream.stop(markdown_text=(text if attempt == 0 else None) or None)
+            except SlackApiError as error:
+                code = error_code(error)
+                if not part.started:  # the stream never started: stop() began with startStream
+                    await self._stream_failed(part, code, error)
+                    await self._end_part_again(part)
+                    return
+                if code in STREAM_LOST:
+                    self._continue_in_new_message(part, code)
+                    await self._end_part_again(self._part)
+                    return
+                if attempt + 1 == STOP_ATTEMPTS:
+                    raise
+                if code in RATE_LIMITED:
+                    await self._budget.take(self._workspace, STOP_STREAM)
+                continue  # chat_stream kept the text; the next stop() sends it
+            except SLACK_ERRORS:
+                if attempt + 1 == STOP_ATTEMPTS or not part.started:
+                    raise
+                continue
+            part.confirm()
+            self._finished(part, str(stream.ts))
+            self.stats.streamed_parts += 1
+            return
+
+    async def _end_part_again(self, part: Part) -> None:
+        """Finish ``part`` the way it is written now, after its stream fell through."""
+        if part.mode is Mode.EDIT:
+            await self._edit(part, final=True)
+        elif part.length:
+            await self._post_whole(part)
+
+    def _continue_in_new_message(self, part: Part, code: str) -> None:
+        """Slack lost the stream: it shows what it confirmed; the rest goes into a new message."""
+        logger.info("Slack lost a reply stream (%s); the reply continues in a new message", code)
+        self._finished(part, str(part.stream.ts if part.stream else ""))
+        self._stream_was_lost = True
+        rest = part.unconfirmed
+        self._part = self._new_part()
+        self._part.mode = Mode.WHOLE
+        self._part.add(rest)
+
+    async def _stop_with_note(self, part: Part, note: str) -> None:
+        """Close a stream whose reply cannot go on, saying so. Never raises."""
+        for _ in range(2):
+            try:
+                self.stats.slack_calls += 1
+                await (await self._stream_of(part)).stop(markdown_text=note)
+                self.stats.coach_told = True
+                break
+            except SLACK_ERRORS as error:
+                if isinstance(error, SlackApiError) and error_code(error) in STREAM_LOST:
+                    break
+                logger.warning("Could not stop a reply stream: %s", type(error).__name__)
+        self._finished(part, str(part.stream.ts if part.stream else ""))
+
+    async def _close_open_stream(self, note: str) -> None:
+        """On the way out of a failed or cancelled writer: no stream stays open, no part unposted."""
+        part = self._part
+        with contextlib.suppress(Exception):
+            if part.mode is Mode.STREAM and part.started and not part.finished:
+                await self._stop_with_note(part, note)
+            elif part.mode is Mode.WHOLE and part.length and not part.finished:
+                part.add(note)
+                await self._post_whole(part)
+
+    async def _post_whole(self, part: Part) -> None:
+        self._finished(part, await self._poster.post_whole(part))
+
+    async def _edit(self, part: Part, *, final: bool) -> None:
+        await self._poster.edit(part, final=final)
+        if final:
+            self._finished(part, str(part.edit_ts))
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    @staticmethod
+    def _new_part() -> Part:
+        return Part()
+
+    async def _stream_of(self, part: Part) -> AsyncChatStream:
+        if part.stream is None:
+            part.stream = await self._client.chat_stream(
                 buffer_size=1,
                 channel=self._target.channel_id,
                 thread_ts=self._target.thread_ts,
                 recipient_team_id=self._target.team_id,
                 recipient_user_id=self._target.user_id,
             )
+        return part.stream
 
-    def _leave_streaming(self, error: SlackApiError) -> None:
-        """Switch to post-and-edit when Slack cannot stream here; re-raise anything else."""
-        code = error.response.get("error", "")
-        if self._stream is None or self._stream.ts is None:
-            if code not in STREAMING_UNAVAILABLE:
-                raise error
-            self._streaming.disable(code)
-        elif code in STREAM_LOST:
-            logger.info("Slack stream lost (%s); continuing with chat.update", code)
-            self._update_ts = self._stream.ts
-        else:
-            raise error
-        self._stream = None
+    def _finished(self, part: Part, ts: str) -> None:
+        part.finished = True
+        self.stats.message_ts.append(ts)
+        self._release(part)
 
-    def _add_to_part(self, piece: str) -> None:
-        if piece:
-            self._part_text.append(piece)
-            self._part_len += len(piece)
+    def _release(self, part: Part) -> None:
+        if part.counted:
+            part.counted = False
+            self._budget.stream_closed(self._workspace)
 
-    def _start_new_part(self) -> None:
-        self._stream = None
-        self._update_ts = None
-        self._update_dirty = False
-        self._part_text.clear()
-        self._part_len = 0
-
-    async def _update_message(self, *, final: bool) -> None:
-        """Post-and-edit path: post the first piece, then edit at most once a second."""
-        text = "".join(self._part_text)
-        if self._update_ts is None:
-            self.stats.slack_calls += 1
-            response = await self._client.chat_postMessage(
-                channel=self._target.channel_id, thread_ts=self._target.thread_ts, markdown_text=text
-            )
-            self._update_ts = response["ts"]
-            self._last_update = time.monotonic()
-            self._update_dirty = False
-            return
-        self._update_dirty = True
-        if final or time.monotonic() - self._last_update >= FALLBACK_UPDATE_INTERVAL:
-            self.stats.slack_calls += 1
-            await self._client.chat_update(
-                channel=self._target.channel_id, ts=self._update_ts, markdown_text=text
-            )
-            self._last_update = time.monotonic()
-            self._update_dirty = False
+    def _mark_first_text(self) -> None:
+        self._poster.mark_first_text()

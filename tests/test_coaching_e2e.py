@@ -21,7 +21,7 @@ from bot.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url
-from tests.fixtures.app import converse
+from tests.fixtures.app import converse, wait_until_whole
 from tests.fixtures.waiting import eventually, wait_until_handled
 
 T = TypeVar("T")
@@ -46,17 +46,6 @@ def session_count(database_url: str) -> int:
             return connection.execute(text("SELECT count(*) FROM coaching_sessions")).scalar_one()
     finally:
         engine.dispose()
-
-
-def wait_until_whole(slack: SlackEmulator, channel: str, thread_ts: str, length: int, timeout: float = 30):
-    """The thread's replies once they are all complete and add up to ``length`` characters."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        parts = slack.replies_in(channel, thread_ts)
-        if parts and not any(p.streaming for p in parts) and sum(len(p.text) for p in parts) >= length:
-            return parts
-        time.sleep(0.05)
-    raise AssertionError(f"reply incomplete: {[(len(p.text), p.streaming) for p in parts]}")
 
 
 def user_turns_sent(request_body: dict) -> list[str]:
@@ -389,13 +378,13 @@ def test_a_transient_model_error_is_retried_and_the_coach_never_notices(
 def test_slack_rate_limits_are_retried_by_the_sdk(
     slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
 ) -> None:
-    slack_emulator.fail("chat.startStream", error="ratelimited", status=429, retry_after=0, times=1)
+    slack_emulator.fail("chat.stopStream", error="ratelimited", status=429, retry_after=0, times=1)
     fake_openai.queue_reply("Posted after Slack's rate limit.")
 
     reply = converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Hi"))
 
     assert reply.text == "Posted after Slack's rate limit."
-    assert [call.status for call in slack_emulator.calls_to("chat.startStream")] == [429, 200]
+    assert [call.status for call in slack_emulator.calls_to("chat.stopStream")] == [429, 200]
 
 
 def test_a_message_without_text_gets_a_gentle_note_and_no_model_call(

@@ -1,0 +1,149 @@
+"""Replies under Slack's rate limits, and turns that end early: no reply lost, no stream left open.
+
+The emulator enforces Slack's tiers, here tightened for one method per test so that a handful of
+coaches reach the limit. The first tests run the real app over HTTP; the last ones run the
+coaching service itself with a model that fails or stalls in ways the fake OpenAI cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import build_slack_client
+from bot.coaching import INTERRUPTED_NOTE, UNEXPECTED_TEXT, CoachingService, CoachMessage, Surface
+from bot.config import Settings
+from bot.llm import StreamStats, model_fit
+from bot.serve import BackgroundServer
+from devkit.fake_openai import FakeOpenAI
+from devkit.slack.rate_limits import Limit
+from devkit.slack_emulator import SlackEmulator
+from storage.conversations import ConversationStore
+from tests.fixtures.waiting import until
+
+TRIVIAL = {"chat.startStream": Limit(per_minute=1, burst=1)}
+FEW_APPENDS = {"chat.appendStream": Limit(per_minute=6, burst=1)}
+
+
+@pytest.mark.slack_rules(method_limits=TRIVIAL)
+def test_when_start_stream_is_throttled_the_replies_are_posted_whole_not_failed(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+) -> None:
+    events = [slack_emulator.user_says(channel=f"D0COACH{n}", text=f"Coach {n} here") for n in range(3)]
+
+    replies = []
+    for event in events:  # one after another, so each sees what Slack answered the one before
+        slack_emulator.send_event(coachbot.events_url, event)
+        replies.append(slack_emulator.wait_for_replies(event["channel"], event["ts"], count=1)[0])
+
+    assert all(r.text.startswith("Reply ") and "trouble" not in r.text for r in replies)
+    assert [c.status for c in slack_emulator.calls_to("chat.startStream")] == [200, 429], (
+        "the 429 paused chat.startStream for the workspace: the third reply did not try"
+    )
+    posted = slack_emulator.calls_to("chat.postMessage")
+    assert [c.args["channel"] for c in posted] == ["D0COACH1", "D0COACH2"]
+    assert all(c.ok and "markdown_text" in c.args for c in posted)
+
+
+@pytest.mark.slack_rules(method_limits=FEW_APPENDS)
+def test_an_append_refused_for_its_rate_rides_on_the_next_call(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+) -> None:
+    fake_openai.tokens_per_second = 40
+    reply = "Plenty of words arriving faster than this workspace may append them. " * 3
+    fake_openai.queue_reply(reply)
+    event = slack_emulator.user_says(channel="D0COACH", text="Go")
+
+    slack_emulator.send_event(coachbot.events_url, event)
+    message = slack_emulator.wait_for_replies("D0COACH", event["ts"], count=1, timeout=20)[0]
+
+    assert message.text == reply
+    appends = slack_emulator.calls_to("chat.appendStream")
+    assert [c.status for c in appends].count(429) == 1, "not retried, and no append while paused"
+    assert len(slack_emulator.calls_to("chat.stopStream")) == 1
+
+
+# ------------------------------------------------------------------ turns that end early
+
+
+class StubModel:
+    """Writes ``pieces``, then raises ``error`` (or waits forever when ``error`` is None)."""
+
+    def __init__(self, pieces: list[str], error: BaseException | None) -> None:
+        self._pieces = pieces
+        self._error = error
+        self.fit = model_fit(Settings())
+
+    async def stream_reply(self, messages: list[dict[str, Any]], stats: StreamStats) -> AsyncIterator[str]:
+        for piece in self._pieces:
+            yield piece
+            await asyncio.sleep(0.02)
+        if self._error is None:
+            await asyncio.Event().wait()
+        raise self._error
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+async def slack_client(slack_emulator: SlackEmulator) -> AsyncIterator[AsyncWebClient]:
+    client = build_slack_client(
+        Settings(slack_bot_token=slack_emulator.bot_token, slack_api_url=slack_emulator.base_url)
+    )
+    yield client
+    assert client.session is not None
+    await client.session.close()
+
+
+def service(store: ConversationStore, model: StubModel) -> CoachingService:
+    settings = Settings(stream_flush_interval_ms=20)
+    return CoachingService(settings=settings, store=store, model=model)  # type: ignore[arg-type]
+
+
+def coach_message(slack: SlackEmulator) -> CoachMessage:
+    event = slack.user_says(channel="D0COACH", text="Help me think")
+    return CoachMessage(
+        team_id=slack.team_id,
+        channel_id="D0COACH",
+        thread_ts=event["ts"],
+        ts=event["ts"],
+        user_id="U0COACH",
+        text="Help me think",
+        surface=Surface.DIRECT_MESSAGE,
+        starts_session=True,
+    )
+
+
+async def test_an_unexpected_error_mid_reply_stops_the_stream_and_tells_the_coach(
+    slack_emulator: SlackEmulator, store: ConversationStore, slack_client: AsyncWebClient
+) -> None:
+    coaching = service(store, StubModel(["First ", "thoughts"], RuntimeError("a bug")))
+    message = coach_message(slack_emulator)
+
+    await coaching.handle_message(message, slack_client)
+
+    streamed, apology = slack_emulator.replies_in("D0COACH", message.thread_ts)
+    assert streamed.text == "First thoughts" + INTERRUPTED_NOTE and not streamed.streaming
+    assert apology.text == UNEXPECTED_TEXT
+
+
+async def test_a_cancelled_turn_stops_its_stream_with_the_note(
+    slack_emulator: SlackEmulator, store: ConversationStore, slack_client: AsyncWebClient
+) -> None:
+    coaching = service(store, StubModel(["Thinking ", "aloud"], None))
+    message = coach_message(slack_emulator)
+
+    turn = asyncio.create_task(coaching.handle_message(message, slack_client))
+    await until(lambda: bool(slack_emulator.replies_in("D0COACH", message.thread_ts)))
+    await asyncio.sleep(0.1)
+    turn.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+
+    [streamed] = slack_emulator.replies_in("D0COACH", message.thread_ts)
+    assert streamed.text == "Thinking aloud" + INTERRUPTED_NOTE and not streamed.streaming
