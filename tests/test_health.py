@@ -33,6 +33,10 @@ def status_error(cls: type[openai.APIStatusError], status: int, **body: Any) -> 
         (status_error(openai.BadRequestError, 400, code="context_length_exceeded"), "CONTEXT_TOKEN_BUDGET"),
         (
             status_error(openai.BadRequestError, 400, code="unsupported_parameter", param="max_tokens"),
+            "OPENAI_TOKEN_PARAMETER",
+        ),
+        (
+            status_error(openai.BadRequestError, 400, code="invalid_value", param="max_tokens"),
             "OPENAI_MAX_TOKENS",
         ),
         (status_error(openai.BadRequestError, 400, code="invalid_image_format"), "OPENAI_VISION"),
