@@ -6,8 +6,9 @@ the tables (what the next turn's history will be):
 - duplicates: a thread with more than one reply from the bot, or one model call too many;
 - unanswered: a coach's message without a reply in its thread, or a reply still streaming;
 - half-written: an event claimed without its message stored, a session without messages, a
-  coach's message stored twice, a message without its session, or a stored message that nothing
-  (reply, or the system note of a failed reply) follows.
+  coach's message stored twice, a message without its session, a stored message that nothing
+  (reply, or the system note of a failed reply) follows, or a turn's lease left held;
+- and, with durable turns, a session whose count of answered messages lags its coach's.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
-from bot.coaching import NOT_STORED_TEXT
+from bot.coaching import NOT_STORED_TEXT, STALE_STREAM_NOTE
 from devkit.slack_emulator import Message, SlackEmulator
 from storage.engine import sync_url
 
@@ -32,6 +33,7 @@ class SentMessage:
     thread_ts: str
     event_id: str
     text: str
+    body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # what Slack POSTs
 
 
 def sent(event: dict[str, Any], body: dict[str, Any]) -> SentMessage:
@@ -42,7 +44,27 @@ def sent(event: dict[str, Any], body: dict[str, Any]) -> SentMessage:
         thread_ts=event.get("thread_ts") or event["ts"],
         event_id=body["event_id"],
         text=event["text"],
+        body=body,
     )
+
+
+def new_coach_message(slack: SlackEmulator, events_url: str, channel: str) -> SentMessage:
+    """A new coach's DM (its own thread), delivered once to ``events_url`` and acknowledged."""
+    event = slack.user_says(channel=channel, user=f"U{channel[1:]}", text=f"Hello from {channel}.")
+    body = slack.envelope(event)
+    assert slack.send_event(events_url, body).status == 200
+    return sent(event, body)
+
+
+def assert_answered_normally(slack: SlackEmulator, messages: Iterable[SentMessage]) -> None:
+    """Each thread's last reply is the model's answer to its message: no apology, no "couldn't save"."""
+    expected = list(messages)
+    failed = {}
+    for message in expected:
+        replies = slack.replies_in(message.channel, message.thread_ts)
+        if not (replies and replies[-1].text.startswith("Reply ") and message.text in replies[-1].text):
+            failed[message.ts] = replies[-1].text[:60] if replies else None
+    assert failed == {}, f"{len(failed)} of {len(expected)} coaches saw a failure: {failed}"
 
 
 @dataclass
@@ -52,6 +74,8 @@ class Tables:
     sessions: dict[int, tuple[str, str]]  # id -> (channel_id, thread_ts)
     messages: list[tuple[int, int, str, str | None, str]]  # (id, session_id, type, slack_ts, text)
     claimed_events: set[str]
+    # id -> (coach messages, answered, lease owner): what durable turns still owe (revision 0006)
+    owed: dict[int, tuple[int, int, str | None]] = field(default_factory=dict)
 
     def messages_of(self, session_id: int) -> list[tuple[int, int, str, str | None, str]]:
         return [row for row in self.messages if row[1] == session_id]
@@ -74,9 +98,27 @@ def read_tables(database_url: str) -> Tables:
             claimed = {
                 row.event_id for row in connection.execute(text("SELECT event_id FROM processed_events"))
             }
+            owed = {}
+            if "coach_seq" in {
+                column["name"] for column in inspect(connection).get_columns("coaching_sessions")
+            }:
+                owed = {
+                    row.id: (row.coach_seq, row.answered_seq, row.lease_owner)
+                    for row in connection.execute(
+                        text("SELECT id, coach_seq, answered_seq, lease_owner FROM coaching_sessions")
+                    )
+                }
     finally:
         engine.dispose()
-    return Tables(sessions, messages, claimed)
+    return Tables(sessions, messages, claimed, owed)
+
+
+def settled(database_url: str) -> bool:
+    """No session owes a reply or holds a turn's lease: every turn is over (the signal to audit)."""
+    return all(
+        asked == answered and owner is None
+        for asked, answered, owner in read_tables(database_url).owed.values()
+    )
 
 
 @dataclass
@@ -138,12 +180,15 @@ def audit(
 
 
 def _check_thread(slack: SlackEmulator, channel: str, thread_ts: str, count: int, found: Audit) -> None:
-    replies: list[Message] = slack.replies_in(channel, thread_ts)
+    # A reply cut off by a crash, closed with a note by whoever took over, is not an answer.
+    replies: list[Message] = [
+        reply for reply in slack.replies_in(channel, thread_ts) if not reply.text.endswith(STALE_STREAM_NOTE)
+    ]
     if len(replies) < count:
         found.unanswered.append(f"{thread_ts}: {len(replies)} replies to {count} message(s)")
     elif len(replies) > count:
         found.duplicates.append(f"{thread_ts}: {len(replies)} replies to {count} message(s)")
-    if any(reply.streaming for reply in replies):
+    if any(reply.streaming for reply in slack.replies_in(channel, thread_ts)):
         found.unanswered.append(f"{thread_ts}: a reply never finished streaming")
     if any(not reply.text.strip() for reply in replies):
         found.unanswered.append(f"{thread_ts}: an empty reply")
@@ -207,6 +252,11 @@ def _check_tables(tables: Tables, found: Audit) -> None:
         asked = [row for row in rows if row[2] == "user"]
         if len(replies) > len(asked):
             found.duplicates.append(f"session {session_id}: {len(replies)} replies to {len(asked)} messages")
+    for session_id, (asked, answered, owner) in tables.owed.items():
+        if answered < asked:
+            found.unanswered.append(f"session {session_id}: owes a reply ({answered} of {asked} answered)")
+        if owner is not None:
+            found.half_written.append(f"session {session_id}: a turn's lease left held by {owner}")
     for row in tables.messages:
         if row[1] not in tables.sessions:
             found.half_written.append(f"message {row[0]}: its session {row[1]} does not exist")

@@ -15,8 +15,9 @@ import pytest
 
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Delivery, SlackEmulator
-from tests.faults.ledger import SentMessage, audit, sent
+from tests.faults.ledger import SentMessage, assert_answered_normally, audit, new_coach_message, sent, settled
 from tests.fixtures.replicas import (
+    FAST_RECOVERY,
     PostgresServer,
     Replica,
     ReplicaLauncher,
@@ -25,7 +26,8 @@ from tests.fixtures.replicas import (
 )
 from tests.fixtures.waiting import eventually
 
-pytestmark = pytest.mark.postgres
+# About other faults, not Slack's rate tiers (tests/faults/test_slack_faults.py has those).
+pytestmark = [pytest.mark.postgres, pytest.mark.slack_rules(rate_limits=False)]
 
 LOAD_INTERVAL_SECONDS = 0.05  # 20 new coaches a second, round robin over the replicas
 SENT_BEFORE_RESTART = 20
@@ -78,7 +80,7 @@ def test_a_postgresql_restart_under_load_fails_no_message_sent_after_it(
     private_postgres: PostgresServer,
     private_postgres_url: str,
 ) -> None:
-    pair = replicas.start(private_postgres_url, count=2)
+    pair = replicas.start(private_postgres_url, count=2, **FAST_RECOVERY)  # a turn left owed: seconds
     fake_openai.ttft = MODEL_TTFT_SECONDS
 
     with Load(slack_emulator, pair) as load:
@@ -91,6 +93,7 @@ def test_a_postgresql_restart_under_load_fails_no_message_sent_after_it(
     assert eventually(lambda: listener_runs_across(pair) >= load.count, timeout=60), (
         f"{listener_runs_across(pair)} of {load.count} deliveries handled"
     )
+    assert eventually(lambda: settled(private_postgres_url), timeout=60), "turns still running or owed"
     caught, after = load.messages[: restarted + 1], load.messages[restarted + 1 :]
     assert_answered_normally(slack_emulator, after)
     result = audit(slack_emulator, private_postgres_url, after, lenient=caught)
@@ -107,8 +110,9 @@ def test_the_first_messages_after_a_postgresql_restart_are_answered(
     (replica,) = replicas.start(private_postgres_url)  # its pool is warm, and idle
     private_postgres.restart()  # nothing in flight: no turn notices the connections dying
 
-    messages = [new_coach_message(slack_emulator, replica, f"D0RESTART{n}") for n in range(6)]
+    messages = [new_coach_message(slack_emulator, replica.events_url, f"D0RESTART{n}") for n in range(6)]
     assert eventually(lambda: replica.listener_runs() >= len(messages), timeout=30)
+    assert eventually(lambda: settled(private_postgres_url), timeout=30), "turns still running or owed"
 
     assert_answered_normally(slack_emulator, messages)
     result = audit(slack_emulator, private_postgres_url, messages)
@@ -128,34 +132,17 @@ def test_connections_killed_between_uses_are_invisible_to_the_coach(
     for n in range(3):  # one at a time, each after a kill: each finds its pooled connection dead
         if n:
             terminate_connections(postgresql_database_url)
-        messages.append(new_coach_message(slack_emulator, replica, f"D0KILL{n}"))
+        messages.append(new_coach_message(slack_emulator, replica.events_url, f"D0KILL{n}"))
         assert eventually(lambda: replica.listener_runs() >= len(messages), timeout=20)
     terminate_connections(postgresql_database_url)
     with ThreadPoolExecutor(max_workers=6) as pool:  # several at once: several dead connections
         channels = [f"D0KILL{n}" for n in range(3, 9)]
         messages.extend(
-            pool.map(lambda channel: new_coach_message(slack_emulator, replica, channel), channels)
+            pool.map(lambda channel: new_coach_message(slack_emulator, replica.events_url, channel), channels)
         )
     assert eventually(lambda: replica.listener_runs() >= len(messages), timeout=20)
+    assert eventually(lambda: settled(postgresql_database_url), timeout=30), "turns still running or owed"
 
     assert_answered_normally(slack_emulator, messages)
     result = audit(slack_emulator, postgresql_database_url, messages)
     assert result.clean, str(result)
-
-
-def new_coach_message(slack: SlackEmulator, replica: Replica, channel: str) -> SentMessage:
-    """A new coach's DM, delivered once and acknowledged."""
-    event = slack.user_says(channel=channel, user=f"U{channel[1:]}", text=f"Hello from {channel}.")
-    body = slack.envelope(event)
-    assert slack.send_event(replica.events_url, body).status == 200
-    return sent(event, body)
-
-
-def assert_answered_normally(slack: SlackEmulator, messages: list[SentMessage]) -> None:
-    """Each got the model's reply to it: no apology, no "couldn't save"."""
-    failed = {}
-    for message in messages:
-        replies = slack.replies_in(message.channel, message.thread_ts)
-        if not (replies and replies[-1].text.startswith("Reply ") and message.text in replies[-1].text):
-            failed[message.ts] = replies[-1].text[:60] if replies else None
-    assert failed == {}, f"{len(failed)} of {len(messages)} coaches saw a failure: {failed}"

@@ -14,9 +14,12 @@ import pytest
 
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
-from tests.faults.ledger import audit, sent
+from tests.faults.ledger import audit, sent, settled
 from tests.fixtures.replicas import ReplicaLauncher, deliver
 from tests.fixtures.waiting import eventually
+
+# About other faults, not Slack's rate tiers (tests/faults/test_slack_faults.py has those).
+pytestmark = pytest.mark.slack_rules(rate_limits=False)
 
 DM = "D0MODELFAULT"
 TIMEOUT_SECONDS = "1"
@@ -45,6 +48,7 @@ def test_an_openai_failure_gets_one_short_human_message_and_the_message_is_kept(
     deliveries = deliver(slack_emulator, body, [replica, replica], concurrent=True)  # a retry races it
     assert [d.status for d in deliveries] == [200, 200]
     assert eventually(lambda: replica.listener_runs() >= 2, timeout=30)
+    assert eventually(lambda: settled(database_url), timeout=30), "the turn still running or owed"
 
     (note,) = slack_emulator.replies_in(DM, event["ts"])
     assert says in note.text and "saved" in note.text
@@ -57,6 +61,7 @@ def test_an_openai_failure_gets_one_short_human_message_and_the_message_is_kept(
     answer = slack_emulator.wait_for_replies(DM, event["ts"], count=2, timeout=20)[-1]
     assert "you have told me 2 things" in answer.text  # the failed turn's message is in the history
     assert eventually(lambda: replica.listener_runs() >= 3, timeout=20)
+    assert eventually(lambda: settled(database_url), timeout=30), "the turn still running or owed"
 
     result = audit(slack_emulator, database_url, [sent(event, body), sent(follow_up, follow_up_body)])
     assert result.clean, str(result)

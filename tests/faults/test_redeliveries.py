@@ -16,11 +16,12 @@ import pytest
 
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Delivery, SlackEmulator
-from tests.faults.ledger import SentMessage, audit, read_tables, sent
+from tests.faults.ledger import SentMessage, audit, sent, settled
 from tests.fixtures.replicas import Replica, ReplicaLauncher, listener_runs_across
 from tests.fixtures.waiting import eventually
 
-pytestmark = pytest.mark.postgres
+# About deliveries, not Slack's rate tiers (tests/faults/test_slack_faults.py has those).
+pytestmark = [pytest.mark.postgres, pytest.mark.slack_rules(rate_limits=False)]
 
 EVENTS = 200
 SEED = 20261201
@@ -82,10 +83,7 @@ def test_200_events_each_delivered_1_to_4_times_across_2_replicas_get_200_replie
         f"{listener_runs_across(pair)} of {len(plan)} deliveries handled"
     )
     messages: list[SentMessage] = [sent(event, body) for event, body in zip(events, bodies, strict=True)]
-    assert eventually(
-        lambda: sum(row[2] == "assistant" for row in read_tables(postgresql_database_url).messages) >= EVENTS,
-        timeout=60,
-    )
+    assert eventually(lambda: settled(postgresql_database_url), timeout=60), "turns still running or owed"
     result = audit(slack_emulator, postgresql_database_url, messages)
     assert result.clean, str(result)
     assert len(fake_openai.requests) == EVENTS  # one model call per event, however often it came
