@@ -21,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.streaming import SlackReplyWriter
 from storage.turn_leases import Finished, ReplyToStore, TurnLeaseStore
@@ -136,14 +136,14 @@ class TurnLeases:
                     reply=reply,
                     keep=self.accepting,
                 )
-            except DBAPIError as error:
+            except (DBAPIError, OSError) as error:
                 pause = next(pauses, None)
-                if pause is None:
+                if pause is None or not _connection_lost(error):
                     raise
                 logger.warning(
                     "Storing a reply failed; retrying (session=%s, error=%s)",
                     held.session_id,
-                    type(error.orig).__name__ if error.orig is not None else type(error).__name__,
+                    type(getattr(error, "orig", None) or error).__name__,
                 )
                 await asyncio.sleep(pause)
 
@@ -208,3 +208,10 @@ class TurnLeases:
                 logger.warning("A turn lost its lease (session=%s)", held.session_id)
                 return
             recorded_stream, last_renewed = stream_ts, loop.time()
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """The database went away (worth a retry), as opposed to a statement it refused."""
+    if isinstance(error, OSError | OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
