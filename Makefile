@@ -15,7 +15,7 @@ PG_WAIT_SECONDS ?= 30
 
 PYTEST_ARGS ?=
 
-.PHONY: test demo lint format bench bench-full serve migrate clean postgres venv
+.PHONY: test test-faults demo lint format bench bench-full serve migrate clean postgres venv
 
 # The virtualenv itself.
 $(BIN)/python:
@@ -31,6 +31,10 @@ venv: $(STAMP)
 
 test: $(STAMP) postgres
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The fault suite alone (tests/faults: real replicas, a private PostgreSQL); `make test` runs it too.
+test-faults: $(STAMP) postgres
+	$(BIN)/python -m pytest -q tests/faults $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/coachbot demo

@@ -134,6 +134,10 @@ class SeedResult:
     def session_key(self, n: int) -> SessionKey:
         return self.keys[n - 1]
 
+    def session_user(self, n: int) -> str:
+        """Session n's coach: only they are coached in its thread."""
+        return _coach_of(n)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "sessions": self.sessions,
@@ -253,13 +257,18 @@ def _session_key(n: int, created_us: int) -> tuple[SessionKey, str]:
     """Session n's thread and coach: a team, a DM or a shared channel, a thread_ts at its opening."""
     mixed = (n * _MIX) & 0xFFFFFFFF
     team_index = (n - 1) % len(TEAMS)
-    user = f"U{team_index}{mixed % USERS_PER_TEAM:07d}"
+    user = _coach_of(n)
     if n % 10 < DM_SHARE:  # session 1 is a DM
         channel = f"D{team_index}{mixed % USERS_PER_TEAM:07d}"
     else:
         channel = f"C{team_index}{(mixed >> 8) % CHANNELS_PER_TEAM:07d}"
     thread_ts = f"{created_us // 1_000_000}.{n:06d}"
     return SessionKey(TEAMS[team_index], channel, thread_ts), user
+
+
+def _coach_of(n: int) -> str:
+    mixed = (n * _MIX) & 0xFFFFFFFF
+    return f"U{(n - 1) % len(TEAMS)}{mixed % USERS_PER_TEAM:07d}"
 
 
 _EPOCH = datetime(1970, 1, 1)

@@ -48,6 +48,7 @@ from storage.conversations import (
     SESSION_CACHE_MAXSIZE,
     SESSION_CACHE_TTL_SECONDS,
     ConversationStore,
+    RecordedMessage,
     SessionKey,
 )
 from storage.engine import create_db_engine, sync_url
@@ -225,13 +226,14 @@ async def turn_write(
 ) -> dict:
     """A coach's follow-up in a seeded thread, stored with its 50-message history read back."""
     keys = [seeded.session_key(n) for n in long]
+    coaches = [seeded.session_user(n) for n in long]
     base = seeded.session_id_base
     counter = iter(range(10**9))
 
-    def args() -> dict[str, Any]:
+    def args(i: int) -> dict[str, Any]:
         n = next(counter)
         return {
-            "user_id": "U1",
+            "user_id": coaches[i],
             "slack_ts": f"1900{n:06d}.000300",
             "text": "How do I start that conversation?",
             "event_id": f"EvBench{n}",
@@ -240,17 +242,21 @@ async def turn_write(
         }
 
     async def product(n: int) -> None:
-        recorded = await store.record_user_message(keys[n % len(keys)], start_session=False, **args())
-        assert recorded is not None and recorded.history
+        i = n % len(keys)
+        # As a turn calls it: asking for the session's lease too (bench/ never answers, so it lapses).
+        recorded = await store.record_user_message(
+            keys[i], start_session=False, lease_owner=f"bench:{n}", lease_seconds=0.001, **args(i)
+        )
+        assert isinstance(recorded, RecordedMessage) and recorded.history
 
     async def former(n: int) -> None:
         """The transaction every turn ran before (and SQLite still runs): cached session id."""
-        key = keys[n % len(keys)]
+        i = n % len(keys)
         transaction = functools.partial(
-            store._write_user_message, key=key, session_id=base + long[n % len(keys)], **args()
+            store._write_user_message, key=keys[i], session_id=base + long[i], **args(i)
         )
         recorded = await store._run_write(transaction)
-        assert recorded is not None and recorded.history
+        assert isinstance(recorded, RecordedMessage) and recorded.history
 
     if engine.dialect.name != "postgresql":
         return {"write_with_history_ms": await timed("turn write + history(50)", iterations, product)}
@@ -289,7 +295,11 @@ async def explain_turn_statement(
         "slack_ts": "1999999999.000100",
         "text": "explain me",
         "now": dt.datetime.now(dt.UTC),
+        "said_at": dt.datetime.now(dt.UTC),
         "history_limit": HISTORY_LIMIT,
+        "user_id": seeded.session_user(long[-1]),
+        "lease_owner": "explain",
+        "lease_until": dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20),
     }
     statement = store._pg_turn[(True, False)]
     async with engine.connect() as conn:
@@ -311,6 +321,7 @@ class ReplayedMessage:
     at: float  # virtual seconds since the start of the day
     key: SessionKey
     start: bool
+    user: str = "U1"  # the session's coach
 
 
 def coaching_day(seeded: SeedResult, coaches: int, rng: random.Random) -> list[ReplayedMessage]:
@@ -324,13 +335,15 @@ def coaching_day(seeded: SeedResult, coaches: int, rng: random.Random) -> list[R
     for c in range(coaches):
         at = rng.uniform(0, 8 * 3600)
         new = rng.random() < 1 / 3
+        n = rng.randint(2, seeded.sessions)
         key = (
             SessionKey("T0REPLAY", f"D{c:07d}", f"{1_800_000_000 + c}.000100")
             if new
-            else seeded.session_key(rng.randint(2, seeded.sessions))
+            else seeded.session_key(n)
         )
+        user = "U1" if new else seeded.session_user(n)
         for turn in range(max(1, int(rng.lognormvariate(1.2, 0.6)))):
-            day.append(ReplayedMessage(at, key, start=new and turn == 0))
+            day.append(ReplayedMessage(at, key, start=new and turn == 0, user=user))
             at += 5.0 + min(600.0, max(10.0, rng.lognormvariate(3.8, 0.8)))
     day.sort(key=lambda m: m.at)
     return day
@@ -353,7 +366,7 @@ async def cache_replay(url: str, seeded: SeedResult, coaches: int) -> dict:
             clock[0] = message.at
             recorded = await store.record_user_message(
                 message.key,
-                user_id="U1",
+                user_id=message.user,
                 slack_ts=f"{1_900_000_000 + n}.000100",
                 text="replayed",
                 event_id=f"EvReplay{n}",

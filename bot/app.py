@@ -42,7 +42,9 @@ from bot.perf import PerfService
 from bot.prometheus import register_collector
 from bot.readiness import Readiness
 from bot.reading import AttachmentReader
+from bot.recovery import OwedReplyRecovery
 from bot.slack_budget import APPEND_STREAM, START_STREAM, BudgetedRateLimitRetryHandler, SlackRateBudget
+from bot.turns import TurnLeases
 from jobs.app_jobs import start_app_scheduler
 from jobs.scheduler import JobScheduler
 from storage.attachment_text import AttachmentTextIndex
@@ -52,6 +54,7 @@ from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
 from storage.message_edits import MessageEditStore
+from storage.turn_leases import TurnLeaseStore
 
 logger = logging.getLogger(__name__)
 
@@ -84,12 +87,22 @@ class Runtime:
     readiness: Readiness | None = None
     alerts: AdminAlerts | None = None
     edits: MessageEditService | None = None
+    recovery: OwedReplyRecovery | None = None
+
+    async def shut_down(self, grace: float | None = None) -> bool:
+        """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
+        if self.recovery is not None:
+            await self.recovery.stop()
+        seconds = self.settings.shutdown_grace_seconds if grace is None else grace
+        return await self.coaching.shut_down(seconds)
 
     async def close(self, drain_seconds: float = 10.0) -> None:
         if self.scheduler is not None:  # first: its jobs use the services closed below
             await self.scheduler.aclose()
-        if not await self.coaching.drain(drain_seconds):
-            logger.warning("Shutting down with coaching turns still running")
+        if self.recovery is not None:
+            await self.recovery.stop()
+        if not await self.coaching.shut_down(drain_seconds):
+            logger.warning("Shut down with coaching turns still running; they are handed back")
         await self.model.close()
         if self.edits is not None:  # before the store: it shares the store's SQLite writer
             await self.edits.close()
@@ -241,11 +254,13 @@ async def build_runtime(settings: Settings) -> Runtime:
     store = ConversationStore(engine, session_cache=caches.get("sessions"))
     model = CoachModel.from_settings(settings)
     files = build_file_store(settings, on_transfer=metrics.on_transfer)
+    turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
     coaching = CoachingService(
         settings=settings,
         store=store,
         model=model,
         on_model_call=_model_calls_reported(metrics, health),
+        turns=turns,
         slack_budget=SlackRateBudget(None if settings.slack_rate_budget else {}),
     )
     coaching.config_health = health
@@ -289,6 +304,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         alerts=alerts,
         edits=edits,
     )
+    runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
+    runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed
     perf.scheduler = lambda: runtime.scheduler  # /perf jobs: whatever scheduler runs now, if any
     if settings.scheduler_enabled:
         runtime.scheduler = start_app_scheduler(runtime)

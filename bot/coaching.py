@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.attachments import AttachmentService, confirmation_text, problems_text
+from bot.bystanders import tell_bystander_once
 from bot.config import Settings
 from bot.config_errors import is_config_error, openai_problem
 from bot.file_listing import is_files_command
@@ -33,7 +36,9 @@ from bot.reply_message import SLACK_ERRORS
 from bot.slack_budget import SlackRateBudget
 from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, WriterStats
 from bot.timing import TurnTiming, TurnTimings, elapsed_ms
-from storage.conversations import ConversationStore, RecordedMessage, SessionKey
+from bot.turns import HeldLease, TurnLeases
+from storage.conversations import Bystander, ConversationStore, RecordedMessage, SessionKey
+from storage.turn_leases import ReplyToStore
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +86,8 @@ class TurnOutcome(enum.StrEnum):
     NOTHING_TO_READ = "nothing_to_read"
     FILES_STORED = "files_stored"
     FILES_LISTED = "files_listed"
+    QUEUED = "queued"  # stored; the turn already running in the session answers it next
+    NOT_THE_COACH = "not_the_coach"
 
 
 NOT_SET_UP_TEXT = (
@@ -110,6 +117,10 @@ NOTHING_TO_READ_TEXT = "I can only read text here. Tell me in a few words what y
 EMPTY_REPLY_TEXT = "I don't have a good answer to that. Could you say a bit more about what you need?"
 UNEXPECTED_TEXT = "Sorry, something went wrong on my side. Your message is saved; please ask again."
 NOT_STORED_TEXT = "Sorry, I couldn't save that message, so I haven't answered it. Please send it again."
+#: Ends the reply a process was streaming when it died; the answer follows in a new message.
+STALE_STREAM_NOTE = "\n\n_(I was restarted here; my full answer follows.)_"
+#: Ahead of a reply that a turn cut off by a restart (a crash, a deploy) owed.
+RESTARTED_LEAD_IN = "_I was restarted before I could answer, so here is my answer now._\n\n"
 
 
 class CoachingService:
@@ -127,6 +138,7 @@ class CoachingService:
         on_model_call: Callable[[StreamStats, bool], None] | None = None,
         attachments: AttachmentService | None = None,
         reader: AttachmentReader | None = None,
+        turns: TurnLeases | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -142,19 +154,31 @@ class CoachingService:
         self.attachments = attachments
         # Reads the session's files into the prompt (and indexes them for the intake).
         self.reader = reader
+        # One turn at a time per session, across replicas (bot.turns); None: no leases (unit tests).
+        self.turns = turns
         # Where configuration errors are recorded (log, /readyz, /perf, the admins' DM).
         self.config_health: ConfigHealth | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._turn_tasks: set[asyncio.Task[Any]] = set()
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
     async def handle_message(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
         """One whole turn. Never raises: every failure ends in a message to the coach or a log line."""
+        return await self._guarded(self._turn(message, client), message, client)
+
+    async def _guarded(
+        self, turn: Coroutine[Any, Any, TurnOutcome], message: CoachMessage, client: AsyncWebClient
+    ) -> TurnOutcome:
+        """Count the turn in flight (for a graceful shutdown) and answer any failure."""
         self._in_flight += 1
         self._idle.clear()
+        task = asyncio.current_task()
+        if task is not None:
+            self._turn_tasks.add(task)
         try:
-            return await self._turn(message, client)
+            return await turn
         except Exception:
             # The boundary of last resort: log (no message text) and still answer the coach.
             logger.exception("Coaching turn failed (channel=%s)", message.channel_id)
@@ -162,9 +186,27 @@ class CoachingService:
             await self._post_quietly(client, _target_of(message), UNEXPECTED_TEXT)
             return TurnOutcome.FAILED
         finally:
+            self._turn_tasks.discard(task)  # type: ignore[arg-type]
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
+
+    async def shut_down(self, grace: float) -> bool:
+        """Graceful shutdown: start no new turn, let running ones finish within ``grace`` seconds,
+        and hand the rest back unanswered (their leases released) for another turn to take over.
+
+        New messages are still stored, and owed. True when every turn finished in time.
+        """
+        if self.turns is not None:
+            self.turns.accepting = False
+        if await self.drain(grace):
+            return True
+        running = [task for task in self._turn_tasks if not task.done()]
+        logger.warning("Handing %d unfinished turn(s) to the owed-reply recovery", len(running))
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        return False
 
     async def drain(self, timeout: float) -> bool:
         """Wait for running turns to finish (graceful shutdown); True when all did."""
@@ -181,6 +223,7 @@ class CoachingService:
             await self.attachments.show_listing(message, client)
             return TurnOutcome.FILES_LISTED
         key = SessionKey(message.team_id, message.channel_id, message.thread_ts)
+        owner = self.turns.new_owner() if self.turns is not None else None
         try:
             recorded = await self._store.record_user_message(
                 key,
@@ -191,6 +234,8 @@ class CoachingService:
                 start_session=message.starts_session,
                 title=message.text[:TITLE_CHARS] or None,
                 history_limit=HISTORY_LIMIT,
+                lease_owner=owner,
+                lease_seconds=self.turns.lease_seconds if self.turns is not None else 0.0,
             )
         except Exception:
             logger.exception("Could not store a coach message (channel=%s)", message.channel_id)
@@ -199,7 +244,84 @@ class CoachingService:
             return TurnOutcome.NOT_STORED
         if recorded is None:
             return TurnOutcome.DUPLICATE if message.starts_session else TurnOutcome.NOT_A_SESSION
+        if isinstance(recorded, Bystander):
+            # Someone else in the coach's channel thread: nothing stored, no model, one short note.
+            if self.turns is not None:
+                await tell_bystander_once(client, self.turns.store, message, recorded.session_id)
+            return TurnOutcome.NOT_THE_COACH
+        if self.turns is None:
+            return await self._first_answer(message, recorded, target, client)
+        if not recorded.leased or owner is None:
+            # Stored and owed: the turn holding the session answers it when its reply is done.
+            if message.files and self.attachments is not None:
+                await self.attachments.intake(message, recorded.session_id, client)
+            return TurnOutcome.QUEUED
+        lead_in = RESTARTED_LEAD_IN if recorded.takes_over else ""
+        async with self.turns.holding(
+            recorded.session_id, owner, recorded.coach_seq, lead_in=lead_in
+        ) as held:
+            if recorded.stale_stream_ts is not None:
+                await self._close_stale_stream(client, target, recorded.stale_stream_ts)
+            outcome = await self._first_answer(message, recorded, target, client)
+            return await self.answer_while_owed(message, held, client, outcome)
 
+    async def answer_while_owed(
+        self, message: CoachMessage, held: HeldLease, client: AsyncWebClient, outcome: TurnOutcome
+    ) -> TurnOutcome:
+        """Answer, one reply after another, the messages that arrived while the last reply streamed."""
+        assert self.turns is not None
+        while await self.turns.next_round(held):
+            outcome = await self._answer_owed(message, held, client)
+        return outcome
+
+    async def _answer_owed(
+        self, message: CoachMessage, held: HeldLease, client: AsyncWebClient
+    ) -> TurnOutcome:
+        """One reply to every coach message owed in the session, from a fresh read of its history."""
+        assert self.turns is not None
+        owed = await self.turns.store.owed_history(held.session_id, limit=HISTORY_LIMIT)
+        held.covered_seq = owed.coach_seq
+        latest = dataclasses.replace(
+            message,
+            ts=owed.last_coach_ts or message.ts,
+            text=owed.last_coach_text,
+            event_id=None,
+            received_at=time.perf_counter(),
+            files=(),
+            starts_session=False,
+        )
+        recorded = RecordedMessage(
+            session_id=held.session_id,
+            message_id=-1,
+            is_new_session=False,
+            history=owed.history,
+            attachment_count=owed.attachment_count,
+            coach_seq=owed.coach_seq,
+            leased=True,
+        )
+        self._show_progress(latest, recorded, client)
+        references, images = await self._file_context(latest, recorded, ())
+        return await self._answer(
+            latest, recorded, _target_of(latest), client, references=references, images=images
+        )
+
+    async def answer_taken_over(
+        self, message: CoachMessage, held: HeldLease, stale_stream_ts: str | None, client: AsyncWebClient
+    ) -> TurnOutcome:
+        """Answer what a dead (or stopped) process owed in a session whose lease was just taken over."""
+
+        async def turn() -> TurnOutcome:
+            if stale_stream_ts is not None:
+                await self._close_stale_stream(client, _target_of(message), stale_stream_ts)
+            outcome = await self._answer_owed(message, held, client)
+            return await self.answer_while_owed(message, held, client, outcome)
+
+        return await self._guarded(turn(), message, client)
+
+    async def _first_answer(
+        self, message: CoachMessage, recorded: RecordedMessage, target: ThreadTarget, client: AsyncWebClient
+    ) -> TurnOutcome:
+        """The reply to the message just stored: its files first, then the model."""
         turn_files: tuple[StoredFile, ...] = ()
         if message.files and self.attachments is not None:
             # After the message is stored (it is never lost), before the model (it sees the file).
@@ -264,6 +386,7 @@ class CoachingService:
             part_chars=self._settings.reply_part_chars,
             budget=self.slack_budget,
         )
+        self._begin_reply(recorded, writer)
         stats = StreamStats()
         mentions = MentionFilter()
         reply: list[str] = []
@@ -322,25 +445,64 @@ class CoachingService:
         *,
         failed: bool,
     ) -> None:
+        first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
+        latency = elapsed_ms(message.received_at, stats.last_token_at)
+        latency_ms = round(latency) if latency is not None else None
+        note = "reply failed" if failed else None
+        if note is None and stats.cut_off_note:
+            note = f"reply cut off: {stats.finish_reason}"
+        held = self._held(recorded)
         try:
+            if held is not None and self.turns is not None:
+                # The reply and the coach messages it answered, in one write.
+                reply = ReplyToStore(
+                    text=text,
+                    slack_ts=first_ts,
+                    prompt_tokens=stats.prompt_tokens,
+                    completion_tokens=stats.completion_tokens,
+                    latency_ms=latency_ms,
+                    note=note,
+                )
+                await self.turns.finish(held, reply)
+                return
             if text:
-                first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
-                latency = elapsed_ms(message.received_at, stats.last_token_at)
                 await self._store.record_assistant_message(
                     recorded.session_id,
                     slack_ts=first_ts,
                     text=text,
                     prompt_tokens=stats.prompt_tokens,
                     completion_tokens=stats.completion_tokens,
-                    latency_ms=round(latency) if latency is not None else None,
+                    latency_ms=latency_ms,
                 )
-            if failed:
-                await self._store.record_system_message(recorded.session_id, "reply failed")
-            elif stats.cut_off_note:
-                note = f"reply cut off: {stats.finish_reason}"
+            if note is not None:
                 await self._store.record_system_message(recorded.session_id, note)
         except Exception:
             logger.exception("Could not store the reply (session=%s)", recorded.session_id)
+
+    def _held(self, recorded: RecordedMessage) -> HeldLease | None:
+        """The lease this process holds on the reply's session, if it runs under one."""
+        return None if self.turns is None or not recorded.leased else self.turns.held.get(recorded.session_id)
+
+    def _begin_reply(self, recorded: RecordedMessage, writer: SlackReplyWriter) -> None:
+        """Let the session's lease record the reply's stream, and lead with "I was restarted" if due."""
+        held = self._held(recorded)
+        if held is None or self.turns is None:
+            return
+        self.turns.watch(held, writer)
+        if held.lead_in:
+            writer.write(held.lead_in)
+            held.lead_in = ""
+
+    async def _close_stale_stream(self, client: AsyncWebClient, target: ThreadTarget, ts: str) -> None:
+        """End the reply a dead process left streaming, with a short note, before answering again."""
+        try:
+            await client.chat_stopStream(channel=target.channel_id, ts=ts, markdown_text=STALE_STREAM_NOTE)
+        except SLACK_ERRORS as error:  # Slack may have closed it already; the new answer follows anyway
+            logger.info(
+                "Could not close a stale reply stream (channel=%s, error=%s)",
+                target.channel_id,
+                _slack_error_name(error),
+            )
 
     def _record_timing(
         self, session_id: int, message: CoachMessage, stats: StreamStats, writer: WriterStats, *, failed: bool

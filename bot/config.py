@@ -113,6 +113,12 @@ class Settings:
     retention_days: int | None = None
     cache_cleanup_minutes: int = 5
     scheduler_enabled: bool = True
+    # Durable turns: SIGTERM lets replies in flight finish this long; a turn's lease lasts this
+    # long unless renewed (a dead process's turn is taken over after it); owed replies nobody
+    # answers are looked for this often.
+    shutdown_grace_seconds: float = 30.0
+    turn_lease_seconds: float = 20.0
+    recovery_interval_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -168,6 +174,9 @@ class Settings:
             retention_days=_int(env, "RETENTION_DAYS", None),
             cache_cleanup_minutes=_int(env, "CACHE_CLEANUP_MINUTES", 5) or 5,
             scheduler_enabled=_bool(env.get("SCHEDULER_ENABLED"), default=True),
+            shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),
+            turn_lease_seconds=_float(env, "TURN_LEASE_SECONDS", 20.0),
+            recovery_interval_seconds=_float(env, "RECOVERY_INTERVAL_SECONDS", 10.0),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
 from typing import Any, TypeVar
 
 import uvicorn
@@ -19,6 +22,53 @@ from bot.server import create_http_app
 from storage.migrate import upgrade_database
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn, with SIGTERM (or a first Ctrl-C) draining the coaching turns before it stops.
+
+    uvicorn would close the listening socket at once and give connections
+    ``timeout_graceful_shutdown`` seconds; a turn outlives its request (it is acked first), so
+    that would cut replies off. Here the signal starts ``drain`` while the server still takes
+    events (they are acked and stored as owed), and uvicorn's own shutdown begins once ``drain``
+    is over. A second signal falls through to uvicorn: stop now.
+    """
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[object]] | None = None) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining: asyncio.Task[None] | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain is None or self._loop is None or not self.started or self._draining is not None:
+            super().handle_exit(sig, frame)
+            return
+        logger.info("Received %s: finishing the replies in flight before exiting", signal.Signals(sig).name)
+        self._loop.call_soon_threadsafe(self._start_draining)
+
+    def request_graceful_exit(self) -> None:
+        """What SIGTERM does, from the server's own event loop (tests, the demo)."""
+        self._start_draining()
+
+    def _start_draining(self) -> None:
+        if self._draining is None:
+            self._draining = asyncio.get_running_loop().create_task(self._drain_then_exit())
+
+    async def _drain_then_exit(self) -> None:
+        try:
+            if self._drain is not None:
+                await self._drain()
+        except Exception:
+            logger.exception("Draining the coaching turns failed")
+        finally:
+            self.should_exit = True
 
 
 def _config(settings: Settings, app: Starlette) -> uvicorn.Config:
@@ -60,10 +110,19 @@ def run_in_event_loop(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
+def _drain_runtime(app: Starlette) -> Callable[[], Awaitable[object]]:
+    async def drain() -> object:
+        runtime: Runtime = app.state.runtime
+        return await runtime.shut_down()
+
+    return drain
+
+
 def serve_forever(settings: Settings, *, socket_mode: bool = False, migrate: bool = True) -> None:
     if migrate:
         upgrade_database(settings.database_url)
-    server = uvicorn.Server(_config(settings, create_http_app(settings, socket_mode=socket_mode)))
+    app = create_http_app(settings, socket_mode=socket_mode)
+    server = GracefulServer(_config(settings, app), drain=_drain_runtime(app))
     run_in_event_loop(_serve(server, settings))
 
 
@@ -80,7 +139,9 @@ class BackgroundServer:
         self.port = free_port()
         self.settings = settings.with_overrides(host="127.0.0.1", port=self.port)
         self.http_app = create_http_app(self.settings, socket_mode=socket_mode)
-        self._server = uvicorn.Server(_config(self.settings, self.http_app))
+        self._server = GracefulServer(
+            _config(self.settings, self.http_app), drain=_drain_runtime(self.http_app)
+        )
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._run, name="coachbot-http", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -127,6 +188,12 @@ class BackgroundServer:
 
     def stop(self, timeout: float = 20.0) -> None:
         self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def stop_gracefully(self, timeout: float = 60.0) -> None:
+        """Stop as SIGTERM does: replies in flight finish (up to the grace), then the server exits."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._server.request_graceful_exit)
         self._thread.join(timeout)
 
     def __enter__(self) -> BackgroundServer:

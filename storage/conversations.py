@@ -8,9 +8,12 @@ replica may create one at any moment).
 
 On PostgreSQL, reads and single-statement writes run in autocommit mode, saving the BEGIN and
 COMMIT/ROLLBACK round trips a transaction would add; a single statement is atomic anyway. A coach's
-message is one such statement (``_pg_turn_sql``): the event claim, the session upsert, the message
-insert and the history read travel together, one round trip instead of seven (bench.storage_lookup
-measures both).
+message is one such statement (``storage.turn_sql``): the event claim, the session upsert with the
+owed-reply count and the turn's lease, the message insert and the history read travel together, one
+round trip instead of seven (bench.storage_lookup measures both).
+
+Messages are stamped with Slack's own time (their ``ts``), so the history comes back in Slack's
+order whatever order the deliveries arrived in.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Integer, TextClause, bindparam, select, update
@@ -38,42 +41,15 @@ from storage.models import (
     processed_events,
     utcnow,
 )
+from storage.turn_records import Bystander, HistoryMessage, RecordedMessage, SessionKey
+from storage.turn_sql import lease_claim_values, pg_turn_sql, slack_time
+
+__all__ = ["Bystander", "ConversationStore", "HistoryMessage", "RecordedMessage", "SessionKey"]
 
 logger = logging.getLogger(__name__)
 
 SESSION_CACHE_TTL_SECONDS = 30.0
 SESSION_CACHE_MAXSIZE = 10_000
-
-
-@dataclass(frozen=True)
-class SessionKey:
-    """A Slack thread; each thread the bot coaches in is one session."""
-
-    team_id: str
-    channel_id: str
-    thread_ts: str
-
-
-@dataclass(frozen=True)
-class HistoryMessage:
-    """One earlier message of a session, as the prompt builder needs it."""
-
-    role: str  # "user" | "assistant" | "system"
-    text: str
-
-
-@dataclass(frozen=True)
-class RecordedMessage:
-    """Where a user message landed, and whether it opened the session."""
-
-    session_id: int
-    message_id: int
-    is_new_session: bool
-    # The session's newest messages, oldest first, this one included, when asked for.
-    history: tuple[HistoryMessage, ...] = ()
-    # Stored files in the session (coaching_sessions.attachment_count), read by the same statements:
-    # a turn searches the files only when there are some.
-    attachment_count: int = 0
 
 
 T = TypeVar("T")
@@ -86,81 +62,6 @@ def _history_rows(result: Result[Any]) -> list[HistoryMessage]:
 
 # Internal signal (compared by identity) that a known session id turned out to be gone.
 _STALE_SESSION = RecordedMessage(session_id=-1, message_id=-1, is_new_session=False)
-
-# Typed placeholders: a parameter used twice must have one type, and INSERT … SELECT needs them.
-_PG = {
-    name: f"CAST(:{name} AS {kind})"
-    for name, kind in (
-        ("team_id", "varchar"),
-        ("channel_id", "varchar"),
-        ("thread_ts", "varchar"),
-        ("user_id", "varchar"),
-        ("title", "varchar"),
-        ("event_id", "varchar"),
-        ("slack_ts", "varchar"),
-        ("text", "text"),
-        ("now", "timestamptz"),
-        ("history_limit", "bigint"),
-    )
-}
-_PG_THREAD = "team_id = {team_id} AND channel_id = {channel_id} AND thread_ts = {thread_ts}"
-
-
-def _pg_turn_sql(*, claim: bool, start_session: bool) -> str:
-    """A coach's message in one PostgreSQL statement, atomic in autocommit mode.
-
-    Data-modifying CTEs: claim the event id, upsert (``start_session``) or touch the thread's
-    session, insert the message, each guarded by the step before, so a redelivered event, an
-    unknown thread or an already stored Slack message writes nothing new (a duplicate message
-    under a new event id keeps its claim and touch: both are true). ``xmax = 0`` tells a row this
-    statement inserted from one its ``ON CONFLICT DO UPDATE`` touched. The thread is matched by
-    its key, so no cached id can be stale. The outer query returns one ``part = 0`` row for a
-    stored message, then (for an existing session) the newest ``history_limit`` earlier
-    messages: the statement's snapshot predates its own insert, so the caller adds the new one.
-    """
-    ctes = []
-    if claim:
-        # A follow-up only claims in a thread that is a session: channel chatter leaves no rows.
-        guard = "" if start_session else f"WHERE EXISTS (SELECT 1 FROM coaching_sessions WHERE {_PG_THREAD})"
-        ctes.append(
-            "turn_claim AS (INSERT INTO processed_events (team_id, event_id, received_at) "
-            "SELECT {team_id}, {event_id}, {now} "
-            + guard
-            + " ON CONFLICT (team_id, event_id) DO NOTHING RETURNING id)"
-        )
-    if start_session:
-        source = "FROM turn_claim" if claim else ""
-        ctes.append(
-            "turn_session AS (INSERT INTO coaching_sessions AS s "
-            "(team_id, channel_id, thread_ts, user_id, is_active, title, created_at, updated_at) "
-            "SELECT {team_id}, {channel_id}, {thread_ts}, {user_id}, true, {title}, {now}, {now} "
-            + source
-            + " ON CONFLICT (team_id, channel_id, thread_ts) "
-            "DO UPDATE SET updated_at = EXCLUDED.updated_at "
-            "RETURNING s.id, s.xmax = 0 AS created, s.attachment_count)"
-        )
-    else:
-        guard = "AND EXISTS (SELECT 1 FROM turn_claim)" if claim else ""
-        ctes.append(
-            "turn_session AS (UPDATE coaching_sessions SET updated_at = {now} "
-            f"WHERE {_PG_THREAD} {guard} RETURNING id, false AS created, attachment_count)"
-        )
-    ctes.append(
-        "turn_message AS (INSERT INTO chat_messages (session_id, message_type, slack_ts, text, timestamp) "
-        "SELECT id, 'user', {slack_ts}, {text}, {now} FROM turn_session "
-        "ON CONFLICT (session_id, slack_ts) DO NOTHING RETURNING id, session_id)"
-    )
-    sql = (
-        "WITH "
-        + ", ".join(ctes)
-        + " SELECT 0 AS part, m.session_id, m.id, s.created, s.attachment_count, NULL AS message_type, "
-        "NULL AS text, NULL AS at FROM turn_message m JOIN turn_session s ON s.id = m.session_id "
-        "UNION ALL (SELECT 1, h.session_id, h.id, NULL, NULL, h.message_type, h.text, h.timestamp "
-        "FROM chat_messages h WHERE h.session_id = (SELECT session_id FROM turn_message) "
-        "AND NOT (SELECT created FROM turn_session) "
-        "ORDER BY h.timestamp DESC, h.id DESC LIMIT {history_limit})"
-    )
-    return sql.format(**_PG)
 
 
 class ConversationStore:
@@ -192,7 +93,7 @@ class ConversationStore:
         s, m, e = coaching_sessions, chat_messages, processed_events
         # Built once: executing the same statement object skips rebuilding it on the hot path,
         # and values travel as parameters so the compiled form is cached.
-        self._select_session = select(s.c.id).where(
+        self._select_session = select(s.c.id, s.c.user_id).where(
             s.c.team_id == bindparam("team_id"),
             s.c.channel_id == bindparam("channel_id"),
             s.c.thread_ts == bindparam("thread_ts"),
@@ -204,6 +105,7 @@ class ConversationStore:
         )
         # Matching the thread as well as the id validates a cached id for free: a deleted
         # session updates no row, and the transaction is abandoned before anything is written.
+        # It counts the message as owed and takes a free lease, like the PostgreSQL statement.
         self._touch_session = (
             update(s)
             .where(
@@ -212,8 +114,15 @@ class ConversationStore:
                 s.c.channel_id == bindparam("b_channel_id"),
                 s.c.thread_ts == bindparam("b_thread_ts"),
             )
-            .values(updated_at=bindparam("b_now"))
-            .returning(s.c.attachment_count)
+            .values(updated_at=bindparam("b_now"), **lease_claim_values())
+            .returning(
+                s.c.attachment_count,
+                s.c.user_id,
+                s.c.coach_seq,
+                s.c.answered_seq,
+                s.c.lease_stream_ts,
+                (s.c.lease_owner == bindparam("b_owner")).label("leased"),
+            )
         )
         self._claim_event = (
             insert(e).on_conflict_do_nothing(index_elements=[e.c.team_id, e.c.event_id]).returning(e.c.id)
@@ -235,7 +144,7 @@ class ConversationStore:
         # PostgreSQL: the whole write of a coach's message in one statement, per (claim, start).
         self._pg_turn: dict[tuple[bool, bool], TextClause] | None = (
             {
-                (claim, start): sql_text(_pg_turn_sql(claim=claim, start_session=start))
+                (claim, start): sql_text(pg_turn_sql(claim=claim, start_session=start))
                 for claim in (True, False)
                 for start in (True, False)
             }
@@ -254,6 +163,12 @@ class ConversationStore:
             self.session_cache.set(key, session_id)
         return session_id
 
+    async def session_coach(self, key: SessionKey) -> str | None:
+        """The user whose session this thread is, or None when it is not one."""
+        async with self._connection(autocommit=True) as conn:
+            row = (await conn.execute(self._select_session, _thread_params(key))).first()
+        return None if row is None else row.user_id
+
     async def record_user_message(
         self,
         key: SessionKey,
@@ -265,11 +180,17 @@ class ConversationStore:
         start_session: bool,
         title: str | None = None,
         history_limit: int = 0,
-    ) -> RecordedMessage | None:
+        lease_owner: str | None = None,
+        lease_seconds: float = 30.0,
+    ) -> RecordedMessage | Bystander | None:
         """Store a user's message, opening the thread's session when ``start_session``.
 
         With ``history_limit``, the session's newest messages come back too, read in the same
         transaction: the coaching turn needs both, and one connection checkout is cheaper than two.
+        The same write counts the message as owed a reply and, with ``lease_owner``, takes the
+        session's turn lease for ``lease_seconds`` when no live turn holds it (``leased``).
+
+        Returns a ``Bystander``, having stored nothing, when the session belongs to another user.
 
         Returns None, having written nothing, when the thread is not a session and
         ``start_session`` is False, and when the message is a duplicate: an ``event_id`` already
@@ -287,6 +208,8 @@ class ConversationStore:
                 start_session=start_session,
                 title=title,
                 history_limit=history_limit,
+                lease_owner=lease_owner,
+                lease_seconds=lease_seconds,
             )
             if recorded is not None:
                 self.session_cache.set(key, recorded.session_id)
@@ -310,6 +233,8 @@ class ConversationStore:
                     event_id=event_id,
                     title=title,
                     history_limit=history_limit,
+                    lease_owner=lease_owner,
+                    lease_seconds=lease_seconds,
                 )
             )
             if recorded is _STALE_SESSION:
@@ -336,10 +261,13 @@ class ConversationStore:
         start_session: bool,
         title: str | None,
         history_limit: int,
-    ) -> RecordedMessage | None:
-        """``record_user_message`` on PostgreSQL: one statement, one round trip (``_pg_turn_sql``)."""
+        lease_owner: str | None,
+        lease_seconds: float,
+    ) -> RecordedMessage | Bystander | None:
+        """``record_user_message`` on PostgreSQL: one statement, one round trip (``pg_turn_sql``)."""
         assert self._pg_turn is not None
         now = utcnow()
+        said_at = slack_time(slack_ts, now)
         statement = self._pg_turn[(event_id is not None, start_session)]
         params = {
             "team_id": key.team_id,
@@ -351,22 +279,28 @@ class ConversationStore:
             "slack_ts": slack_ts,
             "text": text,
             "now": now,
+            "said_at": said_at,
             "history_limit": max(history_limit, 0),
+            "lease_owner": lease_owner,
+            "lease_until": now + timedelta(seconds=lease_seconds),
         }
         if event_id is None:
             del params["event_id"]
         if not start_session:
-            del params["user_id"], params["title"]
+            del params["title"]
         async with self._connection(autocommit=True) as conn:
             rows = (await conn.execute(statement, params)).all()
         head = next((row for row in rows if row.part == 0), None)
         if head is None:
+            thread = next((row for row in rows if row.part == 2), None)
+            if thread is not None and thread.text != user_id:
+                return Bystander(session_id=thread.session_id, coach_id=thread.text)
             return None  # a redelivery, a thread that is not a session, or a stored Slack message
         history: tuple[HistoryMessage, ...] = ()
         if history_limit > 0:
             # Newest first from the snapshot, plus the message just written; ties in time by id.
             found = [(row.at, row.id, row.message_type, row.text) for row in rows if row.part == 1]
-            found.append((now, head.id, MessageType.USER.value, text))
+            found.append((said_at, head.id, MessageType.USER.value, text))
             found.sort(key=lambda item: (item[0], item[1]))
             history = tuple(
                 HistoryMessage(role=role, text=body) for _, _, role, body in found[-history_limit:]
@@ -377,6 +311,10 @@ class ConversationStore:
             is_new_session=bool(head.created),
             history=history,
             attachment_count=head.attachment_count or 0,
+            coach_seq=head.coach_seq,
+            answered_seq=head.answered_seq,
+            leased=bool(head.leased),
+            stale_stream_ts=head.lease_stream_ts,
         )
 
     async def load_history(self, session_id: int, *, limit: int = 50) -> list[HistoryMessage]:
@@ -409,7 +347,7 @@ class ConversationStore:
                 "message_type": MessageType.ASSISTANT.value,
                 "slack_ts": slack_ts,
                 "text": text,
-                "timestamp": utcnow(),
+                "timestamp": slack_time(slack_ts, utcnow()),
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "latency_ms": latency_ms,
@@ -447,6 +385,18 @@ class ConversationStore:
         async with self._connection(autocommit=False) as conn:
             return await conn.run_sync(transaction)
 
+    async def run_write(self, transaction: Callable[[Connection], T]) -> T:
+        """``_run_write`` for the stores that share this one's database and SQLite writer."""
+        return await self._run_write(transaction)
+
+    def reading(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reads without a transaction, from the turn's pool slots."""
+        return self._connection(autocommit=True)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
     @property
     def sqlite_writer(self) -> SqliteWriter | None:
         """What queues this SQLite database's writes, for other stores on the same database."""
@@ -458,11 +408,8 @@ class ConversationStore:
             await self._sqlite_writer.close()
 
     async def _select_session_id(self, conn: AsyncConnection, key: SessionKey) -> int | None:
-        result = await conn.execute(
-            self._select_session,
-            {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts},
-        )
-        return result.scalar_one_or_none()
+        row = (await conn.execute(self._select_session, _thread_params(key))).first()
+        return None if row is None else row.id
 
     def _write_user_message(
         self,
@@ -476,7 +423,9 @@ class ConversationStore:
         event_id: str | None,
         title: str | None,
         history_limit: int,
-    ) -> RecordedMessage | None:
+        lease_owner: str | None = None,
+        lease_seconds: float = 30.0,
+    ) -> RecordedMessage | Bystander | None:
         """The turn's write transaction; ``session_id`` None means find-or-create the session.
 
         Synchronous so that it runs in one piece (see ``_run_write``). Returns ``_STALE_SESSION``
@@ -484,6 +433,7 @@ class ConversationStore:
         return) rolls everything back.
         """
         now = utcnow()
+        lease_until = now + timedelta(seconds=lease_seconds)
         if event_id is not None:
             claim = conn.execute(
                 self._claim_event, {"team_id": key.team_id, "event_id": event_id, "received_at": now}
@@ -492,6 +442,7 @@ class ConversationStore:
                 return None  # this event was recorded before
         is_new_session = False
         attachment_count = 0
+        coach_seq, answered_seq, leased, stale_stream_ts = 1, 0, lease_owner is not None, None
         if session_id is None:
             created = conn.execute(
                 self._create_session,
@@ -504,17 +455,17 @@ class ConversationStore:
                     "title": title[:TITLE_LENGTH] if title else None,
                     "created_at": now,
                     "updated_at": now,
+                    "coach_seq": 1,
+                    "lease_owner": lease_owner,
+                    "lease_expires_at": lease_until if lease_owner is not None else None,
                 },
             )
             session_id = created.scalar_one_or_none()
             if session_id is not None:
                 is_new_session = True
             else:  # the session exists (maybe a racing replica just committed it)
-                found = conn.execute(
-                    self._select_session,
-                    {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts},
-                )
-                session_id = found.scalar_one()
+                found = conn.execute(self._select_session, _thread_params(key))
+                session_id = found.one().id
         if not is_new_session:
             touched = conn.execute(
                 self._touch_session,
@@ -524,12 +475,18 @@ class ConversationStore:
                     "b_channel_id": key.channel_id,
                     "b_thread_ts": key.thread_ts,
                     "b_now": now,
+                    "b_owner": lease_owner,
+                    "b_until": lease_until,
                 },
             )
             touched_row = touched.first()
             if touched_row is None:
                 return _STALE_SESSION
+            if touched_row.user_id != user_id:
+                return Bystander(session_id=session_id, coach_id=touched_row.user_id)
             attachment_count = touched_row.attachment_count
+            coach_seq, answered_seq = touched_row.coach_seq, touched_row.answered_seq
+            leased, stale_stream_ts = bool(touched_row.leased), touched_row.lease_stream_ts
         message = conn.execute(
             self._insert_message,
             {
@@ -537,7 +494,7 @@ class ConversationStore:
                 "message_type": MessageType.USER.value,
                 "slack_ts": slack_ts,
                 "text": text,
-                "timestamp": now,
+                "timestamp": slack_time(slack_ts, now),
             },
         )
         message_id = message.scalar_one_or_none()
@@ -560,6 +517,10 @@ class ConversationStore:
             is_new_session=is_new_session,
             history=history,
             attachment_count=attachment_count,
+            coach_seq=coach_seq,
+            answered_seq=answered_seq,
+            leased=leased,
+            stale_stream_ts=stale_stream_ts,
         )
 
     async def _insert_single_message(self, params: dict[str, Any]) -> int:
@@ -580,3 +541,7 @@ class ConversationStore:
                 message_id = existing.scalar_one()
         conn.commit()
         return message_id
+
+
+def _thread_params(key: SessionKey) -> dict[str, str]:
+    return {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts}

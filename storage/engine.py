@@ -172,7 +172,20 @@ class RetryOnceConnection(Connection):
             )
             if self.in_transaction():
                 self.rollback()
+            self._keep_isolation_level()
             return super()._execute_context(*args, **kw)
+
+    def _keep_isolation_level(self) -> None:
+        """Reconnect now, with this connection's isolation level (AUTOCOMMIT on the hot path).
+
+        SQLAlchemy sets an ``execution_options(isolation_level=…)`` level on the DBAPI connection
+        it had; the fresh one it reconnects to would start with the default, so an autocommit
+        statement would run in a transaction nobody commits, and be rolled back on check-in.
+        """
+        level = self.get_execution_options().get("isolation_level")
+        self.connection  # noqa: B018  (the property reconnects an invalidated connection)
+        if level is not None:
+            self.dialect.set_connection_execution_options(self, {"isolation_level": level})
 
 
 class _RetryOnceOptionEngine(OptionEngine):

@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     true,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -47,6 +48,7 @@ TITLE_LENGTH = 255
 ATTACHMENT_NAME_LENGTH = 255
 ATTACHMENT_MIME_LENGTH = 255
 ATTACHMENT_KEY_LENGTH = 1024
+LEASE_OWNER_LENGTH = 128
 
 
 class MessageType(StrEnum):
@@ -109,6 +111,13 @@ class CoachingSession(Base):
         Index("idx_vector_store", "vector_store_id"),
         # The weekly report's "sessions started": a week of sessions off the index (revision 0005).
         Index("idx_sessions_created_team", "created_at", "team_id"),
+        # Recovery's scan for owed replies nobody works on: only sessions that owe one are indexed.
+        Index(
+            "idx_sessions_owed",
+            "lease_expires_at",
+            postgresql_where=sql_text("coach_seq > answered_seq"),
+            sqlite_where=sql_text("coach_seq > answered_seq"),
+        ),
         # SQLite would otherwise reuse the id of a deleted newest session for the next one, and a
         # session id cached elsewhere must never come to mean another thread.
         {"sqlite_autoincrement": True},
@@ -127,6 +136,16 @@ class CoachingSession(Base):
     # Stored attachments, bumped in the transaction that stores one: a turn in a session without
     # files can skip the attachment queries altogether (revision 0003).
     attachment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Durable turns (revision 0006). Coach messages stored, and how many of them a reply has
+    # answered: a reply is owed while coach_seq > answered_seq. Both change in the same write as
+    # the message or the reply, under the row's lock, so no message can slip between them.
+    coach_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    answered_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The one turn running in the session: who holds it, until when (renewed while it runs), and
+    # the Slack message it is streaming, so whoever takes over an expired lease can close it.
+    lease_owner: Mapped[str | None] = mapped_column(String(LEASE_OWNER_LENGTH))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lease_stream_ts: Mapped[str | None] = mapped_column(String(SLACK_ID_LENGTH))
 
 
 class ChatMessage(Base):
@@ -269,6 +288,18 @@ class JobRun(Base):
     outcome: Mapped[str | None] = mapped_column(String(255))
 
 
+class BystanderNote(Base):
+    """Someone other than the coach wrote in a session's thread and was told, once, it isn't theirs."""
+
+    __tablename__ = "bystander_notes"
+    __table_args__ = (UniqueConstraint("session_id", "user_id", name="uq_bystander_notes_session_user"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("coaching_sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
+    noted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+
+
 # Core handles for the hot path (``__table__`` is typed as a FromClause).
 coaching_sessions = cast(Table, CoachingSession.__table__)
 chat_messages = cast(Table, ChatMessage.__table__)
@@ -276,6 +307,7 @@ processed_events = cast(Table, ProcessedEvent.__table__)
 job_runs = cast(Table, JobRun.__table__)
 attachments = cast(Table, Attachment.__table__)
 attachment_chunks = cast(Table, AttachmentChunk.__table__)
+bystander_notes = cast(Table, BystanderNote.__table__)
 
 #: The indexes revision 0002 adds, by table; the schema of the original app lacked them.
 PERFORMANCE_INDEXES: dict[str, tuple[str, ...]] = {

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.s3",
     "tests.fixtures.clock",
+    "tests.fixtures.replicas",
 ]

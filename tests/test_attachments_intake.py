@@ -8,7 +8,6 @@ folder, or S3 on moto's server where S3 is the point. Every test runs on SQLite 
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +22,7 @@ from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url
 from tests.fixtures.app import converse
 from tests.fixtures.documents import tiny_pdf
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import eventually, wait_until_handled
 
 T = TypeVar("T")
 DM = "D0COACH"
@@ -178,9 +177,7 @@ def test_a_retried_delivery_stores_the_file_once_and_replies_once(
         slack_emulator.send_event(coachbot.events_url, event, event_id="Ev0FILE", retry_num=retry)
         for retry in (None, 1, 2)
     ]
-    slack_emulator.wait_for_replies(DM, event["ts"], count=1)
-    time.sleep(0.3)
-    coachbot.run_coroutine(coachbot.runtime.coaching.drain(10))
+    wait_until_handled(coachbot.url, 3)  # all three deliveries, the two ignored ones included
 
     assert all(delivery.status == 200 for delivery in deliveries)
     assert len(slack_emulator.replies_in(DM, event["ts"])) == 1

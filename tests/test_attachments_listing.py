@@ -7,7 +7,6 @@ Every test runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 from typing import Any, TypeVar
@@ -26,7 +25,7 @@ from storage.conversations import SessionKey
 from storage.engine import sync_url
 from storage.models import utcnow
 from tests.fixtures.app import converse
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import eventually, wait_until_handled
 
 T = TypeVar("T")
 DM = "D0COACH"
@@ -193,8 +192,7 @@ def test_files_in_a_channel_thread_that_is_not_a_session_gets_no_answer(
     )
 
     assert slack_emulator.send_event(coachbot.events_url, event).status == 200
-    time.sleep(0.3)
-    coachbot.run_coroutine(coachbot.runtime.coaching.drain(10))
+    wait_until_handled(coachbot.url, 1)
 
     assert slack_emulator.calls_to("chat.postEphemeral") == []
     assert slack_emulator.replies_in(CHANNEL, chatter["ts"]) == []

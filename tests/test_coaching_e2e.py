@@ -22,7 +22,7 @@ from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url
 from tests.fixtures.app import converse, wait_until_whole
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import eventually, wait_until_handled
 
 T = TypeVar("T")
 DM = "D0COACH"
@@ -126,8 +126,7 @@ def test_a_retried_delivery_gets_exactly_one_reply(
         slack_emulator.send_event(coachbot.events_url, event, event_id=envelope_id, retry_num=n)
         for n in (1, 2)
     ]
-    slack_emulator.wait_for_replies(DM, event["ts"], count=1)
-    time.sleep(0.3)
+    wait_until_handled(coachbot.url, 3)  # all three deliveries, the two ignored ones included
 
     assert first.status == 200 and all(r.status == 200 for r in retries)
     assert len(slack_emulator.replies_in(DM, event["ts"])) == 1
@@ -145,8 +144,7 @@ def test_a_mention_that_is_also_a_thread_message_gets_one_reply(
 
     slack_emulator.send_event(coachbot.events_url, as_message)
     slack_emulator.send_event(coachbot.events_url, mention)
-    slack_emulator.wait_for_replies(CHANNEL, opener["ts"], count=2)
-    time.sleep(0.3)
+    wait_until_handled(coachbot.url, 3)  # the opener, and both copies of the follow-up
 
     assert len(slack_emulator.replies_in(CHANNEL, opener["ts"])) == 2
     assert len(fake_openai.requests) == 2
@@ -159,7 +157,7 @@ def test_replies_in_a_channel_thread_that_is_not_a_session_are_ignored(
     reply = slack_emulator.user_says(channel=CHANNEL, channel_type="channel", thread_ts=top["ts"], text="Yes")
 
     assert slack_emulator.send_event(coachbot.events_url, reply).status == 200
-    time.sleep(0.3)
+    wait_until_handled(coachbot.url, 1)
 
     assert fake_openai.requests == []
     assert session_count(database_url) == 0
@@ -179,7 +177,7 @@ def test_bot_messages_and_edits_are_ignored(
     }
     for event in (from_a_bot, edit):
         assert slack_emulator.send_event(coachbot.events_url, event).status == 200
-    time.sleep(0.3)
+    wait_until_handled(coachbot.url, 2)
 
     assert fake_openai.requests == []
 
@@ -415,6 +413,6 @@ def test_a_changed_panel_context_is_acknowledged_without_reading_slack(
     }
 
     assert slack_emulator.send_event(coachbot.events_url, event).status == 200
-    time.sleep(0.2)
+    wait_until_handled(coachbot.url, 1)
 
     assert [c.method for c in slack_emulator.calls if c.method.startswith(("conversations.", "chat."))] == []

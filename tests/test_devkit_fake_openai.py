@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import openai
 import pytest
 
 from devkit.fake_openai import FakeOpenAI, image_urls, split_tokens
+from tests.fixtures.waiting import until
 
 pytest_plugins = ["tests.fixtures.fakes"]
 
@@ -51,13 +50,6 @@ async def stream_reply(
                 first = first if first is not None else time.perf_counter() - started
                 parts.append(chunk.choices[0].delta.content)
         return "".join(parts), usage, first
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def test_tokens_are_about_four_characters_and_join_back_to_the_text() -> None:
@@ -203,7 +195,7 @@ async def test_a_stalled_response_trips_the_client_timeout(fake_openai: FakeOpen
 
     with pytest.raises(openai.APITimeoutError):
         await stream_reply(fake_openai, [user("hi")], timeout=0.3, max_retries=0)
-    await wait_until(lambda: fake_openai.requests[0].finished_at is not None)
+    await until(lambda: fake_openai.requests[0].finished_at is not None)
 
     text, _, _ = await stream_reply(fake_openai, [user("hi")])
     assert text.startswith("Reply 1:")
@@ -219,7 +211,7 @@ async def test_a_client_that_hangs_up_mid_stream_is_recorded_as_disconnected(fak
                 break
         await stream.close()
 
-    await wait_until(lambda: fake_openai.requests[0].finished_at is not None)
+    await until(lambda: fake_openai.requests[0].finished_at is not None)
     [record] = fake_openai.requests
     assert record.disconnected is True and record.first_token_at is not None
 

@@ -41,6 +41,7 @@ APP_TABLES = {
     "processed_events",
     "attachments",
     "job_runs",
+    "bystander_notes",
     "attachment_chunks",
 }
 GUIDE_INDEXES = {

@@ -23,6 +23,6 @@ def register(app: AsyncApp) -> None:
     # app.event rather than app.message: the latter drops messages without text (a file alone).
     app.event("message", matchers=[is_top_level_direct_message])(timed(handle_direct_message))
     app.event("message", matchers=[is_reply_in_a_channel_thread])(timed(handle_thread_reply))
-    app.event({"type": "message", "subtype": "message_changed"})(handle_message_changed)
-    app.event({"type": "message", "subtype": "message_deleted"})(handle_message_deleted)
+    app.event({"type": "message", "subtype": "message_changed"})(timed(handle_message_changed))
+    app.event({"type": "message", "subtype": "message_deleted"})(timed(handle_message_deleted))
     app.event("message")(timed(acknowledge_ignored_message))
