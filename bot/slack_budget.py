@@ -21,7 +21,7 @@ Retry-After at once, a refused chat.startStream falls back to a post that is edi
 once at the end (no reply is lost, no wait), and a refused edit is retried by
 slack_sdk. Half a minute's worth (the earlier choice) had 50 coaches arriving at
 once in one workspace get 10 streams and 40 replies posted only when complete;
-with a minute's worth, 20 stream and the other 30 show their first text at once
+with a minute's worth, about 20 stream and the rest show their first text at once
 (docs/PERFORMANCE.md has the figures). chat.postMessage's workspace-wide limit is
 not published, so its burst stays below the emulator's conservative 60.
 """
