@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import enum
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -26,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.attachments import AttachmentService, confirmation_text, problems_text
 from bot.bystanders import tell_bystander_once
 from bot.config import Settings
-from bot.config_errors import is_config_error, openai_problem
+from bot.config_errors import openai_problem
 from bot.file_listing import is_files_command
 from bot.health import ConfigHealth
 from bot.llm import CoachModel, StreamStats
@@ -36,6 +34,20 @@ from bot.reading import AttachmentReader, StoredFile
 from bot.slack_budget import SlackRateBudget
 from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, WriterStats
 from bot.timing import TurnTiming, TurnTimings, elapsed_ms
+from bot.turn_values import (
+    EMPTY_REPLY_TEXT,
+    INTERRUPTED_NOTE,
+    NOT_STORED_TEXT,
+    NOTHING_TO_READ_TEXT,
+    RESTARTED_LEAD_IN,
+    SLACK_FAILED_TEXT,
+    STALE_STREAM_NOTE,
+    UNEXPECTED_TEXT,
+    CoachMessage,
+    Surface,
+    TurnOutcome,
+    failure_text,
+)
 from bot.turns import HeldLease, TurnLeases
 from storage.conversations import Bystander, ConversationStore, RecordedMessage, SessionKey
 from storage.turn_leases import ReplyToStore
@@ -49,80 +61,6 @@ TITLE_CHARS = 60
 THINKING_STATUS = "is thinking…"
 
 SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError)
-
-
-class Surface(enum.StrEnum):
-    """Where the coach wrote: it decides how a session starts and what feedback Slack can show."""
-
-    DIRECT_MESSAGE = "dm"
-    CHANNEL = "channel"
-    AGENT_PANEL = "agent_panel"
-
-
-@dataclass(frozen=True)
-class CoachMessage:
-    """A coach's message, parsed from whichever Slack event carried it."""
-
-    team_id: str
-    channel_id: str
-    thread_ts: str
-    ts: str
-    user_id: str
-    text: str
-    surface: Surface
-    starts_session: bool
-    event_id: str | None = None
-    received_at: float | None = None
-    # Slack file objects of a file_share; empty for plain text (the hot path never looks further).
-    files: tuple[dict[str, Any], ...] = ()
-
-
-class TurnOutcome(enum.StrEnum):
-    REPLIED = "replied"
-    DUPLICATE = "duplicate"
-    NOT_A_SESSION = "not_a_session"
-    MODEL_FAILED = "model_failed"
-    SLACK_FAILED = "slack_failed"
-    NOT_STORED = "not_stored"
-    FAILED = "failed"
-    NOTHING_TO_READ = "nothing_to_read"
-    FILES_STORED = "files_stored"
-    FILES_LISTED = "files_listed"
-    QUEUED = "queued"  # stored; the turn already running in the session answers it next
-    NOT_THE_COACH = "not_the_coach"
-
-
-NOT_SET_UP_TEXT = (
-    "Sorry, I'm not set up correctly yet, so I can't answer. "
-    "The admins have been told. Your message is saved."
-)
-
-
-def failure_text(error: BaseException) -> str:
-    """A short, human explanation for the thread; never the raw error.
-
-    A configuration error (a refused key, an unknown model…) is not an outage: sending again
-    won't help, so the coach is told the bot isn't set up and that the admins know.
-    """
-    if is_config_error(error):
-        return NOT_SET_UP_TEXT
-    saved = "Your message is saved, so just send it again in a minute."
-    if isinstance(error, openai.RateLimitError):
-        return f"I'm getting too many requests right now and couldn't answer. {saved}"
-    if isinstance(error, openai.APITimeoutError):
-        return f"The coaching model took too long to answer. {saved}"
-    return f"The coaching model is unavailable right now. {saved}"
-
-
-INTERRUPTED_NOTE = "\n\n_(My reply was cut off. Your message is saved; please ask again.)_"
-NOTHING_TO_READ_TEXT = "I can only read text here. Tell me in a few words what you'd like to work on."
-EMPTY_REPLY_TEXT = "I don't have a good answer to that. Could you say a bit more about what you need?"
-UNEXPECTED_TEXT = "Sorry, something went wrong on my side. Your message is saved; please ask again."
-NOT_STORED_TEXT = "Sorry, I couldn't save that message, so I haven't answered it. Please send it again."
-#: Ends the reply a process was streaming when it died; the answer follows in a new message.
-STALE_STREAM_NOTE = "\n\n_(I was restarted here; my full answer follows.)_"
-#: Ahead of a reply that a turn cut off by a restart (a crash, a deploy) owed.
-RESTARTED_LEAD_IN = "_I was restarted before I could answer, so here is my answer now._\n\n"
 
 
 class CoachingService:
@@ -419,9 +357,7 @@ class CoachingService:
                 _slack_error_name(error),
             )
             if not writer.stats.coach_told:  # else the reply already ends with a note saying so
-                await self._post_quietly(
-                    client, target, "Sorry, Slack had trouble showing my reply. Please ask again in a minute."
-                )
+                await self._post_quietly(client, target, SLACK_FAILED_TEXT)
             self.timings.record_failure()
             await self._store_reply(recorded, "".join(reply), stats, None, message, failed=True)
             return TurnOutcome.SLACK_FAILED
