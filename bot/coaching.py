@@ -32,8 +32,9 @@ from bot.mentions import MentionFilter
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
 from bot.reading import AttachmentReader, StoredFile
 from bot.slack_budget import SlackRateBudget
-from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, WriterStats
-from bot.timing import TurnTiming, TurnTimings, elapsed_ms
+from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget
+from bot.timing import TurnTimings
+from bot.turn_recorder import TurnRecorder
 from bot.turn_values import (
     EMPTY_REPLY_TEXT,
     INTERRUPTED_NOTE,
@@ -50,7 +51,6 @@ from bot.turn_values import (
 )
 from bot.turns import HeldLease, TurnLeases
 from storage.conversations import Bystander, ConversationStore, RecordedMessage, SessionKey
-from storage.turn_leases import ReplyToStore
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +88,6 @@ class CoachingService:
         self.streaming = streaming or StreamingSupport()
         # Slack's rate limits per workspace, shared by every reply (and told of every 429).
         self.slack_budget = slack_budget or SlackRateBudget()
-        # Told about each model call once it is over (stats, failed): metrics, not the token loop.
-        self._on_model_call = on_model_call
         # Files shared in a session, and the `files` listing; None runs coaching without them.
         self.attachments = attachments
         # Reads the session's files into the prompt (and indexes them for the intake).
@@ -98,6 +96,9 @@ class CoachingService:
         self.turns = turns
         # Where configuration errors are recorded (log, /readyz, /perf, the admins' DM).
         self.config_health: ConfigHealth | None = None
+        self._recorder = TurnRecorder(
+            store=store, turns=turns, timings=self.timings, on_model_call=on_model_call
+        )
         self._background: set[asyncio.Task[Any]] = set()
         self._turn_tasks: set[asyncio.Task[Any]] = set()
         self._in_flight = 0
@@ -326,7 +327,7 @@ class CoachingService:
             part_chars=self._settings.reply_part_chars,
             budget=self.slack_budget,
         )
-        self._begin_reply(recorded, writer)
+        self._recorder.begin_reply(recorded, writer)
         stats = StreamStats()
         mentions = MentionFilter()
         reply: list[str] = []
@@ -359,77 +360,19 @@ class CoachingService:
             if not writer.stats.coach_told:  # else the reply already ends with a note saying so
                 await self._post_quietly(client, target, SLACK_FAILED_TEXT)
             self.timings.record_failure()
-            await self._store_reply(recorded, "".join(reply), stats, None, message, failed=True)
+            await self._recorder.store_reply(recorded, "".join(reply), stats, None, message, failed=True)
             return TurnOutcome.SLACK_FAILED
         finally:
             await writer.cut(INTERRUPTED_NOTE)  # ends a stream the turn leaves early (no-op once closed)
-            self._report_model_call(stats, failed=outcome is TurnOutcome.MODEL_FAILED)
+            self._recorder.report_model_call(stats, failed=outcome is TurnOutcome.MODEL_FAILED)
 
-        await self._store_reply(
+        await self._recorder.store_reply(
             recorded, "".join(reply), stats, writer_stats, message, failed=outcome is not TurnOutcome.REPLIED
         )
-        self._record_timing(
+        self._recorder.record_timing(
             recorded.session_id, message, stats, writer_stats, failed=outcome is not TurnOutcome.REPLIED
         )
         return outcome
-
-    async def _store_reply(
-        self,
-        recorded: RecordedMessage,
-        text: str,
-        stats: StreamStats,
-        writer_stats: WriterStats | None,
-        message: CoachMessage,
-        *,
-        failed: bool,
-    ) -> None:
-        first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
-        latency = elapsed_ms(message.received_at, stats.last_token_at)
-        latency_ms = round(latency) if latency is not None else None
-        note = "reply failed" if failed else None
-        if note is None and stats.cut_off_note:
-            note = f"reply cut off: {stats.finish_reason}"
-        held = self._held(recorded)
-        try:
-            if held is not None and self.turns is not None:
-                # The reply and the coach messages it answered, in one write.
-                reply = ReplyToStore(
-                    text=text,
-                    slack_ts=first_ts,
-                    prompt_tokens=stats.prompt_tokens,
-                    completion_tokens=stats.completion_tokens,
-                    latency_ms=latency_ms,
-                    note=note,
-                )
-                await self.turns.finish(held, reply)
-                return
-            if text:
-                await self._store.record_assistant_message(
-                    recorded.session_id,
-                    slack_ts=first_ts,
-                    text=text,
-                    prompt_tokens=stats.prompt_tokens,
-                    completion_tokens=stats.completion_tokens,
-                    latency_ms=latency_ms,
-                )
-            if note is not None:
-                await self._store.record_system_message(recorded.session_id, note)
-        except Exception:
-            logger.exception("Could not store the reply (session=%s)", recorded.session_id)
-
-    def _held(self, recorded: RecordedMessage) -> HeldLease | None:
-        """The lease this process holds on the reply's session, if it runs under one."""
-        return None if self.turns is None or not recorded.leased else self.turns.held.get(recorded.session_id)
-
-    def _begin_reply(self, recorded: RecordedMessage, writer: SlackReplyWriter) -> None:
-        """Let the session's lease record the reply's stream, and lead with "I was restarted" if due."""
-        held = self._held(recorded)
-        if held is None or self.turns is None:
-            return
-        self.turns.watch(held, writer)
-        if held.lead_in:
-            writer.write(held.lead_in)
-            held.lead_in = ""
 
     async def _close_stale_stream(self, client: AsyncWebClient, target: ThreadTarget, ts: str) -> None:
         """End the reply a dead process left streaming, with a short note, before answering again."""
@@ -442,46 +385,10 @@ class CoachingService:
                 _slack_error_name(error),
             )
 
-    def _record_timing(
-        self, session_id: int, message: CoachMessage, stats: StreamStats, writer: WriterStats, *, failed: bool
-    ) -> None:
-        timing = TurnTiming(
-            event_to_model_ms=elapsed_ms(message.received_at, stats.request_sent_at),
-            first_token_to_slack_ms=elapsed_ms(stats.first_token_at, writer.first_text_sent_at),
-            last_token_to_final_ms=elapsed_ms(stats.last_token_at, writer.final_call_done_at),
-            model_ms=elapsed_ms(stats.request_sent_at, stats.last_token_at),
-            total_ms=elapsed_ms(message.received_at, writer.final_call_done_at),
-        )
-        if failed:
-            self.timings.record_failure()
-        else:
-            self.timings.record(timing)
-        logger.info(
-            "Turn done session=%s surface=%s event_to_model_ms=%s first_token_to_slack_ms=%s "
-            "last_token_to_final_ms=%s model_ms=%s completion_tokens=%s slack_calls=%s finish_reason=%s",
-            session_id,
-            message.surface.value,
-            timing.event_to_model_ms,
-            timing.first_token_to_slack_ms,
-            timing.last_token_to_final_ms,
-            timing.model_ms,
-            stats.completion_tokens,
-            writer.slack_calls,
-            stats.finish_reason,
-        )
-
     def _note_config_problem(self, error: BaseException) -> None:
         problem = openai_problem(error, model=self._settings.openai_model)
         if problem is not None and self.config_health is not None:
             self.config_health.record(problem)
-
-    def _report_model_call(self, stats: StreamStats, *, failed: bool) -> None:
-        if self._on_model_call is None:
-            return
-        try:
-            self._on_model_call(stats, failed)
-        except Exception:  # metrics must never break a turn
-            logger.exception("Recording the model call's metrics failed")
 
     async def _file_context(
         self, message: CoachMessage, recorded: RecordedMessage, turn_files: tuple[StoredFile, ...]
