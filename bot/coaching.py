@@ -34,6 +34,7 @@ from bot.reading import AttachmentReader, StoredFile
 from bot.slack_budget import SlackRateBudget
 from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget
 from bot.timing import TurnTimings
+from bot.turn_files import file_context, turn_images
 from bot.turn_recorder import TurnRecorder
 from bot.turn_values import (
     EMPTY_REPLY_TEXT,
@@ -393,52 +394,19 @@ class CoachingService:
     async def _file_context(
         self, message: CoachMessage, recorded: RecordedMessage, turn_files: tuple[StoredFile, ...]
     ) -> tuple[list[Reference], list[ImageInput]]:
-        """Excerpts and images for the prompt; at once, without yielding, for a session without files."""
-        if self.reader is None or (recorded.attachment_count <= 0 and not turn_files):
-            return [], []
-        references, images = await asyncio.gather(
-            self._references(message, recorded, has_new_files=bool(turn_files)),
-            self._images(recorded, turn_files),
+        """Excerpts and images for the prompt (bot.turn_files), the excerpts within a share of the budget."""
+        budget = self._model.fit.prompt_budget(self._settings.context_token_budget)
+        return await file_context(
+            self.reader,
+            message,
+            recorded,
+            turn_files,
+            excerpt_budget=budget // ATTACHMENT_SHARE,
+            takes_images=self._settings.model_takes_images,
         )
-        return references, images
-
-    async def _references(
-        self, message: CoachMessage, recorded: RecordedMessage, *, has_new_files: bool
-    ) -> list[Reference]:
-        """Excerpts of the session's files for this message, within a share of the budget.
-
-        Only sessions with stored files ask (the count comes with the turn's own write), so a
-        session without files pays no query.
-        """
-        if self.reader is None or (recorded.attachment_count <= 0 and not has_new_files):
-            return []
-        try:
-            return await self.reader.context_for(
-                recorded.session_id,
-                message.text,
-                self._model.fit.prompt_budget(self._settings.context_token_budget) // ATTACHMENT_SHARE,
-            )
-        except Exception as error:  # the reply matters more than the excerpts: answer without them
-            logger.warning(
-                "Could not search the session's files (session=%s, error=%s)",
-                recorded.session_id,
-                type(error).__name__,
-            )
-            return []
 
     async def _images(self, recorded: RecordedMessage, files: tuple[StoredFile, ...]) -> list[ImageInput]:
-        """This turn's images as image input, when the configured model takes images."""
-        if self.reader is None or not files or not self._settings.model_takes_images:
-            return []
-        try:
-            return await self.reader.images_for(files)
-        except Exception as error:  # answer the words even if the pictures cannot come along
-            logger.warning(
-                "Could not read this turn's images (session=%s, error=%s)",
-                recorded.session_id,
-                type(error).__name__,
-            )
-            return []
+        return await turn_images(self.reader, recorded, files, takes_images=self._settings.model_takes_images)
 
     def _show_progress(
         self, message: CoachMessage, recorded: RecordedMessage, client: AsyncWebClient
