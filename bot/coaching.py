@@ -8,7 +8,6 @@ that streams for a minute holds no thread and no connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -28,17 +27,14 @@ from bot.config_errors import openai_problem
 from bot.file_listing import is_files_command
 from bot.health import ConfigHealth
 from bot.llm import CoachModel, StreamStats
-from bot.mentions import MentionFilter
+from bot.model_reply import Replier, ReplyWriterOptions
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
 from bot.reading import AttachmentReader, StoredFile
 from bot.slack_budget import SlackRateBudget
-from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget
+from bot.streaming import StreamingSupport, ThreadTarget
 from bot.timing import TurnTimings
 from bot.turn_files import file_context, turn_images
-from bot.turn_recorder import TurnRecorder
 from bot.turn_values import (
-    EMPTY_REPLY_TEXT,
-    INTERRUPTED_NOTE,
     NOT_STORED_TEXT,
     NOTHING_TO_READ_TEXT,
     RESTARTED_LEAD_IN,
@@ -48,7 +44,6 @@ from bot.turn_values import (
     CoachMessage,
     Surface,
     TurnOutcome,
-    failure_text,
 )
 from bot.turns import HeldLease, TurnLeases
 from storage.conversations import Bystander, ConversationStore, RecordedMessage, SessionKey
@@ -97,8 +92,20 @@ class CoachingService:
         self.turns = turns
         # Where configuration errors are recorded (log, /readyz, /perf, the admins' DM).
         self.config_health: ConfigHealth | None = None
-        self._recorder = TurnRecorder(
-            store=store, turns=turns, timings=self.timings, on_model_call=on_model_call
+        self._replier = Replier(
+            store=store,
+            model=model,
+            turns=turns,
+            timings=self.timings,
+            writer_options=ReplyWriterOptions(
+                streaming=self.streaming,
+                budget=self.slack_budget,
+                flush_interval=settings.stream_flush_interval_ms / 1000,
+                part_chars=settings.reply_part_chars,
+            ),
+            on_model_call=on_model_call,
+            on_model_error=self._note_config_problem,
+            on_slack_failure=self._tell_slack_failed,
         )
         self._background: set[asyncio.Task[Any]] = set()
         self._turn_tasks: set[asyncio.Task[Any]] = set()
@@ -310,70 +317,17 @@ class CoachingService:
             references=references or (),
             images=images or (),
         )
-        return await self._reply(message, recorded, prompt, target, client)
+        return await self._replier.reply(message, recorded, prompt, target, client)
 
-    async def _reply(
-        self,
-        message: CoachMessage,
-        recorded: RecordedMessage,
-        prompt: list[dict[str, Any]],
-        target: ThreadTarget,
-        client: AsyncWebClient,
-    ) -> TurnOutcome:
-        writer = SlackReplyWriter(
-            client,
-            target,
-            streaming=self.streaming,
-            flush_interval=self._settings.stream_flush_interval_ms / 1000,
-            part_chars=self._settings.reply_part_chars,
-            budget=self.slack_budget,
+    async def _tell_slack_failed(
+        self, session_id: int, error: BaseException, target: ThreadTarget, client: AsyncWebClient, told: bool
+    ) -> None:
+        """A Slack call failed mid-reply (bot.model_reply): log it, and tell the coach unless ``told``."""
+        logger.warning(
+            "Slack call failed while replying (session=%s, error=%s)", session_id, _slack_error_name(error)
         )
-        self._recorder.begin_reply(recorded, writer)
-        stats = StreamStats()
-        mentions = MentionFilter()
-        reply: list[str] = []
-        outcome = TurnOutcome.REPLIED
-        try:
-            try:
-                async with contextlib.aclosing(self._model.stream_reply(prompt, stats)) as pieces:
-                    async for piece in pieces:
-                        safe = mentions.feed(piece)
-                        reply.append(safe)
-                        writer.write(safe)
-                tail = mentions.flush()
-                reply.append(tail)
-                note = stats.cut_off_note  # "" unless the model stopped short
-                writer.write(tail + note if _has_text(reply) else note.lstrip() or EMPTY_REPLY_TEXT)
-            except openai.APIError as error:
-                outcome = TurnOutcome.MODEL_FAILED
-                logger.warning(
-                    "Model call failed (session=%s, error=%s)", recorded.session_id, type(error).__name__
-                )
-                self._note_config_problem(error)
-                writer.write(INTERRUPTED_NOTE if _has_text(reply) else failure_text(error))
-            writer_stats = await writer.close()
-        except SLACK_ERRORS as error:
-            logger.warning(
-                "Slack call failed while replying (session=%s, error=%s)",
-                recorded.session_id,
-                _slack_error_name(error),
-            )
-            if not writer.stats.coach_told:  # else the reply already ends with a note saying so
-                await self._post_quietly(client, target, SLACK_FAILED_TEXT)
-            self.timings.record_failure()
-            await self._recorder.store_reply(recorded, "".join(reply), stats, None, message, failed=True)
-            return TurnOutcome.SLACK_FAILED
-        finally:
-            await writer.cut(INTERRUPTED_NOTE)  # ends a stream the turn leaves early (no-op once closed)
-            self._recorder.report_model_call(stats, failed=outcome is TurnOutcome.MODEL_FAILED)
-
-        await self._recorder.store_reply(
-            recorded, "".join(reply), stats, writer_stats, message, failed=outcome is not TurnOutcome.REPLIED
-        )
-        self._recorder.record_timing(
-            recorded.session_id, message, stats, writer_stats, failed=outcome is not TurnOutcome.REPLIED
-        )
-        return outcome
+        if not told:  # else the reply already ends with a note saying so
+            await self._post_quietly(client, target, SLACK_FAILED_TEXT)
 
     async def _close_stale_stream(self, client: AsyncWebClient, target: ThreadTarget, ts: str) -> None:
         """End the reply a dead process left streaming, with a short note, before answering again."""
@@ -386,7 +340,7 @@ class CoachingService:
                 _slack_error_name(error),
             )
 
-    def _note_config_problem(self, error: BaseException) -> None:
+    def _note_config_problem(self, error: openai.APIError) -> None:
         problem = openai_problem(error, model=self._settings.openai_model)
         if problem is not None and self.config_health is not None:
             self.config_health.record(problem)
@@ -442,10 +396,6 @@ class CoachingService:
                 target.channel_id,
                 _slack_error_name(error),
             )
-
-
-def _has_text(pieces: list[str]) -> bool:
-    return any(piece.strip() for piece in pieces)
 
 
 def _target_of(message: CoachMessage) -> ThreadTarget:
