@@ -34,6 +34,7 @@ from bot.slack_budget import SlackRateBudget
 from bot.streaming import StreamingSupport, ThreadTarget
 from bot.timing import TurnTimings
 from bot.turn_files import file_context, turn_images
+from bot.turn_tasks import RunningTurns
 from bot.turn_values import (
     NOT_STORED_TEXT,
     NOTHING_TO_READ_TEXT,
@@ -108,10 +109,7 @@ class CoachingService:
             on_slack_failure=self._tell_slack_failed,
         )
         self._background: set[asyncio.Task[Any]] = set()
-        self._turn_tasks: set[asyncio.Task[Any]] = set()
-        self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._running = RunningTurns()
 
     async def handle_message(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
         """One whole turn. Never raises: every failure ends in a message to the coach or a log line."""
@@ -121,24 +119,15 @@ class CoachingService:
         self, turn: Coroutine[Any, Any, TurnOutcome], message: CoachMessage, client: AsyncWebClient
     ) -> TurnOutcome:
         """Count the turn in flight (for a graceful shutdown) and answer any failure."""
-        self._in_flight += 1
-        self._idle.clear()
-        task = asyncio.current_task()
-        if task is not None:
-            self._turn_tasks.add(task)
-        try:
-            return await turn
-        except Exception:
-            # The boundary of last resort: log (no message text) and still answer the coach.
-            logger.exception("Coaching turn failed (channel=%s)", message.channel_id)
-            self.timings.record_failure()
-            await self._post_quietly(client, _target_of(message), UNEXPECTED_TEXT)
-            return TurnOutcome.FAILED
-        finally:
-            self._turn_tasks.discard(task)  # type: ignore[arg-type]
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
+        with self._running.counting():
+            try:
+                return await turn
+            except Exception:
+                # The boundary of last resort: log (no message text) and still answer the coach.
+                logger.exception("Coaching turn failed (channel=%s)", message.channel_id)
+                self.timings.record_failure()
+                await self._post_quietly(client, _target_of(message), UNEXPECTED_TEXT)
+                return TurnOutcome.FAILED
 
     async def shut_down(self, grace: float) -> bool:
         """Graceful shutdown: start no new turn, let running ones finish within ``grace`` seconds,
@@ -150,7 +139,7 @@ class CoachingService:
             self.turns.accepting = False
         if await self.drain(grace):
             return True
-        running = [task for task in self._turn_tasks if not task.done()]
+        running = self._running.unfinished()
         logger.warning("Handing %d unfinished turn(s) to the owed-reply recovery", len(running))
         for task in running:
             task.cancel()
@@ -159,11 +148,7 @@ class CoachingService:
 
     async def drain(self, timeout: float) -> bool:
         """Wait for running turns to finish (graceful shutdown); True when all did."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
+        return await self._running.drain(timeout)
 
     async def _turn(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
         target = _target_of(message)
