@@ -89,7 +89,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=("on", "off"),
         default=None,
         help="whether the Slack emulator enforces Slack's rate tiers (default: on when a scenario "
-        "needs them, workspace_200; else off, as the lenient-Slack figures were measured)",
+        "needs them: turn, burst and workspace_200 run the product's default path; else off). "
+        "off also runs coachbot with SLACK_RATE_BUDGET=false: the lenient run",
     )
     parser.add_argument(
         "--app-root",

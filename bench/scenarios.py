@@ -1,4 +1,8 @@
-"""The scenarios on a lenient Slack (rate limits off; bench/workspace.py has the strict one).
+"""The bench's scenarios (bench/workspace.py has the 200-coach one).
+
+turn and burst run as the product does by default: the emulator enforces Slack's rate tiers and
+coachbot paces itself by its budget. The others measure coachbot's own capacity on a lenient Slack
+(``--slack-limits off``; the figures in docs/PERFORMANCE.md say which).
 
 Each warms up, resets the fakes' records, drives load, and reads back timings.
 
@@ -34,7 +38,7 @@ from bench.load import EventSender, Sent
 from bench.processes import TurnLog, process_usage, start_floor_app
 from bench.seed import SeedResult
 from bench.stats import Summary, ms, ratio, summarize
-from bench.traces import TEXT_METHODS, TurnTrace, trace_turns
+from bench.traces import TEXT_METHODS, TurnTrace, deliveries, delivery_counts, trace_turns
 from devkit.fake_openai import last_user_text
 
 BURST_COACHES = 50
@@ -249,7 +253,12 @@ async def burst(h: Harness) -> ScenarioResult:
     expected = sum(1 for s in sent if s.ok)
     await wait_for_count(progress, before + expected, BURST_TIMEOUT, poll=0.01)
     cpu, elapsed = cpu_used(cpu_before, h.cpu_seconds()), time.perf_counter() - started
-    traces, calls = await h.traces(sent)
+    calls, messages, requests = await h.recorded()
+    traces = trace_turns(sent, calls, messages, requests)
+    counts = delivery_counts(deliveries(sent, calls, messages, requests))
+    streams = await h.slack_api.get("/_devkit/streams")
+    counts["open_streams"] = len(streams) if isinstance(streams, list) else -1
+    rate_limited = (await h.slack_api.get("/_devkit/rate_limits")).get("rate_limited", {})
     problems = h.app.log.problems_since(problem_mark)
     ttft_ms, tps = h.options.ttft * 1000.0, h.options.tps
 
@@ -263,6 +272,8 @@ async def burst(h: Harness) -> ScenarioResult:
     xp = cross_process(traces)
     result.metrics = {
         "coaches": BURST_COACHES,
+        **counts,
+        "slack_429s_by_method": rate_limited,
         "first_text_beyond_ttft_ms": beyond_ttft,
         "complete_ms": complete,
         "model_time_ms": model_time,
@@ -279,8 +290,12 @@ async def burst(h: Harness) -> ScenarioResult:
         "app_problems": problems[:20],
     }
     result.rows = [
+        Row(
+            "streamed / post and edit / posted whole",
+            value=f"{counts['streamed']} / {counts['post_and_edit']} / {counts['posted_whole']}",
+        ),
         Row("first text at Slack − send − TTFT", beyond_ttft),
-        Row("reply complete (stopStream) − send", complete),
+        Row("reply complete (stop, update or post) − send", complete),
         Row("model time (fake finished − received)", model_time),
         Row("nominal model time (ttft + tokens/tps)", nominal),
         Row("overhead beyond model time (p95 − p95)", value=_fmt_ms(overhead)),
@@ -289,7 +304,16 @@ async def burst(h: Harness) -> ScenarioResult:
         Row("ack", acks),
         Row("CPU until the last reply", value=describe_cpu(cpu, elapsed)),
         Row("conversations.* reads", value=reads),
+        Row("Slack 429s answered, by method", value=rate_limited or "none"),
+        Row(
+            "coach-visible Slack errors / streams left open",
+            value=f"{counts['coach_visible_errors']} / {counts['open_streams']}",
+        ),
         Row("errors", value=result.metrics["errors"]),
+    ]
+    result.highlights = [
+        f"burst ({BURST_COACHES} coaches): {counts['streamed']} streamed, {counts['post_and_edit']} post and "
+        f"edit, {counts['posted_whole']} posted whole; first text beyond TTFT p95 {_p(beyond_ttft, 'p95')} ms"
     ]
     result.checks = [
         Check("burst first text beyond TTFT p95", _p(beyond_ttft, "p95"), 250.0),

@@ -9,18 +9,14 @@ beyond the model's own time; it reports how many replies streamed and how many w
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import time
-from collections import defaultdict
-from typing import Any
 
 from bench.harness import Check, Harness, Row, ScenarioError, ScenarioResult, wait_for_count, warm_up
 from bench.load import EventSender, PreparedEvent, Sent
 from bench.scenarios import FIRST_TEXT_TARGET_MS, _p, app_measures, cross_process, errors
 from bench.stats import ms, summarize
-from bench.traces import TurnTrace, trace_turns
-from devkit.fake_openai import last_user_text
+from bench.traces import TurnTrace, deliveries, delivery_counts, trace_turns
 
 WORKSPACE_COACHES = 200
 WORKSPACE_WINDOW_S = 60.0
@@ -59,7 +55,7 @@ async def workspace(h: Harness) -> ScenarioResult:
     rate_limited = (await h.slack_api.get("/_devkit/rate_limits")).get("rate_limited", {})
     streams = await h.slack_api.get("/_devkit/streams")
     traces = trace_turns(sent, calls, messages, requests)
-    delivery = _deliveries(sent, calls, messages, requests)
+    delivery = deliveries(sent, calls, messages, requests)
     problems = h.app.log.problems_since(problem_mark)
     streamed = [t for t in traces if delivery[t.sent.event.channel]["streamed"]]
     complete = summarize(ms(t.sent.sent_at, t.end_at) for t in traces)
@@ -70,9 +66,7 @@ async def workspace(h: Harness) -> ScenarioResult:
         "replies": len(traces),
         "complete": sum(1 for t in traces if t.complete),
         "intact": sum(1 for d in delivery.values() if d["intact"]),
-        "streamed": sum(1 for d in delivery.values() if d["streamed"]),
-        "posted_whole": sum(1 for d in delivery.values() if d["posted_whole"]),
-        "coach_visible_errors": sum(d["error_messages"] for d in delivery.values()),
+        **delivery_counts(delivery),
         "open_streams": len(streams) if isinstance(streams, list) else None,
     }
     result.metrics = {
@@ -84,6 +78,7 @@ async def workspace(h: Harness) -> ScenarioResult:
         "complete_beyond_model_ms": beyond_model,
         "model_time_ms": model_time,
         "streamed_cross_process": cross_process(streamed),
+        "cross_process": cross_process(traces),
         "app": app_measures(h.app.log.turns_since(log_mark)),
         "calls_over_bound_per_streamed_reply": summarize(calls_per_stream),
         "slack_429s_by_method": rate_limited,
@@ -93,11 +88,18 @@ async def workspace(h: Harness) -> ScenarioResult:
     streamed_xp = result.metrics["streamed_cross_process"]
     result.rows = [
         Row("replies complete / intact", value=f"{counts['complete']} / {counts['intact']} of {len(traces)}"),
-        Row("streamed / posted whole", value=f"{counts['streamed']} / {counts['posted_whole']}"),
+        Row(
+            "streamed / post and edit / posted whole",
+            value=f"{counts['streamed']} / {counts['post_and_edit']} / {counts['posted_whole']}",
+        ),
         Row("reply complete − send", complete),
         Row("reply complete − send − model time (per reply)", beyond_model),
         Row("model time (fake finished − received)", model_time),
         Row("streamed: model first token → first text", streamed_xp["model_first_token_to_first_text_ms"]),
+        Row(
+            "every reply: model first token → first text",
+            result.metrics["cross_process"]["model_first_token_to_first_text_ms"],
+        ),
         Row("Slack 429s answered, by method", value=rate_limited or "none"),
         Row("coach-visible Slack errors", value=counts["coach_visible_errors"]),
         Row("streams left open", value=counts["open_streams"]),
@@ -125,7 +127,8 @@ async def workspace(h: Harness) -> ScenarioResult:
     ]
     result.highlights = [
         f"workspace_{coaches} (Slack's tiers on): {counts['intact']}/{len(traces)} intact, "
-        f"{counts['streamed']} streamed, {counts['posted_whole']} posted whole; complete − model time "
+        f"{counts['streamed']} streamed, {counts['post_and_edit']} post and edit, "
+        f"{counts['posted_whole']} posted whole; complete − model time "
         f"p95 {_p(beyond_model, 'p95')} ms"
     ]
     return result
@@ -140,48 +143,3 @@ def _beyond_model(trace: TurnTrace) -> float | None:
     total = ms(trace.sent.sent_at, trace.end_at)
     model = ms(trace.model.received_at, trace.model.finished_at) if trace.model else None
     return None if total is None or model is None else total - model
-
-
-def _deliveries(
-    sent: list[Sent],
-    calls: list[dict[str, Any]],
-    messages: list[dict[str, Any]],
-    requests: list[dict[str, Any]],
-) -> dict[str, dict[str, Any]]:
-    """Per coach's DM: how the reply went out, whether it is the model's text exactly, its calls."""
-    replies = _replies_by_text(requests)
-    bot_text: dict[str, list[str]] = defaultdict(list)
-    for message in sorted(messages, key=lambda m: float(m["ts"])):
-        if message.get("bot_id") and message.get("thread_ts"):
-            bot_text[str(message["channel"])].append(str(message["text"]))
-    by_channel: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for call in calls:
-        by_channel[str((call.get("args") or {}).get("channel", ""))].append(call)
-    found = {}
-    for item in sent:
-        channel = item.event.channel
-        mine = [c for c in by_channel[channel] if str(c["method"]).startswith("chat.")]
-        started = [c for c in mine if c["method"] == "chat.startStream" and c.get("status") == 200]
-        stops = [c for c in mine if c["method"] == "chat.stopStream" and c.get("status") == 200]
-        expected = replies.get(item.event.text, "")
-        texts = bot_text[channel]
-        seconds = (float(stops[-1]["at"]) - float(started[0]["at"])) if started and stops else 0.0
-        found[channel] = {
-            "streamed": bool(started),
-            "posted_whole": not started and any(c["method"] == "chat.postMessage" for c in mine),
-            "intact": bool(expected) and "".join(texts) == expected,
-            "error_messages": sum(1 for t in texts if expected and t not in expected),
-            "calls": len(mine),
-            "allowed_calls": 2 + math.ceil(seconds),
-        }
-    return found
-
-
-def _replies_by_text(requests: list[dict[str, Any]]) -> dict[str, str]:
-    """The text the fake model served for each coach message it answered."""
-    texts: dict[str, str] = {}
-    for request in requests:
-        text = last_user_text(request.get("body") or {})
-        if text and request.get("reply") and int(request.get("status") or 0) == 200:
-            texts.setdefault(text, str(request["reply"]))
-    return texts

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.attachment_types import SUPPORTED_LABELS, human_size, kind_of
 from bot.config import Settings
 from bot.file_listing import format_listing, mrkdwn_escape
+from bot.reply_message import SLACK_ERRORS
 from bot.slack_files import SlackDownloadError, SlackFileIsLoginPage, stream_slack_file
 from bot.turn_values import CoachMessage, Surface
 from storage.attachments import AttachmentRecord, AttachmentStore, NewAttachment
@@ -53,8 +54,6 @@ LISTING_FAILED_TEXT = "Sorry, I couldn't look up this session's files just now. 
 SAVING_STATUS = "is reading your file…"
 SAVING_REACTION = "inbox_tray"
 SAVED_REACTION = "white_check_mark"
-
-SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError)
 
 
 class Error:

@@ -14,10 +14,9 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import aiohttp
 import openai
 from slack_bolt.context.set_status.async_set_status import AsyncSetStatus
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.attachments import AttachmentService, confirmation_text, problems_text
@@ -30,6 +29,7 @@ from bot.llm import CoachModel, StreamStats
 from bot.model_reply import Replier, ReplyWriterOptions
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
 from bot.reading import AttachmentReader, StoredFile
+from bot.reply_message import SLACK_ERRORS
 from bot.slack_budget import SlackRateBudget
 from bot.streaming import StreamingSupport, ThreadTarget
 from bot.timing import TurnTimings
@@ -56,8 +56,6 @@ HISTORY_LIMIT = 50
 ATTACHMENT_SHARE = 3
 TITLE_CHARS = 60
 THINKING_STATUS = "is thinking…"
-
-SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError)
 
 
 class CoachingService:

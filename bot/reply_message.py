@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 
 #: What a Slack call can raise: Slack's answer, the SDK's own errors, the network, a timeout
-#: (bot.coaching's turn boundary names the same four).
+#: (the one copy: bot.coaching's turn boundary and bot.attachments catch the same four).
 SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError)
 
 
@@ -50,6 +50,7 @@ class WriterStats:
     message_ts: list[str] = field(default_factory=list)
     streamed_parts: int = 0
     posted_parts: int = 0  # posted whole (the streaming budget was spent, or a stream was lost)
+    edited_parts: int = 0  # posted at the first text, then completed with chat.update
     # The coach was told in the thread that the reply is incomplete (a note closed the stream).
     coach_told: bool = False
 
@@ -59,7 +60,7 @@ class Mode(enum.Enum):
 
     STREAM = "stream"  # chat.startStream / appendStream / stopStream
     WHOLE = "whole"  # one chat.postMessage once the message is complete
-    EDIT = "edit"  # chat.postMessage, then chat.update (a workspace that cannot stream)
+    EDIT = "edit"  # chat.postMessage at the first text, then chat.update (see Part.one_edit)
 
 
 @dataclass
@@ -71,6 +72,9 @@ class Part:
     edit_ts: str | None = None
     last_edit: float = 0.0
     counted: bool = False  # counted among the workspace's open streams
+    # Streaming budget spent: the post and ONE chat.update at the end were paid for up front, and
+    # nothing is edited in between. (False: a workspace that cannot stream, edited once a second.)
+    one_edit: bool = False
     finished: bool = False
     _pieces: list[str] = field(default_factory=list)
     length: int = 0

@@ -1,4 +1,9 @@
-"""The two ways a reply's message is written without streaming, within the workspace's budget."""
+"""The two ways a reply's message is written without streaming, within the workspace's budget.
+
+Post and edit serves two cases: a workspace that cannot stream (edited at most once a second),
+and a reply that could not get a stream in a busy workspace (``Part.one_edit``: the first text at
+once, then a single chat.update when the message is complete, both paid for when it was chosen).
+"""
 
 from __future__ import annotations
 
@@ -46,16 +51,20 @@ class ThreadPoster:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def edit(self, part: Part, *, final: bool) -> None:
-        """Post the first text, then edit at most once a second; ``final`` always sends the last edit."""
+        """Post the first text, then edit at most once a second; ``final`` always sends the last edit.
+
+        A ``one_edit`` part is not edited until ``final``, and its post and last edit are paid for.
+        """
         if part.edit_ts is None:
-            part.edit_ts = await self._post(part.text)
+            part.edit_ts = await self._post(part.text, paid=part.one_edit)
         else:
             due = time.monotonic() - part.last_edit >= FALLBACK_UPDATE_INTERVAL
             if not part.unconfirmed:
                 return
             if final:
-                await self._budget.take(self._workspace, UPDATE)
-            elif not due or not self._budget.try_take(self._workspace, UPDATE):
+                if not part.one_edit:
+                    await self._budget.take(self._workspace, UPDATE)
+            elif part.one_edit or not due or not self._budget.try_take(self._workspace, UPDATE):
                 return
             self._stats.slack_calls += 1
             try:
@@ -69,8 +78,9 @@ class ThreadPoster:
         part.confirm()
         part.last_edit = time.monotonic()
 
-    async def _post(self, text: str) -> str:
-        await self._budget.take(self._workspace, POST_MESSAGE, channel=self._target.channel_id)
+    async def _post(self, text: str, *, paid: bool = False) -> str:
+        if not paid:
+            await self._budget.take(self._workspace, POST_MESSAGE, channel=self._target.channel_id)
         self._stats.slack_calls += 1
         self.mark_first_text()
         response = await self._client.chat_postMessage(

@@ -10,6 +10,20 @@ own rate-limit retry handler, reports them; it still does the waiting and the re
 
 Writers ask before they call: calls that may be skipped (an append, an edit) only
 take what is there; calls that must happen (a stop, a whole reply) wait for it.
+
+Bursts. Slack publishes each tier's floor and says it tolerates bursts above it
+("occasional bursts" for Tier 2, "sporadic bursts are welcome" for Tier 3,
+"generous burst behavior" for Tier 4) without a figure. The budget allows a burst
+of one minute's worth of each tier (20 stream starts and stops, 50 edits, 100
+appends), as the devkit emulator reads those pages: a quiet minute has left that
+much unspent. Being wrong costs little: a 429 empties the bucket for its
+Retry-After at once, a refused chat.startStream falls back to a post that is edited
+once at the end (no reply is lost, no wait), and a refused edit is retried by
+slack_sdk. Half a minute's worth (the earlier choice) had 50 coaches arriving at
+once in one workspace get 10 streams and 40 replies posted only when complete;
+with a minute's worth, about 20 stream and the rest show their first text at once
+(docs/PERFORMANCE.md has the figures). chat.postMessage's workspace-wide limit is
+not published, so its burst stays below the emulator's conservative 60.
 """
 
 from __future__ import annotations
@@ -49,12 +63,12 @@ class Limit:
 
 
 #: Slack's documented floors ("20+", "50+", "100+"): the budget never counts on more, and on
-#: bursts of half a minute's worth at most (Slack tolerates bursts but publishes no figure).
+#: bursts of one minute's worth (see the module docstring for why).
 SLACK_LIMITS: dict[str, Limit] = {
-    START_STREAM: Limit(per_minute=20, burst=10),  # Tier 2
-    STOP_STREAM: Limit(per_minute=20, burst=10),  # Tier 2
-    APPEND_STREAM: Limit(per_minute=100, burst=20),  # Tier 4
-    UPDATE: Limit(per_minute=50, burst=10),  # Tier 3
+    START_STREAM: Limit(per_minute=20, burst=20),  # Tier 2
+    STOP_STREAM: Limit(per_minute=20, burst=20),  # Tier 2
+    APPEND_STREAM: Limit(per_minute=100, burst=100),  # Tier 4
+    UPDATE: Limit(per_minute=50, burst=50),  # Tier 3
     # Special tier: ~1 a second per channel with short bursts, and a workspace-wide limit that Slack
     # does not publish; several hundred a minute is what it tolerates in practice.
     POST_MESSAGE: Limit(per_minute=300, burst=50),

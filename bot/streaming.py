@@ -14,9 +14,13 @@ ends) is written one of three ways:
   startStream and a stopStream to spare: a started stream can always be stopped.
   Open streams share the appendStream budget, so the flush interval widens as
   more of them run at once;
-- posted whole with chat.postMessage once the part is complete, when the
-  streaming budget is spent or Slack lost a stream. Nothing is refused for a
-  rate limit: the budget waits, slack_sdk's retry handler waits out a 429;
+- posted at its first text with chat.postMessage and completed with ONE
+  chat.update when it ends, when no stream can start but the budget has a post
+  and an update to spare (both taken at once, so the edit is never refused by
+  the budget): in a busy workspace the coach still sees text at once;
+- posted whole with chat.postMessage once the part is complete, when neither
+  fits or Slack lost a stream. Nothing is refused for a rate limit: the budget
+  waits, slack_sdk's retry handler waits out a 429;
 - posted and then edited with chat.update at most once a second, when the
   workspace cannot stream at all.
 
@@ -48,9 +52,10 @@ from bot.reply_message import (
     WriterStats,
     error_code,
 )
+from bot.reply_modes import StreamingSupport, choose_mode
 from bot.reply_parts import FENCE, find_break
 from bot.reply_posting import FALLBACK_UPDATE_INTERVAL, ThreadPoster
-from bot.slack_budget import APPEND_STREAM, START_STREAM, STOP_STREAM, SlackRateBudget
+from bot.slack_budget import APPEND_STREAM, STOP_STREAM, SlackRateBudget
 
 logger = logging.getLogger(__name__)
 
@@ -62,18 +67,6 @@ SLACK_TROUBLE_NOTE = (
     "\n\n_(Slack had trouble showing the rest of this reply. Your message is saved; please ask again.)_"
 )
 CUT_NOTE = "\n\n_(My reply was cut off here.)_"
-
-
-class StreamingSupport:
-    """Remembers, per process, that Slack refused streaming, so later replies skip it."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-
-    def disable(self, reason: str) -> None:
-        if self.enabled:
-            logger.warning("Slack streaming unavailable (%s); falling back to post and update", reason)
-        self.enabled = False
 
 
 class SlackReplyWriter:
@@ -237,15 +230,16 @@ class SlackReplyWriter:
             part.add(text)
         return ""
 
-    def _choose_mode(self, part: Part) -> None:
-        if not self._streaming.enabled:
-            part.mode = Mode.EDIT
-        elif not self._stream_was_lost and self._budget.try_take(self._workspace, START_STREAM, STOP_STREAM):
-            part.mode = Mode.STREAM
-            part.counted = True
-            self._budget.stream_opened(self._workspace)
-        else:
-            part.mode = Mode.WHOLE
+    def _choose_mode(self, part: Part, *, final: bool = False, may_stream: bool = True) -> None:
+        choose_mode(
+            part,
+            self._budget,
+            self._workspace,
+            self._target.channel_id,
+            streaming=self._streaming,
+            may_stream=may_stream and not self._stream_was_lost,
+            final=final,
+        )
 
     async def _end_part(self, text: str) -> None:
         """Finish the current message with ``text`` as its last words; the next text starts a new one."""
@@ -253,7 +247,7 @@ class SlackReplyWriter:
         if part.mode is None:
             if not text:
                 return
-            self._choose_mode(part)
+            self._choose_mode(part, final=True)
         part.add(text)
         if part.mode is Mode.STREAM:
             await self._stop(part, text)
@@ -279,8 +273,13 @@ class SlackReplyWriter:
             raise
         part.confirm()
 
-    async def _stream_failed(self, part: Part, code: str, error: SlackApiError) -> None:
-        """An append (or the start it began with) was refused: go on the way Slack still allows."""
+    async def _stream_failed(
+        self, part: Part, code: str, error: SlackApiError, *, final: bool = False
+    ) -> None:
+        """An append (or the start it began with) was refused: go on the way Slack still allows.
+
+        ``final``: the refused call was the stop that would have carried the whole message.
+        """
         if not part.started:
             self._release(part)
             part.stream = None
@@ -289,8 +288,10 @@ class SlackReplyWriter:
                 part.mode = Mode.EDIT
                 await self._edit(part, final=False)
                 return
-            if code in RATE_LIMITED:
-                part.mode = Mode.WHOLE  # posted once complete
+            if code in RATE_LIMITED:  # the first text in a post to edit once, or posted once complete
+                self._choose_mode(part, final=final, may_stream=False)
+                if part.mode is Mode.EDIT:
+                    await self._edit(part, final=False)
                 return
             raise error
         if code in STREAM_LOST:
@@ -312,7 +313,7 @@ class SlackReplyWriter:
             except SlackApiError as error:
                 code = error_code(error)
                 if not part.started:  # the stream never started: stop() began with startStream
-                    await self._stream_failed(part, code, error)
+                    await self._stream_failed(part, code, error, final=True)
                     await self._end_part_again(part)
                     return
                 if code in STREAM_LOST:
@@ -381,6 +382,7 @@ class SlackReplyWriter:
         await self._poster.edit(part, final=final)
         if final:
             self._finished(part, str(part.edit_ts))
+            self.stats.edited_parts += 1
 
     # ------------------------------------------------------------------ bookkeeping
 

@@ -210,8 +210,16 @@ class TurnLeases:
             recorded_stream, last_renewed = stream_ts, loop.time()
 
 
+#: SQLSTATE classes of a server going away or not yet back: 08 connection exception, 57 operator
+#: intervention (57P01 admin shutdown, 57P03 "the database system is starting up").
+_SERVER_AWAY_SQLSTATE_CLASSES = ("08", "57")
+
+
 def _connection_lost(error: BaseException) -> bool:
     """The database went away (worth a retry), as opposed to a statement it refused."""
     if isinstance(error, OSError | OperationalError | InterfaceError):
         return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    if not isinstance(error, DBAPIError):
+        return False
+    sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+    return error.connection_invalidated or sqlstate[:2] in _SERVER_AWAY_SQLSTATE_CLASSES

@@ -24,30 +24,48 @@ from devkit.fake_openai import FakeOpenAI
 from devkit.slack.rate_limits import Limit
 from devkit.slack_emulator import SlackEmulator
 from storage.conversations import ConversationStore
-from tests.fixtures.waiting import until
+from tests.fixtures.waiting import eventually, until
 
 TRIVIAL = {"chat.startStream": Limit(per_minute=1, burst=1)}
 FEW_APPENDS = {"chat.appendStream": Limit(per_minute=6, burst=1)}
 
 
 @pytest.mark.slack_rules(method_limits=TRIVIAL)
-def test_when_start_stream_is_throttled_the_replies_are_posted_whole_not_failed(
+def test_when_start_stream_is_throttled_the_coach_sees_the_first_text_at_once_and_one_edit_completes_it(
     slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
 ) -> None:
+    fake_openai.tokens_per_second = 20  # each reply streams for a second or so
+    reply = "A reply that takes the model a while to write, word after word after word."
     events = [slack_emulator.user_says(channel=f"D0COACH{n}", text=f"Coach {n} here") for n in range(3)]
 
-    replies = []
+    texts = []
     for event in events:  # one after another, so each sees what Slack answered the one before
+        fake_openai.queue_reply(reply)
         slack_emulator.send_event(coachbot.events_url, event)
-        replies.append(slack_emulator.wait_for_replies(event["channel"], event["ts"], count=1)[0])
+        slack_emulator.wait_for_replies(event["channel"], event["ts"], count=1)
+        texts.append(eventually(lambda e=event: complete_text(slack_emulator, e, reply), timeout=10))
 
-    assert all(r.text.startswith("Reply ") and "trouble" not in r.text for r in replies)
     assert [c.status for c in slack_emulator.calls_to("chat.startStream")] == [200, 429], (
         "the 429 paused chat.startStream for the workspace: the third reply did not try"
     )
-    posted = slack_emulator.calls_to("chat.postMessage")
-    assert [c.args["channel"] for c in posted] == ["D0COACH1", "D0COACH2"]
-    assert all(c.ok and "markdown_text" in c.args for c in posted)
+    posts = slack_emulator.calls_to("chat.postMessage")
+    assert [c.args["channel"] for c in posts] == ["D0COACH1", "D0COACH2"]
+    finished = sorted(r.finished_at for r in fake_openai.requests if r.finished_at is not None)
+    assert all(post.at < end for post, end in zip(posts, finished[1:], strict=True)), (
+        "the first text reached Slack before the model had finished"
+    )
+    updates = slack_emulator.calls_to("chat.update")
+    assert [(c.args["channel"], c.ok) for c in updates] == [("D0COACH1", True), ("D0COACH2", True)], (
+        "exactly one edit per reply completes it"
+    )
+    assert texts == [reply] * 3
+    assert not slack_emulator.open_streams()
+
+
+def complete_text(slack: SlackEmulator, event: dict[str, Any], reply: str) -> str | None:
+    """The thread's one reply once it reads ``reply`` in full."""
+    [message] = slack.replies_in(event["channel"], event["ts"])
+    return message.text if message.text == reply and not message.streaming else None
 
 
 @pytest.mark.slack_rules(method_limits=FEW_APPENDS)

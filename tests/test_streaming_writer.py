@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_slack_client
 from bot.config import Settings
-from bot.slack_budget import SLACK_LIMITS, START_STREAM, Limit, SlackRateBudget
+from bot.slack_budget import SLACK_LIMITS, START_STREAM, UPDATE, Limit, SlackRateBudget
 from bot.streaming import CUT_NOTE, SLACK_TROUBLE_NOTE, SlackReplyWriter, StreamingSupport, ThreadTarget
 from devkit.slack_emulator import Message, SlackEmulator
 from tests.fixtures.waiting import until
@@ -53,6 +53,13 @@ def writer_for(
         part_chars=part_chars,
         budget=budget,
     )
+
+
+def spent_budget(client: AsyncWebClient, *spent: str) -> SlackRateBudget:
+    """The workspace's budget with nothing left of ``spent`` for a minute."""
+    budget = SlackRateBudget({**SLACK_LIMITS, **{method: Limit(per_minute=1, burst=1) for method in spent}})
+    assert budget.try_take(client.token or "", *spent)
+    return budget
 
 
 def methods(slack: SlackEmulator) -> list[str]:
@@ -230,12 +237,27 @@ async def test_every_429_pauses_that_method_for_the_whole_workspace(
     assert (await posting)["ok"], "slack_sdk's retry handler still retries"
 
 
-async def test_when_start_stream_has_no_budget_the_reply_is_posted_whole(
+async def test_when_start_stream_has_no_budget_the_first_text_is_posted_and_one_edit_completes_it(
     slack_emulator: SlackEmulator, client: AsyncWebClient
 ) -> None:
-    spent = SlackRateBudget({**SLACK_LIMITS, START_STREAM: Limit(per_minute=1, burst=1)})
-    assert spent.try_take(client.token or "", START_STREAM)
-    writer = writer_for(client, spent)
+    writer = writer_for(client, spent_budget(client, START_STREAM))
+    writer.write("A reply ")
+    await until(lambda: thread_text(slack_emulator) == "A reply ")  # before the rest is written
+    writer.write("shown at once, ")
+    await asyncio.sleep(0.1)
+    writer.write("completed by one edit.")
+
+    stats = await writer.close()
+
+    assert methods(slack_emulator) == ["chat.postMessage", "chat.update"]
+    assert thread_text(slack_emulator) == "A reply shown at once, completed by one edit."
+    assert stats.edited_parts == 1 and stats.streamed_parts == 0 and stats.posted_parts == 0
+
+
+async def test_with_neither_a_stream_nor_an_edit_in_the_budget_the_reply_is_posted_whole(
+    slack_emulator: SlackEmulator, client: AsyncWebClient
+) -> None:
+    writer = writer_for(client, spent_budget(client, START_STREAM, UPDATE))
     writer.write("A reply ")
     await asyncio.sleep(0.1)
     writer.write("posted once complete.")
@@ -244,21 +266,34 @@ async def test_when_start_stream_has_no_budget_the_reply_is_posted_whole(
 
     assert methods(slack_emulator) == ["chat.postMessage"]
     assert thread_text(slack_emulator) == "A reply posted once complete."
-    assert stats.posted_parts == 1 and stats.streamed_parts == 0
+    assert stats.posted_parts == 1 and stats.streamed_parts == 0 and stats.edited_parts == 0
 
 
-async def test_a_start_stream_refused_for_its_rate_is_not_waited_for_but_posted_whole(
+async def test_a_reply_complete_before_its_first_text_went_out_is_posted_whole_without_an_edit(
+    slack_emulator: SlackEmulator, client: AsyncWebClient
+) -> None:
+    writer = writer_for(client, spent_budget(client, START_STREAM))
+    writer.write("All of it at once.")
+
+    await writer.close()
+
+    assert methods(slack_emulator) == ["chat.postMessage"]
+    assert thread_text(slack_emulator) == "All of it at once."
+
+
+async def test_a_start_stream_refused_for_its_rate_is_not_waited_for_but_posted_then_edited_once(
     slack_emulator: SlackEmulator, client: AsyncWebClient, budget: SlackRateBudget
 ) -> None:
     slack_emulator.fail("chat.startStream", error="ratelimited", status=429, retry_after=30)
     writer = writer_for(client, budget)
     writer.write("Still ")
-    await asyncio.sleep(0.1)
+    await until(lambda: thread_text(slack_emulator) == "Still ")
     writer.write("delivered.")
 
     await writer.close()
 
     assert thread_text(slack_emulator) == "Still delivered."
+    assert methods(slack_emulator) == ["chat.startStream", "chat.postMessage", "chat.update"]
     assert [c.status for c in slack_emulator.calls_to("chat.startStream")] == [429]
     assert budget.wait_time(client.token or "", "chat.startStream") > 20, "no stream starts meanwhile"
 
