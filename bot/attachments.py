@@ -19,7 +19,7 @@ import dataclasses
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -30,13 +30,11 @@ from bot.config import Settings
 from bot.file_listing import format_listing, mrkdwn_escape
 from bot.reply_message import SLACK_ERRORS
 from bot.slack_files import SlackDownloadError, SlackFileIsLoginPage, stream_slack_file
+from bot.turn_values import CoachMessage, Surface
 from storage.attachments import AttachmentRecord, AttachmentStore, NewAttachment
 from storage.caches import CountingTTLCache
 from storage.conversations import ConversationStore, SessionKey
 from storage.files import AttachmentTooLarge, FileStore, object_key
-
-if TYPE_CHECKING:
-    from bot.coaching import CoachMessage
 
 logger = logging.getLogger(__name__)
 
@@ -443,8 +441,6 @@ class AttachmentService:
         ephemeral refusal and no names or links. Returns False (nothing sent) for a channel
         thread the bot is not coaching in, which it stays out of.
         """
-        from bot.coaching import Surface  # the coaching module imports this one
-
         ephemeral = message.surface is Surface.CHANNEL
         try:
             session_id = await self._conversations.find_session_id(
@@ -519,8 +515,6 @@ class AttachmentService:
         cleared by the reply); elsewhere the coach's message gets a 📥 reaction while the file
         streams, swapped for ✅ once something is saved.
         """
-        from bot.coaching import Surface
-
         if message.surface is Surface.AGENT_PANEL:
             self._spawn(
                 client.assistant_threads_setStatus(

@@ -8,13 +8,10 @@ that streams for a minute holds no thread and no connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import enum
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import openai
@@ -25,20 +22,32 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.attachments import AttachmentService, confirmation_text, problems_text
 from bot.bystanders import tell_bystander_once
 from bot.config import Settings
-from bot.config_errors import is_config_error, openai_problem
+from bot.config_errors import openai_problem
 from bot.file_listing import is_files_command
 from bot.health import ConfigHealth
 from bot.llm import CoachModel, StreamStats
-from bot.mentions import MentionFilter
+from bot.model_reply import Replier, ReplyWriterOptions
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
 from bot.reading import AttachmentReader, StoredFile
 from bot.reply_message import SLACK_ERRORS
 from bot.slack_budget import SlackRateBudget
-from bot.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, WriterStats
-from bot.timing import TurnTiming, TurnTimings, elapsed_ms
+from bot.streaming import StreamingSupport, ThreadTarget
+from bot.timing import TurnTimings
+from bot.turn_files import file_context, turn_images
+from bot.turn_tasks import RunningTurns
+from bot.turn_values import (
+    NOT_STORED_TEXT,
+    NOTHING_TO_READ_TEXT,
+    RESTARTED_LEAD_IN,
+    SLACK_FAILED_TEXT,
+    STALE_STREAM_NOTE,
+    UNEXPECTED_TEXT,
+    CoachMessage,
+    Surface,
+    TurnOutcome,
+)
 from bot.turns import HeldLease, TurnLeases
 from storage.conversations import Bystander, ConversationStore, RecordedMessage, SessionKey
-from storage.turn_leases import ReplyToStore
 
 logger = logging.getLogger(__name__)
 
@@ -47,80 +56,6 @@ HISTORY_LIMIT = 50
 ATTACHMENT_SHARE = 3
 TITLE_CHARS = 60
 THINKING_STATUS = "is thinking…"
-
-
-class Surface(enum.StrEnum):
-    """Where the coach wrote: it decides how a session starts and what feedback Slack can show."""
-
-    DIRECT_MESSAGE = "dm"
-    CHANNEL = "channel"
-    AGENT_PANEL = "agent_panel"
-
-
-@dataclass(frozen=True)
-class CoachMessage:
-    """A coach's message, parsed from whichever Slack event carried it."""
-
-    team_id: str
-    channel_id: str
-    thread_ts: str
-    ts: str
-    user_id: str
-    text: str
-    surface: Surface
-    starts_session: bool
-    event_id: str | None = None
-    received_at: float | None = None
-    # Slack file objects of a file_share; empty for plain text (the hot path never looks further).
-    files: tuple[dict[str, Any], ...] = ()
-
-
-class TurnOutcome(enum.StrEnum):
-    REPLIED = "replied"
-    DUPLICATE = "duplicate"
-    NOT_A_SESSION = "not_a_session"
-    MODEL_FAILED = "model_failed"
-    SLACK_FAILED = "slack_failed"
-    NOT_STORED = "not_stored"
-    FAILED = "failed"
-    NOTHING_TO_READ = "nothing_to_read"
-    FILES_STORED = "files_stored"
-    FILES_LISTED = "files_listed"
-    QUEUED = "queued"  # stored; the turn already running in the session answers it next
-    NOT_THE_COACH = "not_the_coach"
-
-
-NOT_SET_UP_TEXT = (
-    "Sorry, I'm not set up correctly yet, so I can't answer. "
-    "The admins have been told. Your message is saved."
-)
-
-
-def failure_text(error: BaseException) -> str:
-    """A short, human explanation for the thread; never the raw error.
-
-    A configuration error (a refused key, an unknown model…) is not an outage: sending again
-    won't help, so the coach is told the bot isn't set up and that the admins know.
-    """
-    if is_config_error(error):
-        return NOT_SET_UP_TEXT
-    saved = "Your message is saved, so just send it again in a minute."
-    if isinstance(error, openai.RateLimitError):
-        return f"I'm getting too many requests right now and couldn't answer. {saved}"
-    if isinstance(error, openai.APITimeoutError):
-        return f"The coaching model took too long to answer. {saved}"
-    return f"The coaching model is unavailable right now. {saved}"
-
-
-INTERRUPTED_NOTE = "\n\n_(My reply was cut off. Your message is saved; please ask again.)_"
-NOTHING_TO_READ_TEXT = "I can only read text here. Tell me in a few words what you'd like to work on."
-EMPTY_REPLY_TEXT = "I don't have a good answer to that. Could you say a bit more about what you need?"
-UNEXPECTED_TEXT = "Sorry, something went wrong on my side. Your message is saved; please ask again."
-NOT_STORED_TEXT = "Sorry, I couldn't save that message, so I haven't answered it. Please send it again."
-#: Ends the reply a process was streaming when it died; the answer follows in a new message.
-STALE_STREAM_NOTE = "\n\n_(I was restarted here; my full answer follows.)_"
-#: Ahead of a reply that a turn cut off by a restart (a crash, a deploy) owed.
-RESTARTED_LEAD_IN = "_I was restarted before I could answer, so here is my answer now._\n\n"
 
 
 class CoachingService:
@@ -148,8 +83,6 @@ class CoachingService:
         self.streaming = streaming or StreamingSupport()
         # Slack's rate limits per workspace, shared by every reply (and told of every 429).
         self.slack_budget = slack_budget or SlackRateBudget()
-        # Told about each model call once it is over (stats, failed): metrics, not the token loop.
-        self._on_model_call = on_model_call
         # Files shared in a session, and the `files` listing; None runs coaching without them.
         self.attachments = attachments
         # Reads the session's files into the prompt (and indexes them for the intake).
@@ -158,11 +91,23 @@ class CoachingService:
         self.turns = turns
         # Where configuration errors are recorded (log, /readyz, /perf, the admins' DM).
         self.config_health: ConfigHealth | None = None
+        self._replier = Replier(
+            store=store,
+            model=model,
+            turns=turns,
+            timings=self.timings,
+            writer_options=ReplyWriterOptions(
+                streaming=self.streaming,
+                budget=self.slack_budget,
+                flush_interval=settings.stream_flush_interval_ms / 1000,
+                part_chars=settings.reply_part_chars,
+            ),
+            on_model_call=on_model_call,
+            on_model_error=self._note_config_problem,
+            on_slack_failure=self._tell_slack_failed,
+        )
         self._background: set[asyncio.Task[Any]] = set()
-        self._turn_tasks: set[asyncio.Task[Any]] = set()
-        self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._running = RunningTurns()
 
     async def handle_message(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
         """One whole turn. Never raises: every failure ends in a message to the coach or a log line."""
@@ -172,24 +117,15 @@ class CoachingService:
         self, turn: Coroutine[Any, Any, TurnOutcome], message: CoachMessage, client: AsyncWebClient
     ) -> TurnOutcome:
         """Count the turn in flight (for a graceful shutdown) and answer any failure."""
-        self._in_flight += 1
-        self._idle.clear()
-        task = asyncio.current_task()
-        if task is not None:
-            self._turn_tasks.add(task)
-        try:
-            return await turn
-        except Exception:
-            # The boundary of last resort: log (no message text) and still answer the coach.
-            logger.exception("Coaching turn failed (channel=%s)", message.channel_id)
-            self.timings.record_failure()
-            await self._post_quietly(client, _target_of(message), UNEXPECTED_TEXT)
-            return TurnOutcome.FAILED
-        finally:
-            self._turn_tasks.discard(task)  # type: ignore[arg-type]
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
+        with self._running.counting():
+            try:
+                return await turn
+            except Exception:
+                # The boundary of last resort: log (no message text) and still answer the coach.
+                logger.exception("Coaching turn failed (channel=%s)", message.channel_id)
+                self.timings.record_failure()
+                await self._post_quietly(client, _target_of(message), UNEXPECTED_TEXT)
+                return TurnOutcome.FAILED
 
     async def shut_down(self, grace: float) -> bool:
         """Graceful shutdown: start no new turn, let running ones finish within ``grace`` seconds,
@@ -201,7 +137,7 @@ class CoachingService:
             self.turns.accepting = False
         if await self.drain(grace):
             return True
-        running = [task for task in self._turn_tasks if not task.done()]
+        running = self._running.unfinished()
         logger.warning("Handing %d unfinished turn(s) to the owed-reply recovery", len(running))
         for task in running:
             task.cancel()
@@ -210,11 +146,7 @@ class CoachingService:
 
     async def drain(self, timeout: float) -> bool:
         """Wait for running turns to finish (graceful shutdown); True when all did."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
+        return await self._running.drain(timeout)
 
     async def _turn(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
         target = _target_of(message)
@@ -368,130 +300,17 @@ class CoachingService:
             references=references or (),
             images=images or (),
         )
-        return await self._reply(message, recorded, prompt, target, client)
+        return await self._replier.reply(message, recorded, prompt, target, client)
 
-    async def _reply(
-        self,
-        message: CoachMessage,
-        recorded: RecordedMessage,
-        prompt: list[dict[str, Any]],
-        target: ThreadTarget,
-        client: AsyncWebClient,
-    ) -> TurnOutcome:
-        writer = SlackReplyWriter(
-            client,
-            target,
-            streaming=self.streaming,
-            flush_interval=self._settings.stream_flush_interval_ms / 1000,
-            part_chars=self._settings.reply_part_chars,
-            budget=self.slack_budget,
-        )
-        self._begin_reply(recorded, writer)
-        stats = StreamStats()
-        mentions = MentionFilter()
-        reply: list[str] = []
-        outcome = TurnOutcome.REPLIED
-        try:
-            try:
-                async with contextlib.aclosing(self._model.stream_reply(prompt, stats)) as pieces:
-                    async for piece in pieces:
-                        safe = mentions.feed(piece)
-                        reply.append(safe)
-                        writer.write(safe)
-                tail = mentions.flush()
-                reply.append(tail)
-                note = stats.cut_off_note  # "" unless the model stopped short
-                writer.write(tail + note if _has_text(reply) else note.lstrip() or EMPTY_REPLY_TEXT)
-            except openai.APIError as error:
-                outcome = TurnOutcome.MODEL_FAILED
-                logger.warning(
-                    "Model call failed (session=%s, error=%s)", recorded.session_id, type(error).__name__
-                )
-                self._note_config_problem(error)
-                writer.write(INTERRUPTED_NOTE if _has_text(reply) else failure_text(error))
-            writer_stats = await writer.close()
-        except SLACK_ERRORS as error:
-            logger.warning(
-                "Slack call failed while replying (session=%s, error=%s)",
-                recorded.session_id,
-                _slack_error_name(error),
-            )
-            if not writer.stats.coach_told:  # else the reply already ends with a note saying so
-                await self._post_quietly(
-                    client, target, "Sorry, Slack had trouble showing my reply. Please ask again in a minute."
-                )
-            self.timings.record_failure()
-            await self._store_reply(recorded, "".join(reply), stats, None, message, failed=True)
-            return TurnOutcome.SLACK_FAILED
-        finally:
-            await writer.cut(INTERRUPTED_NOTE)  # ends a stream the turn leaves early (no-op once closed)
-            self._report_model_call(stats, failed=outcome is TurnOutcome.MODEL_FAILED)
-
-        await self._store_reply(
-            recorded, "".join(reply), stats, writer_stats, message, failed=outcome is not TurnOutcome.REPLIED
-        )
-        self._record_timing(
-            recorded.session_id, message, stats, writer_stats, failed=outcome is not TurnOutcome.REPLIED
-        )
-        return outcome
-
-    async def _store_reply(
-        self,
-        recorded: RecordedMessage,
-        text: str,
-        stats: StreamStats,
-        writer_stats: WriterStats | None,
-        message: CoachMessage,
-        *,
-        failed: bool,
+    async def _tell_slack_failed(
+        self, session_id: int, error: BaseException, target: ThreadTarget, client: AsyncWebClient, told: bool
     ) -> None:
-        first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
-        latency = elapsed_ms(message.received_at, stats.last_token_at)
-        latency_ms = round(latency) if latency is not None else None
-        note = "reply failed" if failed else None
-        if note is None and stats.cut_off_note:
-            note = f"reply cut off: {stats.finish_reason}"
-        held = self._held(recorded)
-        try:
-            if held is not None and self.turns is not None:
-                # The reply and the coach messages it answered, in one write.
-                reply = ReplyToStore(
-                    text=text,
-                    slack_ts=first_ts,
-                    prompt_tokens=stats.prompt_tokens,
-                    completion_tokens=stats.completion_tokens,
-                    latency_ms=latency_ms,
-                    note=note,
-                )
-                await self.turns.finish(held, reply)
-                return
-            if text:
-                await self._store.record_assistant_message(
-                    recorded.session_id,
-                    slack_ts=first_ts,
-                    text=text,
-                    prompt_tokens=stats.prompt_tokens,
-                    completion_tokens=stats.completion_tokens,
-                    latency_ms=latency_ms,
-                )
-            if note is not None:
-                await self._store.record_system_message(recorded.session_id, note)
-        except Exception:
-            logger.exception("Could not store the reply (session=%s)", recorded.session_id)
-
-    def _held(self, recorded: RecordedMessage) -> HeldLease | None:
-        """The lease this process holds on the reply's session, if it runs under one."""
-        return None if self.turns is None or not recorded.leased else self.turns.held.get(recorded.session_id)
-
-    def _begin_reply(self, recorded: RecordedMessage, writer: SlackReplyWriter) -> None:
-        """Let the session's lease record the reply's stream, and lead with "I was restarted" if due."""
-        held = self._held(recorded)
-        if held is None or self.turns is None:
-            return
-        self.turns.watch(held, writer)
-        if held.lead_in:
-            writer.write(held.lead_in)
-            held.lead_in = ""
+        """A Slack call failed mid-reply (bot.model_reply): log it, and tell the coach unless ``told``."""
+        logger.warning(
+            "Slack call failed while replying (session=%s, error=%s)", session_id, _slack_error_name(error)
+        )
+        if not told:  # else the reply already ends with a note saying so
+            await self._post_quietly(client, target, SLACK_FAILED_TEXT)
 
     async def _close_stale_stream(self, client: AsyncWebClient, target: ThreadTarget, ts: str) -> None:
         """End the reply a dead process left streaming, with a short note, before answering again."""
@@ -504,96 +323,27 @@ class CoachingService:
                 _slack_error_name(error),
             )
 
-    def _record_timing(
-        self, session_id: int, message: CoachMessage, stats: StreamStats, writer: WriterStats, *, failed: bool
-    ) -> None:
-        timing = TurnTiming(
-            event_to_model_ms=elapsed_ms(message.received_at, stats.request_sent_at),
-            first_token_to_slack_ms=elapsed_ms(stats.first_token_at, writer.first_text_sent_at),
-            last_token_to_final_ms=elapsed_ms(stats.last_token_at, writer.final_call_done_at),
-            model_ms=elapsed_ms(stats.request_sent_at, stats.last_token_at),
-            total_ms=elapsed_ms(message.received_at, writer.final_call_done_at),
-        )
-        if failed:
-            self.timings.record_failure()
-        else:
-            self.timings.record(timing)
-        logger.info(
-            "Turn done session=%s surface=%s event_to_model_ms=%s first_token_to_slack_ms=%s "
-            "last_token_to_final_ms=%s model_ms=%s completion_tokens=%s slack_calls=%s finish_reason=%s",
-            session_id,
-            message.surface.value,
-            timing.event_to_model_ms,
-            timing.first_token_to_slack_ms,
-            timing.last_token_to_final_ms,
-            timing.model_ms,
-            stats.completion_tokens,
-            writer.slack_calls,
-            stats.finish_reason,
-        )
-
-    def _note_config_problem(self, error: BaseException) -> None:
+    def _note_config_problem(self, error: openai.APIError) -> None:
         problem = openai_problem(error, model=self._settings.openai_model)
         if problem is not None and self.config_health is not None:
             self.config_health.record(problem)
 
-    def _report_model_call(self, stats: StreamStats, *, failed: bool) -> None:
-        if self._on_model_call is None:
-            return
-        try:
-            self._on_model_call(stats, failed)
-        except Exception:  # metrics must never break a turn
-            logger.exception("Recording the model call's metrics failed")
-
     async def _file_context(
         self, message: CoachMessage, recorded: RecordedMessage, turn_files: tuple[StoredFile, ...]
     ) -> tuple[list[Reference], list[ImageInput]]:
-        """Excerpts and images for the prompt; at once, without yielding, for a session without files."""
-        if self.reader is None or (recorded.attachment_count <= 0 and not turn_files):
-            return [], []
-        references, images = await asyncio.gather(
-            self._references(message, recorded, has_new_files=bool(turn_files)),
-            self._images(recorded, turn_files),
+        """Excerpts and images for the prompt (bot.turn_files), the excerpts within a share of the budget."""
+        budget = self._model.fit.prompt_budget(self._settings.context_token_budget)
+        return await file_context(
+            self.reader,
+            message,
+            recorded,
+            turn_files,
+            excerpt_budget=budget // ATTACHMENT_SHARE,
+            takes_images=self._settings.model_takes_images,
         )
-        return references, images
-
-    async def _references(
-        self, message: CoachMessage, recorded: RecordedMessage, *, has_new_files: bool
-    ) -> list[Reference]:
-        """Excerpts of the session's files for this message, within a share of the budget.
-
-        Only sessions with stored files ask (the count comes with the turn's own write), so a
-        session without files pays no query.
-        """
-        if self.reader is None or (recorded.attachment_count <= 0 and not has_new_files):
-            return []
-        try:
-            return await self.reader.context_for(
-                recorded.session_id,
-                message.text,
-                self._model.fit.prompt_budget(self._settings.context_token_budget) // ATTACHMENT_SHARE,
-            )
-        except Exception as error:  # the reply matters more than the excerpts: answer without them
-            logger.warning(
-                "Could not search the session's files (session=%s, error=%s)",
-                recorded.session_id,
-                type(error).__name__,
-            )
-            return []
 
     async def _images(self, recorded: RecordedMessage, files: tuple[StoredFile, ...]) -> list[ImageInput]:
-        """This turn's images as image input, when the configured model takes images."""
-        if self.reader is None or not files or not self._settings.model_takes_images:
-            return []
-        try:
-            return await self.reader.images_for(files)
-        except Exception as error:  # answer the words even if the pictures cannot come along
-            logger.warning(
-                "Could not read this turn's images (session=%s, error=%s)",
-                recorded.session_id,
-                type(error).__name__,
-            )
-            return []
+        return await turn_images(self.reader, recorded, files, takes_images=self._settings.model_takes_images)
 
     def _show_progress(
         self, message: CoachMessage, recorded: RecordedMessage, client: AsyncWebClient
@@ -629,10 +379,6 @@ class CoachingService:
                 target.channel_id,
                 _slack_error_name(error),
             )
-
-
-def _has_text(pieces: list[str]) -> bool:
-    return any(piece.strip() for piece in pieces)
 
 
 def _target_of(message: CoachMessage) -> ThreadTarget:

@@ -18,7 +18,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.coaching import RESTARTED_LEAD_IN, CoachingService, CoachMessage, Surface
+from bot.coaching import CoachingService
+from bot.turn_values import RESTARTED_LEAD_IN, CoachMessage, Surface
 from bot.turns import TurnLeases
 from storage.turn_leases import OwedTurn
 

@@ -26,9 +26,9 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, TextClause, bindparam, select, update
+from sqlalchemy import TextClause
 from sqlalchemy import text as sql_text
-from sqlalchemy.engine import Connection, Result
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.caches import CountingTTLCache
@@ -36,13 +36,11 @@ from storage.engine import SqliteWriter, dialect_insert, reads_without_transacti
 from storage.models import (
     TITLE_LENGTH,
     MessageType,
-    chat_messages,
-    coaching_sessions,
-    processed_events,
     utcnow,
 )
 from storage.turn_records import Bystander, HistoryMessage, RecordedMessage, SessionKey
-from storage.turn_sql import lease_claim_values, pg_turn_sql, slack_time
+from storage.turn_sql import pg_turn_sql, slack_time
+from storage.turn_write import STALE_SESSION, TurnWrite, history_rows, thread_params
 
 __all__ = ["Bystander", "ConversationStore", "HistoryMessage", "RecordedMessage", "SessionKey"]
 
@@ -53,15 +51,6 @@ SESSION_CACHE_MAXSIZE = 10_000
 
 
 T = TypeVar("T")
-
-
-def _history_rows(result: Result[Any]) -> list[HistoryMessage]:
-    """History query rows (newest first) as messages, oldest first."""
-    return [HistoryMessage(role=row.message_type, text=row.text) for row in reversed(result.all())]
-
-
-# Internal signal (compared by identity) that a known session id turned out to be gone.
-_STALE_SESSION = RecordedMessage(session_id=-1, message_id=-1, is_new_session=False)
 
 
 class ConversationStore:
@@ -90,57 +79,15 @@ class ConversationStore:
             else CountingTTLCache(SESSION_CACHE_MAXSIZE, SESSION_CACHE_TTL_SECONDS, name="sessions")
         )
 
-        s, m, e = coaching_sessions, chat_messages, processed_events
-        # Built once: executing the same statement object skips rebuilding it on the hot path,
-        # and values travel as parameters so the compiled form is cached.
-        self._select_session = select(s.c.id, s.c.user_id).where(
-            s.c.team_id == bindparam("team_id"),
-            s.c.channel_id == bindparam("channel_id"),
-            s.c.thread_ts == bindparam("thread_ts"),
-        )
-        self._create_session = (
-            insert(s)
-            .on_conflict_do_nothing(index_elements=[s.c.team_id, s.c.channel_id, s.c.thread_ts])
-            .returning(s.c.id)
-        )
-        # Matching the thread as well as the id validates a cached id for free: a deleted
-        # session updates no row, and the transaction is abandoned before anything is written.
-        # It counts the message as owed and takes a free lease, like the PostgreSQL statement.
-        self._touch_session = (
-            update(s)
-            .where(
-                s.c.id == bindparam("b_session_id"),
-                s.c.team_id == bindparam("b_team_id"),
-                s.c.channel_id == bindparam("b_channel_id"),
-                s.c.thread_ts == bindparam("b_thread_ts"),
-            )
-            .values(updated_at=bindparam("b_now"), **lease_claim_values())
-            .returning(
-                s.c.attachment_count,
-                s.c.user_id,
-                s.c.coach_seq,
-                s.c.answered_seq,
-                s.c.lease_stream_ts,
-                (s.c.lease_owner == bindparam("b_owner")).label("leased"),
-            )
-        )
-        self._claim_event = (
-            insert(e).on_conflict_do_nothing(index_elements=[e.c.team_id, e.c.event_id]).returning(e.c.id)
-        )
-        self._insert_message = (
-            insert(m).on_conflict_do_nothing(index_elements=[m.c.session_id, m.c.slack_ts]).returning(m.c.id)
-        )
-        self._insert_unposted_message = insert(m).returning(m.c.id)
-        self._select_message_by_ts = select(m.c.id).where(
-            m.c.session_id == bindparam("session_id"), m.c.slack_ts == bindparam("slack_ts")
-        )
-        # Served by idx_session_timestamp; id breaks ties between equal timestamps.
-        self._history = (
-            select(m.c.message_type, m.c.text)
-            .where(m.c.session_id == bindparam("session_id"))
-            .order_by(m.c.timestamp.desc(), m.c.id.desc())
-            .limit(bindparam("limit", type_=Integer))
-        )
+        # Built once (storage.turn_write): executing the same statement object skips rebuilding it.
+        turn = TurnWrite(insert)
+        self._select_session = turn.select_session
+        self._insert_message = turn.insert_message
+        self._insert_unposted_message = turn.insert_unposted_message
+        self._select_message_by_ts = turn.select_message_by_ts
+        self._history = turn.history
+        # SQLite (and any database without the one-statement turn): the write of a coach's message.
+        self._write_user_message = turn.write_user_message
         # PostgreSQL: the whole write of a coach's message in one statement, per (claim, start).
         self._pg_turn: dict[tuple[bool, bool], TextClause] | None = (
             {
@@ -166,7 +113,7 @@ class ConversationStore:
     async def session_coach(self, key: SessionKey) -> str | None:
         """The user whose session this thread is, or None when it is not one."""
         async with self._connection(autocommit=True) as conn:
-            row = (await conn.execute(self._select_session, _thread_params(key))).first()
+            row = (await conn.execute(self._select_session, thread_params(key))).first()
         return None if row is None else row.user_id
 
     async def record_user_message(
@@ -237,7 +184,7 @@ class ConversationStore:
                     lease_seconds=lease_seconds,
                 )
             )
-            if recorded is _STALE_SESSION:
+            if recorded is STALE_SESSION:
                 # The session was deleted since it was cached or looked up (e.g. by a retention
                 # purge). Forget it and decide once more from what the database holds now.
                 self.session_cache.pop(key)
@@ -325,7 +272,7 @@ class ConversationStore:
             return await self._read_history(conn, session_id, limit)
 
     async def _read_history(self, conn: AsyncConnection, session_id: int, limit: int) -> list[HistoryMessage]:
-        return _history_rows(await conn.execute(self._history, {"session_id": session_id, "limit": limit}))
+        return history_rows(await conn.execute(self._history, {"session_id": session_id, "limit": limit}))
 
     async def record_assistant_message(
         self,
@@ -408,120 +355,8 @@ class ConversationStore:
             await self._sqlite_writer.close()
 
     async def _select_session_id(self, conn: AsyncConnection, key: SessionKey) -> int | None:
-        row = (await conn.execute(self._select_session, _thread_params(key))).first()
+        row = (await conn.execute(self._select_session, thread_params(key))).first()
         return None if row is None else row.id
-
-    def _write_user_message(
-        self,
-        conn: Connection,
-        key: SessionKey,
-        session_id: int | None,
-        *,
-        user_id: str,
-        slack_ts: str,
-        text: str,
-        event_id: str | None,
-        title: str | None,
-        history_limit: int,
-        lease_owner: str | None = None,
-        lease_seconds: float = 30.0,
-    ) -> RecordedMessage | Bystander | None:
-        """The turn's write transaction; ``session_id`` None means find-or-create the session.
-
-        Synchronous so that it runs in one piece (see ``_run_write``). Returns ``_STALE_SESSION``
-        when the given session no longer exists. Returning without ``commit`` (every early
-        return) rolls everything back.
-        """
-        now = utcnow()
-        lease_until = now + timedelta(seconds=lease_seconds)
-        if event_id is not None:
-            claim = conn.execute(
-                self._claim_event, {"team_id": key.team_id, "event_id": event_id, "received_at": now}
-            )
-            if claim.first() is None:
-                return None  # this event was recorded before
-        is_new_session = False
-        attachment_count = 0
-        coach_seq, answered_seq, leased, stale_stream_ts = 1, 0, lease_owner is not None, None
-        if session_id is None:
-            created = conn.execute(
-                self._create_session,
-                {
-                    "team_id": key.team_id,
-                    "channel_id": key.channel_id,
-                    "thread_ts": key.thread_ts,
-                    "user_id": user_id,
-                    "is_active": True,
-                    "title": title[:TITLE_LENGTH] if title else None,
-                    "created_at": now,
-                    "updated_at": now,
-                    "coach_seq": 1,
-                    "lease_owner": lease_owner,
-                    "lease_expires_at": lease_until if lease_owner is not None else None,
-                },
-            )
-            session_id = created.scalar_one_or_none()
-            if session_id is not None:
-                is_new_session = True
-            else:  # the session exists (maybe a racing replica just committed it)
-                found = conn.execute(self._select_session, _thread_params(key))
-                session_id = found.one().id
-        if not is_new_session:
-            touched = conn.execute(
-                self._touch_session,
-                {
-                    "b_session_id": session_id,
-                    "b_team_id": key.team_id,
-                    "b_channel_id": key.channel_id,
-                    "b_thread_ts": key.thread_ts,
-                    "b_now": now,
-                    "b_owner": lease_owner,
-                    "b_until": lease_until,
-                },
-            )
-            touched_row = touched.first()
-            if touched_row is None:
-                return _STALE_SESSION
-            if touched_row.user_id != user_id:
-                return Bystander(session_id=session_id, coach_id=touched_row.user_id)
-            attachment_count = touched_row.attachment_count
-            coach_seq, answered_seq = touched_row.coach_seq, touched_row.answered_seq
-            leased, stale_stream_ts = bool(touched_row.leased), touched_row.lease_stream_ts
-        message = conn.execute(
-            self._insert_message,
-            {
-                "session_id": session_id,
-                "message_type": MessageType.USER.value,
-                "slack_ts": slack_ts,
-                "text": text,
-                "timestamp": slack_time(slack_ts, now),
-            },
-        )
-        message_id = message.scalar_one_or_none()
-        if message_id is None:
-            return None  # this Slack message is stored already, under another event id
-        history: tuple[HistoryMessage, ...] = ()
-        if history_limit > 0:
-            if is_new_session:  # nothing older to read
-                history = (HistoryMessage(role=MessageType.USER.value, text=text),)
-            else:
-                history = tuple(
-                    _history_rows(
-                        conn.execute(self._history, {"session_id": session_id, "limit": history_limit})
-                    )
-                )
-        conn.commit()
-        return RecordedMessage(
-            session_id=session_id,
-            message_id=message_id,
-            is_new_session=is_new_session,
-            history=history,
-            attachment_count=attachment_count,
-            coach_seq=coach_seq,
-            answered_seq=answered_seq,
-            leased=leased,
-            stale_stream_ts=stale_stream_ts,
-        )
 
     async def _insert_single_message(self, params: dict[str, Any]) -> int:
         """One INSERT (plus a lookup when the posted message is already stored)."""
@@ -541,7 +376,3 @@ class ConversationStore:
                 message_id = existing.scalar_one()
         conn.commit()
         return message_id
-
-
-def _thread_params(key: SessionKey) -> dict[str, str]:
-    return {"team_id": key.team_id, "channel_id": key.channel_id, "thread_ts": key.thread_ts}

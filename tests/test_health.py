@@ -9,9 +9,9 @@ import httpx2
 import openai
 import pytest
 
-from bot.coaching import NOT_SET_UP_TEXT, failure_text
 from bot.config_errors import method_of, openai_problem, slack_problem
 from bot.health import ConfigHealth, ConfigProblem
+from bot.turn_values import NOT_SET_UP_TEXT, failure_text
 from tests.fixtures.clock import FakeClock
 
 KEY = ConfigProblem("openai", "OPENAI_API_KEY", "401 invalid_api_key", "OpenAI refused the API key")

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine
 
-from bot.coaching import NOT_STORED_TEXT
 from bot.config import Settings
 from bot.logs import NOISY_LIBRARIES, configure_logging
 from bot.serve import BackgroundServer
+from bot.turn_values import NOT_STORED_TEXT
 from devkit import payloads
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator

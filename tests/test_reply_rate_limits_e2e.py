@@ -15,10 +15,11 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_slack_client
-from bot.coaching import INTERRUPTED_NOTE, UNEXPECTED_TEXT, CoachingService, CoachMessage, Surface
+from bot.coaching import CoachingService
 from bot.config import Settings
 from bot.llm import StreamStats, model_fit
 from bot.serve import BackgroundServer
+from bot.turn_values import INTERRUPTED_NOTE, UNEXPECTED_TEXT, CoachMessage, Surface
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack.rate_limits import Limit
 from devkit.slack_emulator import SlackEmulator
