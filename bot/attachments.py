@@ -28,7 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.attachment_types import SUPPORTED_LABELS, human_size, kind_of
 from bot.config import Settings
 from bot.file_listing import format_listing, mrkdwn_escape
-from bot.reply_message import SLACK_ERRORS
+from bot.reply_message import SLACK_ERRORS, best_effort, slack_error_name
 from bot.slack_files import SlackDownloadError, SlackFileIsLoginPage, stream_slack_file
 from bot.turn_values import CoachMessage, Surface
 from storage.attachments import AttachmentRecord, AttachmentStore, NewAttachment
@@ -293,9 +293,9 @@ class AttachmentService:
         except SlackApiError as error:
             if error.response.get("error") in _FILE_GONE_ERRORS:
                 return None
-            raise SlackDownloadError(f"files.info failed: {_error_name(error)}") from error
+            raise SlackDownloadError(f"files.info failed: {slack_error_name(error)}") from error
         except SLACK_ERRORS as error:
-            raise SlackDownloadError(f"files.info failed: {_error_name(error)}") from error
+            raise SlackDownloadError(f"files.info failed: {slack_error_name(error)}") from error
         info = response.get("file")
         return info if isinstance(info, Mapping) and info.get("id") else None
 
@@ -473,7 +473,7 @@ class AttachmentService:
                     channel=message.channel_id, thread_ts=message.thread_ts, text=text
                 )
         except SLACK_ERRORS as error:
-            logger.warning("Could not show the files listing: %s", _error_name(error))
+            logger.warning("Could not show the files listing: %s", slack_error_name(error))
         return True
 
     async def _listing_rows(self, session_id: int) -> tuple[AttachmentRecord, ...]:
@@ -529,16 +529,16 @@ class AttachmentService:
             async def swap() -> None:
                 with contextlib.suppress(*SLACK_ERRORS):
                     await added
-                await _best_effort(client.reactions_remove(name=SAVING_REACTION, **where))
+                await best_effort(client.reactions_remove(name=SAVING_REACTION, **where))
                 if stored:
-                    await _best_effort(client.reactions_add(name=SAVED_REACTION, **where))
+                    await best_effort(client.reactions_add(name=SAVED_REACTION, **where))
 
             self._spawn(swap())
 
         return done
 
     def _spawn(self, call: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.create_task(_best_effort(call))
+        task = asyncio.create_task(best_effort(call))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
@@ -550,7 +550,7 @@ class AttachmentService:
             logger.error(
                 "Could not tell the coach about an attachment (channel=%s, error=%s)",
                 channel,
-                _error_name(error),
+                slack_error_name(error),
             )
 
     async def close(self) -> None:
@@ -639,16 +639,3 @@ def _names(names: Sequence[str]) -> str:
 def _chain_names(error: BaseException) -> str:
     cause = error.__cause__
     return f"{type(error).__name__}<-{type(cause).__name__}" if cause is not None else type(error).__name__
-
-
-def _error_name(error: BaseException) -> str:
-    if isinstance(error, SlackApiError):
-        return f"{type(error).__name__}:{error.response.get('error')}"
-    return type(error).__name__
-
-
-async def _best_effort(call: Any) -> None:
-    try:
-        await call
-    except SLACK_ERRORS as error:
-        logger.debug("Optional Slack call failed: %s", _error_name(error))

@@ -16,7 +16,6 @@ from typing import Any
 
 import openai
 from slack_bolt.context.set_status.async_set_status import AsyncSetStatus
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.attachments import AttachmentService, confirmation_text, problems_text
@@ -29,7 +28,7 @@ from bot.llm import CoachModel, StreamStats
 from bot.model_reply import Replier, ReplyWriterOptions
 from bot.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
 from bot.reading import AttachmentReader, StoredFile
-from bot.reply_message import SLACK_ERRORS
+from bot.reply_message import SLACK_ERRORS, best_effort, slack_error_name
 from bot.slack_budget import SlackRateBudget
 from bot.streaming import StreamingSupport, ThreadTarget
 from bot.timing import TurnTimings
@@ -307,7 +306,7 @@ class CoachingService:
     ) -> None:
         """A Slack call failed mid-reply (bot.model_reply): log it, and tell the coach unless ``told``."""
         logger.warning(
-            "Slack call failed while replying (session=%s, error=%s)", session_id, _slack_error_name(error)
+            "Slack call failed while replying (session=%s, error=%s)", session_id, slack_error_name(error)
         )
         if not told:  # else the reply already ends with a note saying so
             await self._post_quietly(client, target, SLACK_FAILED_TEXT)
@@ -320,7 +319,7 @@ class CoachingService:
             logger.info(
                 "Could not close a stale reply stream (channel=%s, error=%s)",
                 target.channel_id,
-                _slack_error_name(error),
+                slack_error_name(error),
             )
 
     def _note_config_problem(self, error: openai.APIError) -> None:
@@ -366,7 +365,7 @@ class CoachingService:
             )
 
     def _spawn(self, call: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(_best_effort(call))
+        task = asyncio.create_task(best_effort(call))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -377,22 +376,9 @@ class CoachingService:
             logger.error(
                 "Could not tell the coach about a failure (channel=%s, error=%s)",
                 target.channel_id,
-                _slack_error_name(error),
+                slack_error_name(error),
             )
 
 
 def _target_of(message: CoachMessage) -> ThreadTarget:
     return ThreadTarget(message.channel_id, message.thread_ts, message.team_id, message.user_id)
-
-
-async def _best_effort(call: Coroutine[Any, Any, Any]) -> None:
-    try:
-        await call
-    except SLACK_ERRORS as error:
-        logger.debug("Optional Slack call failed: %s", _slack_error_name(error))
-
-
-def _slack_error_name(error: BaseException) -> str:
-    if isinstance(error, SlackApiError):
-        return f"{type(error).__name__}:{error.response.get('error')}"
-    return type(error).__name__

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -13,6 +16,21 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 #: What a Slack call can raise: Slack's answer, the SDK's own errors, the network, a timeout
 #: (the one copy: bot.coaching's turn boundary and bot.attachments catch the same four).
 SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, asyncio.TimeoutError)
+
+
+def slack_error_name(error: BaseException) -> str:
+    """An error for a log line: its class, and Slack's error code when Slack answered (never text)."""
+    if isinstance(error, SlackApiError):
+        return f"{type(error).__name__}:{error.response.get('error')}"
+    return type(error).__name__
+
+
+async def best_effort(call: Awaitable[Any]) -> None:
+    """Await an optional Slack call (a status, a reaction); its failure is only worth a DEBUG line."""
+    try:
+        await call
+    except SLACK_ERRORS as error:
+        logging.getLogger(__name__).debug("Optional Slack call failed: %s", slack_error_name(error))
 
 
 # Errors that mean "this workspace or token cannot stream": use post + update.
