@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from bench.database import temporary_database
-from bot.chunking import Chunk
+from bot.attachments.chunking import Chunk
 from storage.attachment_text import AttachmentTextIndex
 from storage.engine import create_db_engine
 from storage.migrate import upgrade_database
@@ -48,7 +48,7 @@ QUERIES = {
     "no useful words": "what do you think of this?",
 }
 RUNS = 50
-LIMIT = 18  # what a 4,000-token share asks for (bot.reading)
+LIMIT = 18  # what a 4,000-token share asks for (bot.attachments.reading)
 
 
 class Text:

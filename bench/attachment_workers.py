@@ -84,7 +84,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
 def _tuned_store(endpoint: str) -> Any:
     """The app's own store, from build_file_store (which also fixes glibc's mmap threshold)."""
-    from bot.config import Settings
+    from bot.assembly.config import Settings
     from storage.files import build_file_store
 
     return build_file_store(Settings(s3_bucket=BUCKET, s3_endpoint_url=endpoint))
@@ -103,7 +103,7 @@ def _default_store(endpoint: str) -> Any:
 def _streamed(args: argparse.Namespace) -> dict[str, Any]:
     import aiohttp
 
-    from bot.slack_files import stream_slack_file
+    from bot.attachments.slack_files import stream_slack_file
 
     store = _tuned_store(args.endpoint) if args.worker == "tuned" else _default_store(args.endpoint)
     config = store.transfer_config
@@ -142,7 +142,7 @@ def _streamed(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _put_object(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.config import Settings
+    from bot.assembly.config import Settings
     from storage.files import build_s3_client
 
     client = build_s3_client(Settings(s3_bucket=BUCKET, s3_endpoint_url=args.endpoint))
@@ -179,7 +179,7 @@ def _put_object(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _reference(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.config import Settings
+    from bot.assembly.config import Settings
     from storage.files import build_s3_client
 
     client = build_s3_client(Settings(s3_bucket=BUCKET, s3_endpoint_url=args.endpoint))

@@ -1,6 +1,6 @@
 """The attachments bench's ``serve`` mode: one large ``file_share`` event through ``coachbot serve``.
 
-The product's own path, in production shape: ``python -m bot.cli serve`` in its own process
+The product's own path, in production shape: ``python -m bot.assembly.cli serve`` in its own process
 (SQLite, S3 on moto's server, the Slack emulator's Web API and file server), a Slack-signed
 ``file_share`` event POSTed to ``/slack/events``, and the intake doing the rest — the file's
 metadata check, the download from ``url_private_download``, the multipart upload, the row, the

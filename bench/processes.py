@@ -319,7 +319,7 @@ def start_coachbot(
     app_root: Path = REPO_ROOT,
     extra_env: dict[str, str] | None = None,
 ) -> HttpApp:
-    """``python -m bot.cli serve`` as in production: it migrates the database itself on start.
+    """``python -m bot.assembly.cli serve`` as in production: it migrates the database itself on start.
 
     ``app_root``: run the app from another checkout (e.g. a ``git worktree`` of an earlier
     commit), with this one's harness, to measure a change before and after. ``extra_env``: more
@@ -338,7 +338,9 @@ def start_coachbot(
         LOG_LEVEL="INFO",
         **(extra_env or {}),
     )
-    return _start_http_app(registry, "coachbot", _python("-m", "bot.cli", "serve"), env, port, app_root)
+    return _start_http_app(
+        registry, "coachbot", _python("-m", "bot.assembly.cli", "serve"), env, port, app_root
+    )
 
 
 def start_floor_app(registry: ProcessRegistry, slack: DevkitServer) -> HttpApp:

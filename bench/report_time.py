@@ -1,7 +1,7 @@
 """Hand-run timing of the weekly report over a big database (holds no tests; pytest collects nothing).
 
 Seeds 100k sessions / 1M messages with ``bench.seed`` (60 days of history, so a week holds about
-an eighth of it), then times ``bot.report.build_weekly_report`` exactly as the scheduled job runs
+an eighth of it), then times ``bot.operations.report.build_weekly_report`` exactly as the scheduled job runs
 it (the jobs' own synchronous engine), and the chart on top::
 
     .venv/bin/python -m bench.report_time                            # SQLite, then PostgreSQL
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from bench.database import temporary_database
 from bench.seed import SeedSpec, seed_database
-from bot.report import build_weekly_report, render_chart
+from bot.operations.report import build_weekly_report, render_chart
 from jobs.database import create_jobs_engine
 from storage.migrate import upgrade_database
 

@@ -48,7 +48,7 @@ MESSAGE_GAP_SECONDS = 150.0  # between two messages of a session, unless it is l
 RECENT_MARGIN_SECONDS = 3600.0  # no seeded message is newer than an hour before seeding
 ACTIVE_DAYS = 14  # sessions quiet for longer are mostly closed
 BATCH_ROWS = 50_000
-TITLE_CHARS = 60  # as bot.coaching stores titles
+TITLE_CHARS = 60  # as bot.conversation.coaching stores titles
 _MIX = 2654435761  # Knuth's multiplicative hash, to spread session numbers over users and channels
 
 _USER_LINES = (

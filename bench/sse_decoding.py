@@ -5,9 +5,9 @@ read as a loaded network delivers them, through three readers over the same ``ht
 
 - ``lines``: the reader coachbot had before issue 9 (``aiter_lines``, keep ``data:`` lines,
   ``json.loads``), which broke on multi-line events and on ``"error": null``;
-- ``sdk``: the SDK's own ``AsyncStream`` (its ``SSEDecoder`` with ``bot.llm.SpecSSEDecoder``'s
+- ``sdk``: the SDK's own ``AsyncStream`` (its ``SSEDecoder`` with ``bot.conversation.llm.SpecSSEDecoder``'s
   two spec rules, ``[DONE]`` and error handling) yielding the chunks as dicts
-  (``cast_to=object``), what ``bot.llm`` uses now;
+  (``cast_to=object``), what ``bot.conversation.llm`` uses now;
 - ``sdk_pydantic``: the same with a ``ChatCompletionChunk`` object per chunk (the SDK's default).
 
 Rounds alternate between the readers so the machine's noise falls on all alike; the median of
@@ -29,7 +29,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from bot.llm import CoachClient
+from bot.conversation.llm import CoachClient
 
 REQUEST = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
 

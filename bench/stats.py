@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 
-from bot.timing import percentile
+from bot.operations.timing import percentile
 
 Summary = dict[str, float | int | None]
 

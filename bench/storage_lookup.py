@@ -9,7 +9,7 @@ through the real ``ConversationStore`` on the app's engine:
   interleaved in one run so the machine's noise falls on both alike;
 - the session cache's hit rate when a day of coaching traffic is replayed on a virtual clock,
   at the configured TTL and at longer ones;
-- the weekly report's generation time (``bot.report.build_weekly_report``), when it exists.
+- the weekly report's generation time (``bot.operations.report.build_weekly_report``), when it exists.
 
 It prints the query plans too, and writes ``bench/results/large_db_<backend>.json``::
 
@@ -54,7 +54,7 @@ from storage.conversations import (
 from storage.engine import create_db_engine, sync_url
 from storage.migrate import upgrade_database
 
-HISTORY_LIMIT = 50  # as bot.coaching reads it
+HISTORY_LIMIT = 50  # as bot.conversation.coaching reads it
 TEXT = "Let's talk about how the feedback conversation went and what you would change next time. " * 2
 REPLAY_TTLS = (SESSION_CACHE_TTL_SECONDS, 300.0, 3600.0)
 
@@ -406,15 +406,15 @@ async def cache_replay(url: str, seeded: SeedResult, coaches: int) -> dict:
 
 
 def weekly_report(url: str, runs: int = 3) -> dict | None:
-    """``bot.report.build_weekly_report`` over the seeded week(s), when the module exists."""
+    """``bot.operations.report.build_weekly_report`` over the seeded week(s), when the module exists."""
     try:
-        report = importlib.import_module("bot.report")
+        report = importlib.import_module("bot.operations.report")
     except ImportError as error:
         print(f"  weekly report: not measured ({error})")
         return None
     build = getattr(report, "build_weekly_report", None)
     if build is None:
-        print("  weekly report: not measured (bot.report has no build_weekly_report)")
+        print("  weekly report: not measured (bot.operations.report has no build_weekly_report)")
         return None
     engine = create_engine(sync_url(url))
     samples = []

@@ -1,1 +1,1 @@
-"""``python -m coachbot``: the same command as ``coachbot`` (bot.cli); the code lives in bot/."""
+"""``python -m coachbot``: the same command as ``coachbot`` (bot.assembly.cli); the code lives in bot/."""

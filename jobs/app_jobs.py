@@ -1,4 +1,4 @@
-"""Which jobs the app runs, wired to the Runtime's services; started by ``bot.app.build_runtime``.
+"""Which jobs the app runs, wired to the Runtime's services; started by ``bot.assembly.app.build_runtime``.
 
 - ``cache_cleanup`` every CACHE_CLEANUP_MINUTES, in every replica (each has its own caches);
 - ``weekly_report`` on REPORT_DAY_OF_WEEK at REPORT_TIME in REPORT_TIMEZONE, once across replicas;
@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.config import Settings, SettingsError
-from bot.report import WeeklyReport, post_weekly_report
+from bot.assembly.config import Settings, SettingsError
+from bot.operations.report import WeeklyReport, post_weekly_report
 from jobs import claims
 from jobs.cache_cleanup import expire_caches
 from jobs.database import create_jobs_engine
@@ -32,7 +32,7 @@ from jobs.scheduler import JobScheduler
 from jobs.weekly_report import WeeklyReportJob
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.assembly.app import Runtime
 
 logger = logging.getLogger(__name__)
 

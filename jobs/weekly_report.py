@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from bot.report import WeeklyReport, build_weekly_report, render_chart
+from bot.operations.report import WeeklyReport, build_weekly_report, render_chart
 from jobs import claims
 
 logger = logging.getLogger(__name__)

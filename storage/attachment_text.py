@@ -46,7 +46,7 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 class ChunkLike(Protocol):
-    """A piece of a file's text (``bot.chunking.Chunk``)."""
+    """A piece of a file's text (``bot.attachments.chunking.Chunk``)."""
 
     @property
     def ordinal(self) -> int: ...

@@ -322,7 +322,7 @@ class SqliteWriter:
     transaction runs as one synchronous function, and writers queue for the thread, which is
     what SQLite allows anyway: one writer at a time. An in-memory database cannot be shared
     with a second engine, so its transactions queue on a lock and run on the app's own engine.
-    Stores on the same database share one writer (``bot.app`` hands it on).
+    Stores on the same database share one writer (``bot.assembly.app`` hands it on).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
-from bot.config import Settings
+from bot.assembly.config import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import urllib.request
 from typing import Any
 
-from bot.agent_panel import GREETING, SUGGESTED_PROMPTS
-from bot.coaching import THINKING_STATUS
-from bot.serve import BackgroundServer
+from bot.assembly.serve import BackgroundServer
+from bot.conversation.agent_panel import GREETING, SUGGESTED_PROMPTS
+from bot.conversation.coaching import THINKING_STATUS
 from devkit import payloads
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.config import Settings
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url

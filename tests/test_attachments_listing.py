@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.attachment_types import human_size
-from bot.config import Settings
-from bot.file_listing import format_listing
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
+from bot.attachments.attachment_types import human_size
+from bot.attachments.file_listing import format_listing
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import RecordedCall, SlackEmulator
 from storage.attachments import AttachmentRecord

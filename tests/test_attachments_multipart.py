@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from bot.serve import BackgroundServer
+from bot.assembly.serve import BackgroundServer
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url
 from storage.files import s3_transfer_config

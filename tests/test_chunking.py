@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from bot.chunking import MAX_CHARS, OVERLAP_CHARS, TARGET_CHARS, Chunk, chunk_text
+from bot.attachments.chunking import MAX_CHARS, OVERLAP_CHARS, TARGET_CHARS, Chunk, chunk_text
 
 
 def sentences(n: int, start: int = 0) -> str:

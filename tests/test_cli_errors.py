@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.serve import free_port
+from bot.assembly.serve import free_port
 from devkit.slack_emulator import SlackEmulator
 from storage.migrate import head_revision
 
@@ -103,7 +103,7 @@ def test_a_bad_report_timezone(serve_env: dict[str, str]) -> None:
     assert one_error_line(done) == "REPORT_TIMEZONE 'Mars/Olympus' is not a known timezone"
 
 
-@pytest.mark.parametrize("module", ["coachbot", "bot.cli"])
+@pytest.mark.parametrize("module", ["coachbot", "bot.assembly.cli"])
 def test_version(module: str) -> None:
     done = coachbot("--version", env={}, module=module)
 

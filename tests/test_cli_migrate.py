@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from bot.cli import main
+from bot.assembly.cli import main
 from storage.engine import sync_url
 from storage.migrate import upgrade_database
 

@@ -60,7 +60,7 @@ def seed_two_days(database_url: str) -> None:
 
 def coachbot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "report", *args],
+        [sys.executable, "-m", "bot.assembly.cli", "report", *args],
         env={**os.environ, "LOG_LEVEL": "INFO", **env},
         cwd=cwd,
         capture_output=True,

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bot.serve import free_port
+from bot.assembly.serve import free_port
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 
@@ -48,7 +48,10 @@ def test_serve_migrates_answers_slack_and_shuts_down_cleanly(
     env.pop("DATABASE_URL", None)
     fake_openai.queue_reply("Served by the real entry point.")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-m", "bot.assembly.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         url = f"http://127.0.0.1:{port}"

@@ -15,9 +15,9 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.config import Settings
-from bot.mentions import WORD_JOINER
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
+from bot.conversation.mentions import WORD_JOINER
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Settings
-from bot.llm import CUT_OFF_NOTES
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
+from bot.conversation.llm import CUT_OFF_NOTES
 from devkit.fake_openai import FakeOpenAI
 from devkit.openai_rules import count_prompt_tokens
 from devkit.slack_emulator import SlackEmulator

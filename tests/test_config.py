@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.config import Settings, SettingsError
+from bot.assembly.config import Settings, SettingsError
 
 
 def test_defaults_are_usable_for_local_development() -> None:

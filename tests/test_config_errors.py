@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
-from bot.serve import BackgroundServer
-from bot.turn_values import NOT_SET_UP_TEXT
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
+from bot.conversation.turn_values import NOT_SET_UP_TEXT
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator, SlackError
 from tests.fixtures.app import converse, get_json

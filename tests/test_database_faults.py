@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Settings
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.migrate import upgrade_database

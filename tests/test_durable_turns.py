@@ -11,7 +11,7 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from bot.turn_values import RESTARTED_LEAD_IN, STALE_STREAM_NOTE
+from bot.conversation.turn_values import RESTARTED_LEAD_IN, STALE_STREAM_NOTE
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url

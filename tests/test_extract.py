@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.extract import (
+from bot.attachments.extract import (
     Extraction,
     FileKind,
     decode_text,

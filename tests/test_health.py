@@ -9,9 +9,9 @@ import httpx2
 import openai
 import pytest
 
-from bot.config_errors import method_of, openai_problem, slack_problem
-from bot.health import ConfigHealth, ConfigProblem
-from bot.turn_values import NOT_SET_UP_TEXT, failure_text
+from bot.conversation.turn_values import NOT_SET_UP_TEXT, failure_text
+from bot.operations.config_errors import method_of, openai_problem, slack_problem
+from bot.operations.health import ConfigHealth, ConfigProblem
 from tests.fixtures.clock import FakeClock
 
 KEY = ConfigProblem("openai", "OPENAI_API_KEY", "401 invalid_api_key", "OpenAI refused the API key")
@@ -78,7 +78,7 @@ def test_a_problem_is_logged_once_then_once_an_hour(
     health = ConfigHealth(clock=clock)
     announced: list[ConfigProblem] = []
     health.on_announce = announced.append
-    caplog.set_level(logging.ERROR, logger="bot.health")
+    caplog.set_level(logging.ERROR, logger="bot.operations.health")
 
     for _ in range(50):
         health.record(KEY)

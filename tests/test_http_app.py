@@ -2,8 +2,8 @@
 
 from starlette.middleware.gzip import GZipMiddleware
 
-from bot.config import Settings
-from bot.server import create_http_app
+from bot.assembly.config import Settings
+from bot.assembly.server import create_http_app
 
 
 def test_responses_over_500_bytes_are_gzipped_at_level_6() -> None:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.config import Settings
+from bot.assembly.config import Settings
 from jobs.app_jobs import start_app_scheduler
 from storage.caches import CacheRegistry
 from tests.fixtures.clock import FakeClock

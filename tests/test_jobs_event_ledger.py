@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
-from bot.config import Settings
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
 from jobs.database import create_jobs_engine
 from jobs.event_ledger import prune_processed_events
 from storage.models import processed_events

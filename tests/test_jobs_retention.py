@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import Engine, create_engine, func, insert, select
 
-from bot.config import Settings
+from bot.assembly.config import Settings
 from jobs.app_jobs import start_app_scheduler
 from jobs.retention import purge_idle_sessions
 from storage.engine import sync_url

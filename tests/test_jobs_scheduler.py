@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.config import Settings, SettingsError
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings, SettingsError
+from bot.assembly.serve import BackgroundServer
 from jobs.app_jobs import report_schedule, start_app_scheduler
 from jobs.scheduler import JobScheduler, skipped
 

@@ -15,9 +15,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, create_engine, insert, select
 
-from bot.config import Settings
-from bot.report import WeeklyReport, post_weekly_report
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
+from bot.operations.report import WeeklyReport, post_weekly_report
 from devkit.slack_emulator import SlackEmulator
 from jobs import claims
 from jobs.database import create_jobs_engine

@@ -8,8 +8,8 @@ import openai
 import pytest
 from openai._streaming import SSEDecoder
 
-from bot.config import Settings
-from bot.llm import CoachModel, SpecSSEDecoder, StreamStats, _read_chunk, cut_off_note
+from bot.assembly.config import Settings
+from bot.conversation.llm import CoachModel, SpecSSEDecoder, StreamStats, _read_chunk, cut_off_note
 from devkit.fake_openai import FakeOpenAI
 from devkit.openai_rules import count_prompt_tokens
 

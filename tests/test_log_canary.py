@@ -17,10 +17,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine
 
-from bot.config import Settings
-from bot.logs import NOISY_LIBRARIES, configure_logging
-from bot.serve import BackgroundServer
-from bot.turn_values import NOT_STORED_TEXT
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
+from bot.conversation.turn_values import NOT_STORED_TEXT
+from bot.operations.logs import NOISY_LIBRARIES, configure_logging
 from devkit import payloads
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator

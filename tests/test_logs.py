@@ -3,7 +3,7 @@
 import logging
 import sys
 
-from bot.logs import RedactSecrets, redact, safe_error
+from bot.operations.logs import RedactSecrets, redact, safe_error
 
 
 def test_slack_and_openai_credentials_are_blanked() -> None:
@@ -57,7 +57,7 @@ def test_a_database_error_shows_the_drivers_class_and_sqlstate_not_the_row() -> 
 
 
 def test_our_own_and_system_errors_keep_their_message() -> None:
-    from bot.config import SettingsError
+    from bot.assembly.config import SettingsError
 
     assert (
         safe_error(SettingsError("REPORT_TIME must be HH:MM")) == "SettingsError: REPORT_TIME must be HH:MM"

@@ -25,7 +25,7 @@ from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import
 from slack_sdk.web import async_chat_stream
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.agent_panel import SUGGESTED_PROMPTS
+from bot.conversation.agent_panel import SUGGESTED_PROMPTS
 from devkit.slack.scopes import METHOD_SCOPES as EMULATOR_METHOD_SCOPES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.mentions import WORD_JOINER, MentionFilter, neutralize_mentions
+from bot.conversation.mentions import WORD_JOINER, MentionFilter, neutralize_mentions
 
 J = WORD_JOINER
 

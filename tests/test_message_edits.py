@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.serve import BackgroundServer
+from bot.assembly.serve import BackgroundServer
 from devkit import payloads
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
@@ -45,12 +45,12 @@ def send(slack: SlackEmulator, server: BackgroundServer, event: dict[str, Any]) 
 
 @pytest.fixture
 def edit_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="bot.message_edits")
+    caplog.set_level(logging.INFO, logger="bot.conversation.message_edits")
     return caplog
 
 
 def outcomes(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "bot.message_edits"]
+    return [r.getMessage() for r in caplog.records if r.name == "bot.conversation.message_edits"]
 
 
 def test_an_edited_message_is_sent_to_the_model_with_its_new_text(

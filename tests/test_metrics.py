@@ -9,8 +9,8 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from bot.llm import StreamStats
-from bot.metrics import Metrics, RollingWindow, timed
+from bot.conversation.llm import StreamStats
+from bot.operations.metrics import Metrics, RollingWindow, timed
 from storage.conversations import ConversationStore, SessionKey
 from storage.engine import create_db_engine
 from tests.fixtures.clock import FakeClock
@@ -99,7 +99,7 @@ def test_a_model_call_is_read_from_its_stream_stats():
 
 def test_a_slow_listener_logs_one_line_with_its_name_and_duration(caplog: pytest.LogCaptureFixture):
     metrics = Metrics(slow_request_ms=100)
-    caplog.set_level(logging.WARNING, logger="bot.metrics")
+    caplog.set_level(logging.WARNING, logger="bot.operations.metrics")
 
     metrics.record_listener("handle_direct_message", 150.0, own_ms=150.0, failed=False)
     metrics.record_listener("handle_direct_message", 50.0, own_ms=50.0, failed=False)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot.config import Settings, SettingsError
-from bot.model_fit import ModelFit, is_reasoning_model, known_limits
+from bot.assembly.config import Settings, SettingsError
+from bot.conversation.model_fit import ModelFit, is_reasoning_model, known_limits
 
 
 @pytest.mark.parametrize("model", ["o1", "o1-mini", "o3-mini", "o4-mini", "gpt-5", "gpt-5-mini", "GPT-5.1"])

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.config import Settings
-from bot.perf import REFUSAL, USAGE
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
+from bot.operations.perf import REFUSAL, USAGE
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.app import converse

@@ -13,8 +13,8 @@ from typing import TypeVar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import Settings
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
 from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.app import converse
 from tests.fixtures.waiting import eventually

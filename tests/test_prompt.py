@@ -1,6 +1,6 @@
 """The model sees the system prompt and as much recent history as the budget allows."""
 
-from bot.prompt import IMAGE_TOKENS, build_messages, estimate_messages_tokens, estimate_tokens
+from bot.conversation.prompt import IMAGE_TOKENS, build_messages, estimate_messages_tokens, estimate_tokens
 from storage.conversations import HistoryMessage
 
 

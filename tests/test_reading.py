@@ -1,7 +1,7 @@
 """The coach reads attachments: files are indexed once, and each turn gets the relevant excerpts.
 
 The reader runs on a real database (SQLite and PostgreSQL) and a real local file store; the
-prompt tests are plain unit tests of ``bot.prompt``.
+prompt tests are plain unit tests of ``bot.conversation.prompt``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.prompt import (
+from bot.attachments.reading import MAX_IMAGE_BYTES, AttachmentReader, image_type
+from bot.conversation.prompt import (
     IMAGE_TOKENS,
     REFERENCES_INTRO,
     ImageInput,
@@ -23,7 +24,6 @@ from bot.prompt import (
     build_messages,
     estimate_tokens,
 )
-from bot.reading import MAX_IMAGE_BYTES, AttachmentReader, image_type
 from storage.attachment_text import AttachmentTextIndex
 from storage.conversations import ConversationStore, HistoryMessage, SessionKey
 from storage.files import FileStore, LocalFileStore

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
-from bot.prompt import REFERENCES_INTRO
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
+from bot.conversation.prompt import REFERENCES_INTRO
 from devkit.fake_openai import FakeOpenAI, image_urls
 from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.app import converse

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from bot.config import Settings
-from bot.reply_parts import FENCE
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
+from bot.delivery.reply_parts import FENCE
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
 from tests.fixtures.app import wait_until_whole

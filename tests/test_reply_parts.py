@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.reply_parts import PartBreak, find_break
+from bot.delivery.reply_parts import PartBreak, find_break
 
 
 def split_all(text: str, size: int, hard: int) -> list[str]:

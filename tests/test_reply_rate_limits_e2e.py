@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import build_slack_client
-from bot.coaching import CoachingService
-from bot.config import Settings
-from bot.llm import StreamStats, model_fit
-from bot.serve import BackgroundServer
-from bot.turn_values import INTERRUPTED_NOTE, UNEXPECTED_TEXT, CoachMessage, Surface
+from bot.assembly.app import build_slack_client
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
+from bot.conversation.coaching import CoachingService
+from bot.conversation.llm import StreamStats, model_fit
+from bot.conversation.turn_values import INTERRUPTED_NOTE, UNEXPECTED_TEXT, CoachMessage, Surface
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack.rate_limits import Limit
 from devkit.slack_emulator import SlackEmulator

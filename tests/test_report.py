@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, create_engine, insert
 
-from bot.report import build_weekly_report, percentile, render_chart, report_text, report_window
+from bot.operations.report import build_weekly_report, percentile, render_chart, report_text, report_window
 from storage.engine import sync_url
 from storage.models import attachments, chat_messages, coaching_sessions
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.server import malformed_reason
+from bot.assembly.server import malformed_reason
 
 
 @pytest.mark.parametrize(

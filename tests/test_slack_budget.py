@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack_budget import (
+from bot.delivery.slack_budget import (
     APPEND_STREAM,
     POST_MESSAGE,
     START_STREAM,

@@ -2,8 +2,13 @@
 
 import pytest
 
-from bot.slack_events import coach_message, is_from_a_person, mentions_user, strip_leading_mention
-from bot.turn_values import Surface
+from bot.conversation.slack_events import (
+    coach_message,
+    is_from_a_person,
+    mentions_user,
+    strip_leading_mention,
+)
+from bot.conversation.turn_values import Surface
 
 
 @pytest.mark.parametrize("subtype", [None, "file_share", "thread_broadcast", "me_message"])

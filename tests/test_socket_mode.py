@@ -8,8 +8,8 @@ import time
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config import Settings
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 

@@ -10,7 +10,7 @@ from psycopg import sql
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.chunking import Chunk
+from bot.attachments.chunking import Chunk
 from storage.attachment_text import FALLBACK_CHUNKS, AttachmentTextIndex, fts5_query, search_terms
 from storage.engine import create_db_engine
 from storage.migrate import upgrade_database

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import create_engine, insert
 
-from bot.config import Settings
-from bot.serve import BackgroundServer
+from bot.assembly.config import Settings
+from bot.assembly.serve import BackgroundServer
 from storage.engine import sync_url
 from storage.files import (
     MULTIPART_CHUNKSIZE,

@@ -14,10 +14,16 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import build_slack_client
-from bot.config import Settings
-from bot.slack_budget import SLACK_LIMITS, START_STREAM, UPDATE, Limit, SlackRateBudget
-from bot.streaming import CUT_NOTE, SLACK_TROUBLE_NOTE, SlackReplyWriter, StreamingSupport, ThreadTarget
+from bot.assembly.app import build_slack_client
+from bot.assembly.config import Settings
+from bot.delivery.slack_budget import SLACK_LIMITS, START_STREAM, UPDATE, Limit, SlackRateBudget
+from bot.delivery.streaming import (
+    CUT_NOTE,
+    SLACK_TROUBLE_NOTE,
+    SlackReplyWriter,
+    StreamingSupport,
+    ThreadTarget,
+)
 from devkit.slack_emulator import Message, SlackEmulator
 from tests.fixtures.waiting import until
 

@@ -10,8 +10,8 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from bot.bystanders import BYSTANDER_TEXT
-from bot.serve import BackgroundServer
+from bot.assembly.serve import BackgroundServer
+from bot.conversation.bystanders import BYSTANDER_TEXT
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url

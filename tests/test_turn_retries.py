@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.turns import _connection_lost
+from bot.conversation.turns import _connection_lost
 
 
 class DriverError(Exception):

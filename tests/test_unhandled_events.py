@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-from bot.serve import BackgroundServer
+from bot.assembly.serve import BackgroundServer
 from devkit.slack_emulator import SlackEmulator
 
 

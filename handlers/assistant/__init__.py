@@ -8,8 +8,8 @@ from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.message_edits import is_edit_or_deletion
-from bot.metrics import timed
+from bot.conversation.message_edits import is_edit_or_deletion
+from bot.operations.metrics import timed
 from handlers.assistant.thread_context_changed import handle_thread_context_changed
 from handlers.assistant.thread_started import handle_thread_started
 from handlers.assistant.user_message import handle_user_message

@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.metrics import timed
+from bot.operations.metrics import timed
 from handlers.events.app_home_opened import (
     acknowledge_home_tab_opened,
     handle_messages_tab_opened,

@@ -5,8 +5,8 @@ from typing import Any
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_events import coach_message, is_from_a_person
-from bot.turn_values import Surface
+from bot.conversation.slack_events import coach_message, is_from_a_person
+from bot.conversation.turn_values import Surface
 
 
 async def handle_app_mention(

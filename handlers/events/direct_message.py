@@ -9,8 +9,8 @@ from typing import Any
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_events import coach_message, is_from_a_person
-from bot.turn_values import Surface
+from bot.conversation.slack_events import coach_message, is_from_a_person
+from bot.conversation.turn_values import Surface
 
 
 async def is_top_level_direct_message(event: dict[str, Any]) -> bool:

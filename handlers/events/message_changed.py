@@ -4,7 +4,7 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.message_edits import edited_message
+from bot.conversation.message_edits import edited_message
 
 
 async def handle_message_changed(

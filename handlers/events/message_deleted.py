@@ -4,7 +4,7 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.message_edits import deleted_message
+from bot.conversation.message_edits import deleted_message
 
 
 async def handle_message_deleted(

@@ -9,8 +9,8 @@ from typing import Any
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_events import coach_message, is_from_a_person, mentions_user
-from bot.turn_values import Surface
+from bot.conversation.slack_events import coach_message, is_from_a_person, mentions_user
+from bot.conversation.turn_values import Surface
 
 
 async def is_reply_in_a_channel_thread(event: dict[str, Any], context: AsyncBoltContext) -> bool:

@@ -28,7 +28,7 @@ def _database_url() -> str:
     """The URL to migrate: given by the caller, else the ini file, else the app's settings."""
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if not url:
-        from bot.config import Settings
+        from bot.assembly.config import Settings
 
         url = Settings.from_env().database_url
     return sync_url(url)

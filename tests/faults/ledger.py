@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, inspect, text
 
-from bot.turn_values import NOT_STORED_TEXT, STALE_STREAM_NOTE
+from bot.conversation.turn_values import NOT_STORED_TEXT, STALE_STREAM_NOTE
 from devkit.slack_emulator import Message, SlackEmulator
 from storage.engine import sync_url
 

@@ -1,0 +1,1 @@
+"""Putting the app together: settings, the Bolt app, the ASGI server and the CLI."""

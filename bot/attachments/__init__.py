@@ -1,0 +1,1 @@
+"""Files shared in a session: intake to the file store, reading, extraction, chunking, listing."""

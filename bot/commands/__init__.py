@@ -1,0 +1,1 @@
+"""Slash commands that several capabilities share, such as ``/coach``."""

@@ -1,0 +1,1 @@
+"""What operators and admins see: metrics, /perf, Prometheus, health, the weekly report."""

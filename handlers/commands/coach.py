@@ -1,0 +1,23 @@
+"""/coach <subcommand>: ack at once, then the router in bot/commands/coach.py answers."""
+
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+
+async def handle_coach(
+    ack: AsyncAck,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    await ack()
+    router = context.get("coach_command")
+    if router is None:  # an app assembled without it (some tests)
+        await respond(response_type="ephemeral", text="/coach is not available on this server.")
+        return
+    await router.answer(command, respond=respond, client=client, context=context)
