@@ -119,6 +119,11 @@ class Settings:
     shutdown_grace_seconds: float = 30.0
     turn_lease_seconds: float = 20.0
     recovery_interval_seconds: float = 10.0
+    # Memory across sessions (issue 12): a session with no message for this long is wrapped up
+    # by a job, and a new session's context gives the coach's memory up to 1/memory_share of
+    # CONTEXT_TOKEN_BUDGET.
+    session_idle_hours: float = 24.0
+    memory_share: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -177,6 +182,8 @@ class Settings:
             shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),
             turn_lease_seconds=_float(env, "TURN_LEASE_SECONDS", 20.0),
             recovery_interval_seconds=_float(env, "RECOVERY_INTERVAL_SECONDS", 10.0),
+            session_idle_hours=_float(env, "SESSION_IDLE_HOURS", 24.0),
+            memory_share=_int(env, "MEMORY_SHARE", 5) or 5,
         )
 
     def with_overrides(self, **changes: object) -> Settings:
