@@ -8,6 +8,8 @@
   replicas;
 - ``event_ledger_prune`` daily at 03:45 in REPORT_TIMEZONE: delivery claims older than a week
   (idempotent, so every replica runs it);
+- ``idle_wrap_up`` every 10 minutes when the Runtime has memory: sessions without a message for
+  SESSION_IDLE_HOURS are wrapped up, by one replica per ten-minute slot;
 - ``attachment_retry`` every 10 minutes when the Runtime has an attachments service with
   ``retry_failed``, in every replica (the service claims the rows it retries).
 """
@@ -27,6 +29,7 @@ from jobs import claims
 from jobs.cache_cleanup import expire_caches
 from jobs.database import create_jobs_engine
 from jobs.event_ledger import prune_processed_events
+from jobs.idle_wrap_up import SLOT_MINUTES, IdleWrapUpJob
 from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
 from jobs.weekly_report import WeeklyReportJob
@@ -43,6 +46,8 @@ REPORT_RETRY_CHECK_MINUTES = 1
 #: The chart upload is three Slack calls; with slack_sdk's retries this is generous.
 POST_TIMEOUT_SECONDS = 120.0
 FILE_DELETE_TIMEOUT_SECONDS = 60.0
+#: A batch of idle wrap-ups: each is one model call and one Slack post.
+IDLE_WRAP_TIMEOUT_SECONDS = 300.0
 
 
 def report_schedule(settings: Settings) -> tuple[str, int, int]:
@@ -135,6 +140,25 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
         hour=PURGE_HOUR,
         minute=LEDGER_PRUNE_MINUTE,
     )
+
+    memory = getattr(runtime, "memory", None)
+    if memory is not None:
+        client = runtime.slack_client
+
+        def wrap_idle(cutoff: datetime) -> int:
+            return scheduler.run_on_loop(
+                memory.wrap_up_idle(cutoff, client), timeout=IDLE_WRAP_TIMEOUT_SECONDS
+            )
+
+        idle = IdleWrapUpJob(
+            engine, idle_hours=settings.session_idle_hours, claimed_by=claimed_by, wrap=wrap_idle
+        )
+        scheduler.add_interval_job(
+            "idle_wrap_up",
+            lambda: idle.run(now()),
+            minutes=SLOT_MINUTES,
+            timeout_seconds=IDLE_WRAP_TIMEOUT_SECONDS + 60,
+        )
 
     retry_failed = getattr(getattr(runtime, "attachments", None), "retry_failed", None)
     if callable(retry_failed):

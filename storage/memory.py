@@ -189,6 +189,19 @@ class MemoryStore:
 
         return await self._write(claim)
 
+    async def latest_active_session(self, coach: Coach) -> int | None:
+        """The coach's newest active session (``idx_user_active_updated``: active sessions, newest first)."""
+        s = coaching_sessions
+        statement = (
+            select(s.c.id)
+            .where(s.c.user_id == coach.user_id, s.c.is_active.is_(True), s.c.team_id == coach.team_id)
+            .order_by(s.c.updated_at.desc())
+            .limit(1)
+        )
+        async with self._reads.connect() as conn:
+            row = (await conn.execute(statement)).first()
+        return None if row is None else int(row[0])
+
     async def transcript(self, session_id: int, *, limit: int) -> list[HistoryMessage]:
         """The session's newest ``limit`` messages of the coach and the bot, oldest first."""
         m = chat_messages

@@ -42,6 +42,9 @@ from bot.delivery.slack_budget import (
     BudgetedRateLimitRetryHandler,
     SlackRateBudget,
 )
+from bot.memory.assembly import build_memory
+from bot.memory.commands import MemoryCommands
+from bot.memory.service import MemoryService
 from bot.operations.admin_alerts import AdminAlerts
 from bot.operations.admins import AdminCheck
 from bot.operations.config_errors import SlackConfigWatch
@@ -94,6 +97,7 @@ class Runtime:
     alerts: AdminAlerts | None = None
     edits: MessageEditService | None = None
     recovery: OwedReplyRecovery | None = None
+    memory: MemoryService | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -112,6 +116,8 @@ class Runtime:
         await self.model.close()
         if self.edits is not None:  # before the store: it shares the store's SQLite writer
             await self.edits.close()
+        if self.memory is not None:
+            await self.memory.store.close()
         await self.store.close()
         if self.attachments is not None:  # before the Slack session: its feedback calls use it
             await self.attachments.close()
@@ -191,6 +197,8 @@ def build_bolt_app(
     edits: MessageEditService | None = None,
     agent_panel: AgentPanel | None = None,
     coach_command: CoachCommand | None = None,
+    memory: MemoryService | None = None,
+    memory_commands: MemoryCommands | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context."""
     panel = agent_panel or AgentPanel()
@@ -210,6 +218,8 @@ def build_bolt_app(
         context["edits"] = edits
         context["agent_panel"] = panel
         context["coach_command"] = router
+        context["memory"] = memory
+        context["memory_commands"] = memory_commands
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
         if context.get("received_at") is None:
@@ -262,6 +272,9 @@ async def build_runtime(settings: Settings) -> Runtime:
     await warm_pool(engine)
     store = ConversationStore(engine, session_cache=caches.get("sessions"))
     model = CoachModel.from_settings(settings)
+    memory, memory_commands = build_memory(settings, engine, store, model, cache=caches.get("memory"))
+    router = CoachCommand()
+    memory_commands.register(router)
     files = build_file_store(settings, on_transfer=metrics.on_transfer)
     turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
     coaching = CoachingService(
@@ -271,6 +284,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         on_model_call=_model_calls_reported(metrics, health),
         turns=turns,
         slack_budget=SlackRateBudget(None if settings.slack_rate_budget else {}),
+        memory=memory,
     )
     coaching.config_health = health
     client = build_slack_client(settings, health, coaching.slack_budget)
@@ -293,7 +307,16 @@ async def build_runtime(settings: Settings) -> Runtime:
     edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
     agent_panel = AgentPanel.on_database(engine, store.sqlite_writer)
     bolt = build_bolt_app(
-        settings, client, coaching, metrics=metrics, perf=perf, edits=edits, agent_panel=agent_panel
+        settings,
+        client,
+        coaching,
+        metrics=metrics,
+        perf=perf,
+        edits=edits,
+        agent_panel=agent_panel,
+        coach_command=router,
+        memory=memory,
+        memory_commands=memory_commands,
     )
     runtime = Runtime(
         settings=settings,
@@ -312,6 +335,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         readiness=Readiness(settings, engine=engine, health=health, session=client.session),
         alerts=alerts,
         edits=edits,
+        memory=memory,
     )
     runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
     runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed

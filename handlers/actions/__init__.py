@@ -1,0 +1,18 @@
+"""Interactivity: buttons (block_actions) and modal submissions (view_submission)."""
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.memory.blocks import COMMITMENT_DONE_ACTION, DELETE_ACTION, EDIT_ACTION, EDIT_VIEW, WRAP_UP_ACTION
+from bot.operations.metrics import timed
+from handlers.actions.commitment_done import handle_commitment_done
+from handlers.actions.memory_delete import handle_memory_delete
+from handlers.actions.memory_edit import handle_memory_edit, handle_memory_edit_submitted
+from handlers.actions.wrap_up import handle_wrap_up
+
+
+def register(app: AsyncApp) -> None:
+    app.action(WRAP_UP_ACTION)(timed(handle_wrap_up))
+    app.action(COMMITMENT_DONE_ACTION)(timed(handle_commitment_done))
+    app.action(EDIT_ACTION)(timed(handle_memory_edit))
+    app.action(DELETE_ACTION)(timed(handle_memory_delete))
+    app.view(EDIT_VIEW)(timed(handle_memory_edit_submitted))
