@@ -26,6 +26,7 @@ from devkit.slack.assistant import AssistantMixin
 from devkit.slack.chat import ChatMixin
 from devkit.slack.faults import FaultsMixin
 from devkit.slack.files import FilesMixin
+from devkit.slack.interactivity import InteractivityMixin
 from devkit.slack.manifest import REPOSITORY_MANIFEST, read_manifest
 from devkit.slack.rate_limits import RateLimited, RateLimiter
 from devkit.slack.records import Handler, RecordedCall, ResponseUrlPost, SlackError
@@ -35,7 +36,9 @@ from devkit.slack.socket_mode import SocketModeMixin
 from devkit.slack.workspace import WorkspaceMixin
 
 
-class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin):
+class SlackEmulator(
+    ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin, InteractivityMixin
+):
     """Slack Web API + Events API sender on 127.0.0.1. ``start()`` it, or use it as a context manager."""
 
     def __init__(
@@ -80,6 +83,7 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
         self._setup_faults()
         self._setup_files()
         self._setup_sender()
+        self._setup_interactivity()
         self._setup_socket_mode()
         self._setup_streams()
         self._setup_assistant(
@@ -109,6 +113,7 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
             "files.info": self._files_info,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
+            "views.open": self._views_open,
         }
 
     # ----------------------------------------------------------------- lifecycle
