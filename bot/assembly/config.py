@@ -218,7 +218,7 @@ class Settings:
             problems.append(f"SESSION_IDLE_HOURS must be more than 0, got {self.session_idle_hours}")
         if not 1 < self.memory_share <= 100:
             problems.append(
-                f"MEMORY_SHARE must be between 2 and 100 (memory gets 1/N), got {self.memory_share}"
+                f"MEMORY_SHARE must be between 2 and 100, got {self.memory_share}"
             )
         return problems
 
