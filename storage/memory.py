@@ -197,8 +197,11 @@ class MemoryStore:
 
         return await self._write(claim)
 
-    async def latest_active_session(self, coach: Coach) -> int | None:
-        """The coach's newest active session (``idx_user_active_updated``: active sessions, newest first)."""
+    async def latest_active_session(self, coach: Coach, *, channel_id: str | None = None) -> int | None:
+        """The coach's newest active session, in ``channel_id`` when given.
+
+        ``idx_user_active_updated`` serves it: a coach's active sessions, newest first.
+        """
         s = coaching_sessions
         statement = (
             select(s.c.id)
@@ -206,6 +209,8 @@ class MemoryStore:
             .order_by(s.c.updated_at.desc())
             .limit(1)
         )
+        if channel_id is not None:
+            statement = statement.where(s.c.channel_id == channel_id)
         async with self._reads.connect() as conn:
             row = (await conn.execute(statement)).first()
         return None if row is None else int(row[0])

@@ -88,3 +88,22 @@ def test_only_a_button_that_is_shown_can_be_pressed(emulator: SlackEmulator) -> 
         emulator.press_button(
             "http://127.0.0.1:9/", action_id="missing", ephemeral_blocks=blocks, channel="D1"
         )
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}},
+        {"type": "actions", "elements": [{"type": "button", "action_id": "a", "text": {"text": "y" * 76}}]},
+        {
+            "type": "actions",
+            "elements": [{"type": "button", "action_id": "a", "value": "v" * 2001, "text": {}}],
+        },
+        {"type": "actions", "elements": []},
+    ],
+)
+def test_a_message_breaking_block_kits_limits_is_invalid_blocks(emulator: SlackEmulator, block: dict) -> None:
+    with pytest.raises(SlackApiError) as caught:
+        web(emulator).chat_postMessage(channel="D0COACH", text="t", blocks=[block])
+
+    assert caught.value.response["error"] == "invalid_blocks"

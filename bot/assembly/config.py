@@ -217,9 +217,7 @@ class Settings:
         if not self.session_idle_hours > 0:
             problems.append(f"SESSION_IDLE_HOURS must be more than 0, got {self.session_idle_hours}")
         if not 1 < self.memory_share <= 100:
-            problems.append(
-                f"MEMORY_SHARE must be between 2 and 100, got {self.memory_share}"
-            )
+            problems.append(f"MEMORY_SHARE must be between 2 and 100, got {self.memory_share}")
         return problems
 
     def missing_for_serving(self) -> list[str]:
