@@ -14,31 +14,26 @@ nothing that is not that coach's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     Date,
-    Integer,
     String,
     Table,
-    Text,
     and_,
-    bindparam,
-    case,
     cast,
     delete,
     literal,
     null,
     select,
-    type_coerce,
-    union_all,
     update,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import SqliteWriter, dialect_insert, reads_without_transaction
+from storage.memory_query import LISTING_LIMIT, as_date, memory_of_rows, memory_query
 from storage.memory_records import (
     Coach,
     CoachMemory,
@@ -53,7 +48,6 @@ from storage.models import (
     GoalStatus,
     MessageType,
     SummaryStatus,
-    UtcDateTime,
     chat_messages,
     coach_commitments,
     coach_goals,
@@ -67,15 +61,6 @@ from storage.turn_records import HistoryMessage
 
 T = TypeVar("T")
 
-#: How much a new session's context holds at most of each kind (the prompt trims further).
-CONTEXT_GOALS = 10
-CONTEXT_COMMITMENTS = 10
-CONTEXT_REMEMBERED = 10
-CONTEXT_SUMMARIES = 3
-#: ``/coach memory`` lists more, still bounded (an ephemeral message has at most 50 blocks).
-LISTING_LIMIT = 10
-
-_PREFERENCE = "preference"
 
 _TABLES: dict[MemoryKind, Table] = {
     MemoryKind.GOAL: coach_goals,
@@ -100,8 +85,8 @@ class MemoryStore:
         self._owns_writer = sqlite_writer is None
         # Built once: a turn executes the same statement object, so SQLAlchemy neither rebuilds
         # nor recompiles it (building this UNION costs milliseconds; running it, a fraction).
-        self._load_context = _memory_query(None)
-        self._load_listing = _memory_query(LISTING_LIMIT)
+        self._load_context = memory_query(None)
+        self._load_listing = memory_query(LISTING_LIMIT)
 
     async def close(self) -> None:
         if self._owns_writer and self._sqlite_writer is not None:
@@ -113,33 +98,11 @@ class MemoryStore:
         """The coach's memory in one query: on or off, goals, commitments, remembered, summaries."""
         statement = self._load_context if limit is None else self._load_listing
         if limit not in (None, LISTING_LIMIT):
-            statement = _memory_query(limit)
+            statement = memory_query(limit)
         params = {"b_team_id": coach.team_id, "b_user_id": coach.user_id}
         async with self._reads.connect() as conn:
             rows = (await conn.execute(statement, params)).all()
-        enabled = True
-        found: dict[str, list[MemoryItem]] = {kind.value: [] for kind in MemoryKind}
-        for row in rows:
-            if row.kind == _PREFERENCE:
-                enabled = row.status == "on"
-                continue
-            found[row.kind].append(
-                MemoryItem(
-                    kind=MemoryKind(row.kind),
-                    id=int(row.id),
-                    text=row.text or "",
-                    status=row.status,
-                    created_at=row.at,
-                    due_date=_as_date(row.due),
-                )
-            )
-        return CoachMemory(
-            enabled=enabled,
-            goals=tuple(found[MemoryKind.GOAL]),
-            commitments=tuple(found[MemoryKind.COMMITMENT]),
-            summaries=tuple(found[MemoryKind.SUMMARY]),
-            remembered=tuple(found[MemoryKind.REMEMBERED]),
-        )
+        return memory_of_rows(rows)
 
     # ----------------------------------------------------------------- wrap-ups
 
@@ -368,7 +331,7 @@ class MemoryStore:
             row = (await conn.execute(statement)).first()
         if row is None or row.text is None:
             return None
-        return MemoryItem(kind, item_id, row.text, row.status, row.created_at, _as_date(row.due))
+        return MemoryItem(kind, item_id, row.text, row.status, row.created_at, as_date(row.due))
 
     async def update_text(self, coach: Coach, kind: MemoryKind, item_id: int, text: str) -> bool:
         table = _TABLES[kind]
@@ -447,92 +410,3 @@ def _save_goals(conn: Connection, coach: Coach, session_id: int, goals: Sequence
             )
         )
         active[text.casefold()] = -1
-
-
-def _memory_query(limit: int | None) -> Any:
-    """UNION ALL of five indexed ranges; every branch has the same typed columns."""
-
-    def branch(
-        kind: str, table: Table, text: Any, status: Any, due: Any, where: Any, order: Any, n: int
-    ) -> Any:
-        # Only NULLs are cast (PostgreSQL would type a bare NULL in a subquery as text); a real
-        # column keeps its own type, as SQLite's CAST to DATE would turn "2026-12-08" into 2026.
-        return (
-            select(
-                literal(kind, String).label("kind"),
-                literal(0, Integer).label("id") if kind == _PREFERENCE else table.c.id.label("id"),
-                (cast(null(), Text) if text is None else text).label("text"),
-                status.label("status"),
-                (cast(null(), Date) if due is None else due).label("due"),
-                (table.c.created_at if kind == MemoryKind.SUMMARY else table.c.updated_at).label("at"),
-            )
-            .where(
-                table.c.team_id == bindparam("b_team_id"), table.c.user_id == bindparam("b_user_id"), *where
-            )
-            .order_by(*order)
-            .limit(n)
-            .subquery()
-        )
-
-    g, c, s, r, p = coach_goals, coach_commitments, session_summaries, remembered_items, coach_preferences
-    branches = [
-        branch(
-            _PREFERENCE, p, None, case((p.c.memory_enabled.is_(True), "on"), else_="off"), None, (), (), 1
-        ),
-        branch(
-            MemoryKind.GOAL,
-            g,
-            g.c.text,
-            g.c.status,
-            None,
-            (g.c.status == GoalStatus.ACTIVE.value,),
-            (g.c.status, g.c.updated_at.desc()),
-            limit or CONTEXT_GOALS,
-        ),
-        branch(
-            MemoryKind.COMMITMENT,
-            c,
-            c.c.text,
-            c.c.status,
-            c.c.due_date,
-            (c.c.status == CommitmentStatus.OPEN.value,),
-            (c.c.status, c.c.due_date),
-            limit or CONTEXT_COMMITMENTS,
-        ),
-        branch(
-            MemoryKind.REMEMBERED,
-            r,
-            r.c.text,
-            literal("kept", String),
-            None,
-            (),
-            (r.c.created_at.desc(),),
-            limit or CONTEXT_REMEMBERED,
-        ),
-        branch(
-            MemoryKind.SUMMARY,
-            s,
-            s.c.summary,
-            s.c.status,
-            None,
-            (s.c.status == SummaryStatus.DONE.value, s.c.summary.is_not(None)),
-            (s.c.status, s.c.created_at.desc()),
-            limit or CONTEXT_SUMMARIES,
-        ),
-    ]
-    union = union_all(*(select(*b.c) for b in branches)).subquery()
-    return select(
-        union.c.kind,
-        union.c.id,
-        union.c.text,
-        union.c.status,
-        type_coerce(union.c.due, Date).label("due"),
-        type_coerce(union.c.at, UtcDateTime).label("at"),
-    )
-
-
-def _as_date(value: Any) -> date | None:
-    """SQLite hands a Date back as text inside a UNION; PostgreSQL as a date."""
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])

@@ -17,7 +17,7 @@ from bot.delivery.reply_message import SLACK_ERRORS, slack_error_name
 from bot.memory.blocks import EDIT_BLOCK, EDIT_INPUT, edit_view, memory_blocks, parse_item_value
 from bot.memory.service import MemoryService
 from bot.memory.wrap_up import WrapUpOutcome
-from storage.memory import LISTING_LIMIT
+from storage.memory_query import LISTING_LIMIT
 from storage.memory_records import Coach
 
 logger = logging.getLogger(__name__)
