@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.conversations import ConversationStore, SessionKey
 from storage.memory import MemoryStore
 from storage.memory_records import Coach, ExtractedCommitment, Extraction, MemoryKind, WrapTarget
-from storage.models import CommitmentStatus, coaching_sessions, utcnow
+from storage.models import CommitmentStatus, chat_messages, coaching_sessions, utcnow
 
 ADA = Coach("T1", "U1")
 
@@ -165,3 +165,20 @@ async def test_idle_sessions_are_found_once_answered(
         s = coaching_sessions
         await conn.execute(update(s).where(s.c.id == target.session_id).values(answered_seq=s.c.coach_seq))
     assert await memory.idle_sessions(utcnow() + timedelta(hours=1), limit=10) == [target.session_id]
+
+
+async def test_what_a_coach_remembers_outlives_the_purge_of_its_session(
+    memory: MemoryStore, store: ConversationStore, engine: AsyncEngine
+) -> None:
+    target = await _session(store)
+    summary_id = await memory.claim_wrap_up(target)
+    assert summary_id is not None
+    await memory.save_extraction(summary_id, target, EXTRACTION)
+
+    async with engine.begin() as conn:  # as the retention purge does
+        await conn.execute(delete(chat_messages).where(chat_messages.c.session_id == target.session_id))
+        await conn.execute(delete(coaching_sessions).where(coaching_sessions.c.id == target.session_id))
+
+    loaded = await memory.load(ADA)
+    assert [g.text for g in loaded.goals] == ["Delegate more"]
+    assert [s.text for s in loaded.summaries] == ["Ada wants to delegate the weekly report."]
