@@ -78,11 +78,14 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
             "cache_cleanup", lambda: expire_caches(caches), minutes=settings.cache_cleanup_minutes
         )
 
+    async def post_to_workspace(report: WeeklyReport, chart: bytes) -> None:
+        client = await runtime.workspace_clients.client_for(None)  # REPORT_CHANNEL_ID's workspace
+        if client is None:
+            raise RuntimeError("no Slack client for the report's workspace")
+        await post_weekly_report(client, settings.report_channel_id or "", report, chart)
+
     def post(report: WeeklyReport, chart: bytes) -> None:
-        channel = settings.report_channel_id or ""
-        scheduler.run_on_loop(
-            post_weekly_report(runtime.slack_client, channel, report, chart), timeout=POST_TIMEOUT_SECONDS
-        )
+        scheduler.run_on_loop(post_to_workspace(report, chart), timeout=POST_TIMEOUT_SECONDS)
 
     report = WeeklyReportJob(
         engine,

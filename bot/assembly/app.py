@@ -42,6 +42,7 @@ from bot.delivery.slack_budget import (
     BudgetedRateLimitRetryHandler,
     SlackRateBudget,
 )
+from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
 from bot.operations.admin_alerts import AdminAlerts
 from bot.operations.admins import AdminCheck
 from bot.operations.config_errors import SlackConfigWatch
@@ -83,6 +84,8 @@ class Runtime:
     coaching: CoachingService
     slack_client: AsyncWebClient
     bolt: AsyncApp
+    #: The only way work without a request (recovery, jobs, alerts) gets a workspace's client.
+    workspace_clients: WorkspaceClients
     caches: CacheRegistry | None = None
     metrics: Metrics | None = None
     perf: PerfService | None = None
@@ -274,7 +277,8 @@ async def build_runtime(settings: Settings) -> Runtime:
     )
     coaching.config_health = health
     client = build_slack_client(settings, health, coaching.slack_budget)
-    alerts = AdminAlerts(client, settings.perf_admin_ids)
+    workspace_clients = SingleWorkspace(client)
+    alerts = AdminAlerts(workspace_clients, settings.perf_admin_ids)
     health.on_announce = alerts.announce
     attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))
     coaching.attachments = attachments
@@ -303,6 +307,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         coaching=coaching,
         slack_client=client,
         bolt=bolt,
+        workspace_clients=workspace_clients,
         caches=caches,
         metrics=metrics,
         perf=perf,
@@ -313,7 +318,9 @@ async def build_runtime(settings: Settings) -> Runtime:
         alerts=alerts,
         edits=edits,
     )
-    runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
+    runtime.recovery = OwedReplyRecovery(
+        coaching, turns, workspace_clients, interval=settings.recovery_interval_seconds
+    )
     runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed
     perf.scheduler = lambda: runtime.scheduler  # /perf jobs: whatever scheduler runs now, if any
     if settings.scheduler_enabled:
