@@ -36,6 +36,7 @@ from bot.conversation.llm import CoachModel, StreamStats
 from bot.conversation.message_edits import MessageEditService
 from bot.conversation.recovery import OwedReplyRecovery
 from bot.conversation.turns import TurnLeases
+from bot.delivery.conversation import SlackDelivery
 from bot.delivery.slack_budget import (
     APPEND_STREAM,
     START_STREAM,
@@ -209,6 +210,7 @@ def build_bolt_app(
 
     async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["coaching"] = coaching
+        context["delivery"] = coaching.delivery  # builds each turn's SlackConversation
         context["perf"] = perf
         context["edits"] = edits
         context["agent_panel"] = panel
@@ -229,18 +231,18 @@ def build_attachments(
     engine: AsyncEngine,
     store: ConversationStore,
     files: FileStore,
-    client: AsyncWebClient,
+    clients: WorkspaceClients,
+    delivery: SlackDelivery,
     listing_cache: CountingTTLCache[Any, Any] | None = None,
 ) -> AttachmentService:
-    """Attachment intake; downloads share the Slack client's pooled, keep-alive HTTP session."""
-    assert client.session is not None, "build_slack_client always gives the client a session"
+    """Attachment intake; downloads go through each turn's conversation (its client's pooled session)."""
     return AttachmentService(
         settings=settings,
         store=AttachmentStore(engine, sqlite_writer=store.sqlite_writer),
         files=files,
         conversations=store,
-        http=client.session,
-        client=client,
+        clients=clients,
+        delivery=delivery,
         listing_cache=listing_cache,
     )
 
@@ -273,14 +275,16 @@ async def build_runtime(settings: Settings) -> Runtime:
         model=model,
         on_model_call=_model_calls_reported(metrics, health),
         turns=turns,
-        slack_budget=SlackRateBudget(None if settings.slack_rate_budget else {}),
+        delivery=SlackDelivery(SlackRateBudget(None if settings.slack_rate_budget else {})),
     )
     coaching.config_health = health
-    client = build_slack_client(settings, health, coaching.slack_budget)
+    client = build_slack_client(settings, health, coaching.delivery.budget)
     workspace_clients = SingleWorkspace(client)
     alerts = AdminAlerts(workspace_clients, settings.perf_admin_ids)
     health.on_announce = alerts.announce
-    attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))
+    attachments = build_attachments(
+        settings, engine, store, files, workspace_clients, coaching.delivery, caches.get("file_listings")
+    )
     coaching.attachments = attachments
     # The coach reads the files: intake indexes each stored one, turns search them.
     reader = AttachmentReader(AttachmentTextIndex(engine), files=files)

@@ -92,7 +92,15 @@ class OwedReplyRecovery:
         async with self._turns.holding(
             owed.session_id, owed.lease_owner, owed.coach_seq, lead_in=RESTARTED_LEAD_IN
         ) as held:
-            await self._coaching.answer_taken_over(message, held, owed.stale_stream_ts, client)
+            conversation = self._coaching.delivery.for_thread(
+                client,
+                channel_id=message.channel_id,
+                thread_ts=message.thread_ts,
+                team_id=message.team_id,
+                user_id=message.user_id,
+                surface=message.surface,
+            )
+            await self._coaching.answer_taken_over(message, held, owed.stale_stream_ts, conversation)
 
 
 def _surface_of(channel_id: str) -> Surface:
