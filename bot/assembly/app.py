@@ -267,7 +267,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     await warm_pool(engine)
     store = ConversationStore(engine, session_cache=caches.get("sessions"))
     model = CoachModel.from_settings(settings)
-    files = build_file_store(settings, on_transfer=metrics.on_transfer)
+    files = build_file_store(settings.file_store(), on_transfer=metrics.on_transfer)
     turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
     coaching = CoachingService(
         settings=settings,

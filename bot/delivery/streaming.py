@@ -7,22 +7,10 @@ piled up: the first text at once, then at most one append per flush interval,
 and the rest with chat.stopStream the moment the reply ends.
 
 Each Slack message of a reply (a *part*; ``bot.delivery.reply_parts`` decides where one
-ends) is written one of three ways:
-
-- streamed (chat.startStream / appendStream / stopStream through slack_sdk's
-  ``chat_stream``), when the workspace's budget (``bot.delivery.slack_budget``) has a
-  startStream and a stopStream to spare: a started stream can always be stopped.
-  Open streams share the appendStream budget, so the flush interval widens as
-  more of them run at once;
-- posted at its first text with chat.postMessage and completed with ONE
-  chat.update when it ends, when no stream can start but the budget has a post
-  and an update to spare (both taken at once, so the edit is never refused by
-  the budget): in a busy workspace the coach still sees text at once;
-- posted whole with chat.postMessage once the part is complete, when neither
-  fits or Slack lost a stream. Nothing is refused for a rate limit: the budget
-  waits, slack_sdk's retry handler waits out a 429;
-- posted and then edited with chat.update at most once a second, when the
-  workspace cannot stream at all.
+ends) is streamed, posted at its first text and edited once at the end, or posted whole, as
+the workspace's budget allows (``bot.delivery.reply_modes`` says which, and why); a workspace
+that cannot stream at all is posted and edited at most once a second. Nothing is refused for a
+rate limit: the budget waits, slack_sdk's retry handler waits out a 429.
 
 Every stream is stopped on every path: when an append fails, with a short note
 saying so; when the turn ends early (``cut``), with the caller's note. When
