@@ -193,8 +193,9 @@ class SlackDelivery:
 
     def for_message(self, context: Mapping[str, Any], message: CoachMessage) -> SlackConversation:
         """The conversation of a coach's message: its thread, in the workspace the request came from."""
+        # The message's team is the context's, or the payload's when Bolt's context has none.
         return self.from_context(
-            context,
+            {**context, "team_id": context.get("team_id") or message.team_id},
             channel_id=message.channel_id,
             thread_ts=message.thread_ts,
             user_id=message.user_id,
