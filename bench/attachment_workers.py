@@ -84,10 +84,11 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
 def _tuned_store(endpoint: str) -> Any:
     """The app's own store, from build_file_store (which also fixes glibc's mmap threshold)."""
-    from bot.assembly.config import Settings
-    from storage.files import build_file_store
+    from storage.files import FileStoreConfig, build_file_store
 
-    return build_file_store(Settings(s3_bucket=BUCKET, s3_endpoint_url=endpoint))
+    return build_file_store(
+        FileStoreConfig(s3_bucket=BUCKET, s3_region="us-east-1", s3_endpoint_url=endpoint)
+    )
 
 
 def _default_store(endpoint: str) -> Any:
@@ -103,7 +104,7 @@ def _default_store(endpoint: str) -> Any:
 def _streamed(args: argparse.Namespace) -> dict[str, Any]:
     import aiohttp
 
-    from bot.attachments.slack_files import stream_slack_file
+    from bot.delivery.slack_files import stream_slack_file
 
     store = _tuned_store(args.endpoint) if args.worker == "tuned" else _default_store(args.endpoint)
     config = store.transfer_config
@@ -142,10 +143,9 @@ def _streamed(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _put_object(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.assembly.config import Settings
     from storage.files import build_s3_client
 
-    client = build_s3_client(Settings(s3_bucket=BUCKET, s3_endpoint_url=args.endpoint))
+    client = build_s3_client(region="us-east-1", endpoint_url=args.endpoint)
     with tempfile.TemporaryDirectory(prefix="bench-attachment-") as folder:
         path = Path(folder) / "file.bin"
         began = time.perf_counter()
@@ -179,10 +179,9 @@ def _put_object(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _reference(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.assembly.config import Settings
     from storage.files import build_s3_client
 
-    client = build_s3_client(Settings(s3_bucket=BUCKET, s3_endpoint_url=args.endpoint))
+    client = build_s3_client(region="us-east-1", endpoint_url=args.endpoint)
     body = hashlib.sha256(b"reference").digest() * (8 * MB // 32)
 
     def put(index: int) -> None:

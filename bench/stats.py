@@ -5,14 +5,14 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 
-from bot.operations.timing import percentile
+from bot.operations.percentiles import percentile
 
 Summary = dict[str, float | int | None]
 
 
 def summarize(values: Iterable[float | None]) -> Summary:
     """count, p50, p95, p99, max and mean of the values that are present (None ones are skipped)."""
-    present = [float(v) for v in values if v is not None]
+    present = sorted(float(v) for v in values if v is not None)
     if not present:
         return {"count": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
     return {

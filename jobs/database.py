@@ -8,26 +8,15 @@ pool to them. Two connections are plenty: jobs run one at a time per kind, rarel
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from storage.engine import PG_POOL_RECYCLE_SECONDS, SQLITE_PRAGMAS, sync_url
+from storage.engine import PG_POOL_RECYCLE_SECONDS, set_sqlite_pragmas, sync_url
 
 POOL_SIZE = 2
 MAX_OVERFLOW = 2
 #: Longer than the app's 30 s: a purge of a big backlog may run a while, in batches.
 PG_STATEMENT_TIMEOUT_MS = 120_000
-
-
-def _apply_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        for pragma in SQLITE_PRAGMAS:  # busy_timeout waits for the app's writer; foreign keys cascade
-            cursor.execute(pragma)
-    finally:
-        cursor.close()
 
 
 def create_jobs_engine(database_url: str) -> Engine:
@@ -47,5 +36,5 @@ def create_jobs_engine(database_url: str) -> Engine:
             },
         )
     engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, hide_parameters=True)
-    event.listen(engine, "connect", _apply_sqlite_pragmas)
+    event.listen(engine, "connect", set_sqlite_pragmas)
     return engine

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+from urllib.parse import quote_plus
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -94,7 +95,9 @@ def _is_sqlite_memory(url: URL) -> bool:
     return database in ("", ":memory:") or database.startswith("file::memory:")
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+def set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """A "connect" listener for every SQLite engine (the app's, the jobs'): busy_timeout waits for
+    the app's writer, WAL lets readers run beside it, foreign keys cascade."""
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:
@@ -238,7 +241,7 @@ def create_db_engine(
         # Every connection to ":memory:" is a new, empty database: share one.
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     engine = create_async_engine(parsed, **kwargs)
-    event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+    event.listen(engine.sync_engine, "connect", set_sqlite_pragmas)
     return engine
 
 
@@ -334,7 +337,7 @@ class SqliteWriter:
             self._engine = create_engine(
                 sync_url(engine.url.render_as_string(hide_password=False)), hide_parameters=True
             )
-            event.listen(self._engine, "connect", _set_sqlite_pragmas)
+            event.listen(self._engine, "connect", set_sqlite_pragmas)
             _share_query_listeners(engine.sync_engine, self._engine)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
@@ -361,3 +364,18 @@ class SqliteWriter:
             return
         await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
         self._thread.shutdown(wait=True)
+
+
+def database_url_from_env(env: Mapping[str, str]) -> str:
+    """DATABASE_URL wins; ENVIRONMENT=production builds PostgreSQL from DB_*; else SQLite."""
+    if env.get("DATABASE_URL"):
+        return env["DATABASE_URL"]
+    if (env.get("ENVIRONMENT") or "").lower() == "production":
+        user = quote_plus(env.get("DB_USER", "postgres"))
+        password = env.get("DB_PASSWORD", "")
+        auth = f"{user}:{quote_plus(password)}" if password else user
+        host = env.get("DB_HOST", "localhost")
+        port = env.get("DB_PORT", "5432")
+        name = env.get("DB_NAME", "coachbot")
+        return f"postgresql://{auth}@{host}:{port}/{name}"
+    return f"sqlite:///{env.get('SQLITE_DB_PATH') or 'coachbot.db'}"

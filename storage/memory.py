@@ -13,7 +13,7 @@ nothing that is not that coach's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -21,7 +21,6 @@ from sqlalchemy import (
     Date,
     String,
     Table,
-    and_,
     cast,
     delete,
     literal,
@@ -43,9 +42,9 @@ from storage.memory_records import (
     SavedExtraction,
     WrapTarget,
 )
+from storage.memory_writes import of_coach, save_goals
 from storage.models import (
     CommitmentStatus,
-    GoalStatus,
     MessageType,
     SummaryStatus,
     chat_messages,
@@ -68,10 +67,6 @@ _TABLES: dict[MemoryKind, Table] = {
     MemoryKind.SUMMARY: session_summaries,
     MemoryKind.REMEMBERED: remembered_items,
 }
-
-
-def _of_coach(table: Table, coach: Coach) -> Any:
-    return and_(table.c.team_id == coach.team_id, table.c.user_id == coach.user_id)
 
 
 class MemoryStore:
@@ -211,7 +206,7 @@ class MemoryStore:
             )
             commitments: list[MemoryItem] = []
             if keep:
-                _save_goals(conn, coach, session_id, extraction.goals, now)
+                save_goals(conn, coach, session_id, extraction.goals, now)
                 for commitment in extraction.commitments:
                     status = commitment.status if commitment.status in set(CommitmentStatus) else "open"
                     row = conn.execute(
@@ -271,17 +266,17 @@ class MemoryStore:
             .values(status=SummaryStatus.FAILED.value, updated_at=utcnow())
         )
 
-    async def idle_sessions(self, cutoff: datetime, *, limit: int) -> list[int]:
-        """Active sessions with no message since ``cutoff`` that owe no reply, oldest first."""
+    async def idle_sessions(self, cutoff: datetime, *, limit: int) -> list[tuple[int, str]]:
+        """Active sessions (id, team) with no message since ``cutoff`` that owe no reply, oldest first."""
         s = coaching_sessions
         statement = (
-            select(s.c.id)
+            select(s.c.id, s.c.team_id)
             .where(s.c.is_active.is_(True), s.c.updated_at < cutoff, s.c.coach_seq <= s.c.answered_seq)
             .order_by(s.c.updated_at)
             .limit(limit)
         )
         async with self._reads.connect() as conn:
-            return [int(row[0]) for row in (await conn.execute(statement)).all()]
+            return [(int(row[0]), str(row[1])) for row in (await conn.execute(statement)).all()]
 
     # ----------------------------------------------------------------- the coach's own changes
 
@@ -307,10 +302,10 @@ class MemoryStore:
         def forget(conn: Connection) -> int:
             gone = 0
             for table in (coach_goals, coach_commitments, remembered_items):
-                gone += conn.execute(delete(table).where(_of_coach(table, coach))).rowcount
+                gone += conn.execute(delete(table).where(of_coach(table, coach))).rowcount
             gone += conn.execute(
                 update(session_summaries)
-                .where(_of_coach(session_summaries, coach), session_summaries.c.summary.is_not(None))
+                .where(of_coach(session_summaries, coach), session_summaries.c.summary.is_not(None))
                 .values(summary=None, updated_at=utcnow())
             ).rowcount
             conn.commit()
@@ -326,7 +321,7 @@ class MemoryStore:
         due = table.c.due_date if "due_date" in table.c else cast(null(), Date)
         statement = select(
             text_column.label("text"), status.label("status"), table.c.created_at, due.label("due")
-        ).where(table.c.id == item_id, _of_coach(table, coach))
+        ).where(table.c.id == item_id, of_coach(table, coach))
         async with self._reads.connect() as conn:
             row = (await conn.execute(statement)).first()
         if row is None or row.text is None:
@@ -338,7 +333,7 @@ class MemoryStore:
         column = "summary" if kind is MemoryKind.SUMMARY else "text"
         statement = (
             update(table)
-            .where(table.c.id == item_id, _of_coach(table, coach))
+            .where(table.c.id == item_id, of_coach(table, coach))
             .values({column: text, "updated_at": utcnow()})
         )
         return bool(await self._execute(statement))
@@ -348,11 +343,11 @@ class MemoryStore:
         if kind is MemoryKind.SUMMARY:  # the row stays as the wrap-up's claim
             statement: Any = (
                 update(table)
-                .where(table.c.id == item_id, _of_coach(table, coach), table.c.summary.is_not(None))
+                .where(table.c.id == item_id, of_coach(table, coach), table.c.summary.is_not(None))
                 .values(summary=None, updated_at=utcnow())
             )
         else:
-            statement = delete(table).where(table.c.id == item_id, _of_coach(table, coach))
+            statement = delete(table).where(table.c.id == item_id, of_coach(table, coach))
         return bool(await self._execute(statement))
 
     async def set_commitment_status(self, coach: Coach, commitment_id: int, status: CommitmentStatus) -> bool:
@@ -360,7 +355,7 @@ class MemoryStore:
         now = utcnow()
         statement = (
             update(c)
-            .where(c.c.id == commitment_id, _of_coach(c, coach))
+            .where(c.c.id == commitment_id, of_coach(c, coach))
             .values(
                 status=status.value, updated_at=now, done_at=now if status is CommitmentStatus.DONE else None
             )
@@ -382,31 +377,3 @@ class MemoryStore:
             return await self._sqlite_writer.run(transaction)
         async with self._engine.connect() as conn:
             return await conn.run_sync(transaction)
-
-
-def _save_goals(conn: Connection, coach: Coach, session_id: int, goals: Sequence[str], now: datetime) -> None:
-    """Insert goals not already active (same words, any case); touch those that are."""
-    g = coach_goals
-    active = {
-        row.text.casefold(): row.id
-        for row in conn.execute(
-            select(g.c.id, g.c.text).where(_of_coach(g, coach), g.c.status == GoalStatus.ACTIVE.value)
-        )
-    }
-    for text in goals:
-        existing = active.get(text.casefold())
-        if existing is not None:
-            conn.execute(update(g).where(g.c.id == existing).values(updated_at=now))
-            continue
-        conn.execute(
-            g.insert().values(
-                team_id=coach.team_id,
-                user_id=coach.user_id,
-                text=text,
-                status=GoalStatus.ACTIVE.value,
-                source_session_id=session_id,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        active[text.casefold()] = -1

@@ -7,20 +7,16 @@ objects with Core statements, never ORM object loading.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Date,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -29,76 +25,37 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy import text as sql_text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column
 
-#: Names for constraints SQLAlchemy would otherwise leave to the database, so that both
-#: dialects (and later migrations that drop or alter them) agree on one name.
-NAMING_CONVENTION: dict[str, str] = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# Slack ids ("T0123ABCD", "C…", "U…", "Ev…") and timestamps ("1700000000.123456") are short;
-# the bound leaves room without costing anything (VARCHAR(n) is stored by actual length).
-SLACK_ID_LENGTH = 64
-TITLE_LENGTH = 255
-ATTACHMENT_NAME_LENGTH = 255
-ATTACHMENT_MIME_LENGTH = 255
-ATTACHMENT_KEY_LENGTH = 1024
-LEASE_OWNER_LENGTH = 128
-
-
-class MessageType(StrEnum):
-    """Who said a message; stored as the plain string in ``chat_messages.message_type``."""
-
-    USER = "user"
-    ASSISTANT = "assistant"
-    SYSTEM = "system"
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC: the only kind of datetime the schema stores."""
-    return datetime.now(UTC)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every dialect.
-
-    PostgreSQL's ``timestamptz`` keeps the instant, but SQLite stores naive text and would hand
-    back naive datetimes; normalising to UTC on the way in and tagging UTC on the way out makes
-    both return the same values and keeps SQLite's text ordering chronological.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given for a timezone-aware column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return cast(datetime, value).replace(tzinfo=UTC)
-        return cast(datetime, value).astimezone(UTC)
-
-
-#: 64-bit ids on PostgreSQL; on SQLite only ``INTEGER PRIMARY KEY`` is the autoincrementing rowid.
-BigIntId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Base(DeclarativeBase):
-    """Declarative base sharing one ``MetaData`` with a naming convention."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+from storage.memory_models import (  # noqa: F401  (re-exported: one place to import tables from)
+    CoachCommitment,
+    CoachGoal,
+    CoachPreference,
+    CommitmentStatus,
+    GoalStatus,
+    RememberedItem,
+    SessionSummary,
+    SummaryStatus,
+    coach_commitments,
+    coach_goals,
+    coach_preferences,
+    remembered_items,
+    session_summaries,
+)
+from storage.schema import (  # noqa: F401  (re-exported)
+    ATTACHMENT_KEY_LENGTH,
+    ATTACHMENT_MIME_LENGTH,
+    ATTACHMENT_NAME_LENGTH,
+    LEASE_OWNER_LENGTH,
+    NAMING_CONVENTION,
+    SLACK_ID_LENGTH,
+    TITLE_LENGTH,
+    Base,
+    BigIntId,
+    MessageType,
+    UtcDateTime,
+    utcnow,
+)
 
 
 class CoachingSession(Base):
@@ -303,128 +260,6 @@ class BystanderNote(Base):
     noted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
 
 
-class CommitmentStatus(StrEnum):
-    """Where a commitment stands; stored as the plain string in ``coach_commitments.status``."""
-
-    OPEN = "open"
-    DONE = "done"
-    DROPPED = "dropped"
-
-
-class GoalStatus(StrEnum):
-    """Whether a goal is still being worked on; stored in ``coach_goals.status``."""
-
-    ACTIVE = "active"
-    DONE = "done"
-    DROPPED = "dropped"
-
-
-class SummaryStatus(StrEnum):
-    """A wrap-up's progress: its row is the claim, so one replica summarises a session once."""
-
-    PENDING = "pending"  # claimed; the extraction call is running
-    DONE = "done"  # summary stored and posted
-    FAILED = "failed"  # the model or Slack failed; the coach was told
-
-
-class CoachGoal(Base):
-    """A goal a coach is working on, extracted at a wrap-up (or edited by the coach)."""
-
-    __tablename__ = "coach_goals"
-    __table_args__ = (
-        # A new session's context: the coach's active goals, newest first (revision 0008).
-        Index("idx_coach_goals_coach", "team_id", "user_id", "status", "updated_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    team_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
-    user_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
-    text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=GoalStatus.ACTIVE.value)
-    # The session it came from; kept (as NULL) when the retention purge deletes that session.
-    source_session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("coaching_sessions.id", ondelete="SET NULL")
-    )
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
-
-
-class CoachCommitment(Base):
-    """Something a coach said they would do, in their own words, with a due date when they named one."""
-
-    __tablename__ = "coach_commitments"
-    __table_args__ = (
-        # A new session's context and /coach memory: a coach's open commitments by due date.
-        Index("idx_coach_commitments_coach", "team_id", "user_id", "status", "due_date"),
-        # Check-ins: open commitments due by a date (or, undated, made before one), across coaches.
-        Index("idx_coach_commitments_status_due", "status", "due_date", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    team_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
-    user_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
-    text: Mapped[str] = mapped_column(Text)  # the coach's own words
-    due_date: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default=CommitmentStatus.OPEN.value)
-    source_session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("coaching_sessions.id", ondelete="SET NULL")
-    )
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
-    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class SessionSummary(Base):
-    """A wrapped-up session's summary, and where it was posted; one per session, ever."""
-
-    __tablename__ = "session_summaries"
-    __table_args__ = (
-        # The claim: two replicas (or a button and the idle job) wrapping one session up.
-        UniqueConstraint("session_id", name="uq_session_summaries_session"),
-        # A new session's context: the coach's last three summaries.
-        Index("idx_session_summaries_coach", "team_id", "user_id", "status", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    session_id: Mapped[int | None] = mapped_column(ForeignKey("coaching_sessions.id", ondelete="SET NULL"))
-    team_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
-    user_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
-    status: Mapped[str] = mapped_column(String(16), default=SummaryStatus.PENDING.value)
-    summary: Mapped[str | None] = mapped_column(Text)
-    channel_id: Mapped[str | None] = mapped_column(String(SLACK_ID_LENGTH))
-    message_ts: Mapped[str | None] = mapped_column(String(SLACK_ID_LENGTH))  # the posted summary
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
-
-
-class RememberedItem(Base):
-    """Something the coach asked the coach bot to remember."""
-
-    __tablename__ = "remembered_items"
-    __table_args__ = (Index("idx_remembered_items_coach", "team_id", "user_id", "created_at"),)
-
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    team_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
-    user_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH))
-    text: Mapped[str] = mapped_column(Text)
-    source_session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("coaching_sessions.id", ondelete="SET NULL")
-    )
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
-
-
-class CoachPreference(Base):
-    """A coach's own switches (one row per coach, only once they change one): memory on or off."""
-
-    __tablename__ = "coach_preferences"
-
-    team_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH), primary_key=True)
-    memory_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
-
-
 # Core handles for the hot path (``__table__`` is typed as a FromClause).
 coaching_sessions = cast(Table, CoachingSession.__table__)
 chat_messages = cast(Table, ChatMessage.__table__)
@@ -433,11 +268,6 @@ job_runs = cast(Table, JobRun.__table__)
 attachments = cast(Table, Attachment.__table__)
 attachment_chunks = cast(Table, AttachmentChunk.__table__)
 bystander_notes = cast(Table, BystanderNote.__table__)
-coach_goals = cast(Table, CoachGoal.__table__)
-coach_commitments = cast(Table, CoachCommitment.__table__)
-session_summaries = cast(Table, SessionSummary.__table__)
-remembered_items = cast(Table, RememberedItem.__table__)
-coach_preferences = cast(Table, CoachPreference.__table__)
 
 #: The indexes revision 0002 adds, by table; the schema of the original app lacked them.
 PERFORMANCE_INDEXES: dict[str, tuple[str, ...]] = {

@@ -41,7 +41,7 @@ def test_an_idle_session_is_wrapped_up_once_by_three_replicas(
         assert runtime.memory is not None
 
         def wrap(cutoff: datetime) -> int:
-            return coachbot.run_coroutine(runtime.memory.wrap_up_idle(cutoff, runtime.slack_client))  # type: ignore[union-attr]
+            return coachbot.run_coroutine(runtime.memory.wrap_up_idle(cutoff, runtime.workspace_clients))  # type: ignore[union-attr]
 
         replicas = [
             IdleWrapUpJob(engine, idle_hours=24, claimed_by=f"replica-{n}", wrap=wrap) for n in range(3)

@@ -136,19 +136,21 @@ def test_the_s3_client_retries_in_standard_mode_with_a_pool_for_every_part(s3_cl
 def test_a_bucket_setting_selects_s3_and_no_bucket_a_local_folder(
     tmp_path: Path, s3_settings: Settings
 ) -> None:
-    assert isinstance(build_file_store(s3_settings), S3FileStore)
-    local = build_file_store(Settings(attachments_dir=str(tmp_path), port=4321))
+    assert isinstance(build_file_store(s3_settings.file_store()), S3FileStore)
+    local = build_file_store(Settings(attachments_dir=str(tmp_path), port=4321).file_store())
     assert isinstance(local, LocalFileStore)
     assert local.root == tmp_path.resolve()
     assert local.base_url == "http://127.0.0.1:4321"
-    public = build_file_store(Settings(attachments_dir=str(tmp_path), public_url="https://coach.example/"))
+    public = build_file_store(
+        Settings(attachments_dir=str(tmp_path), public_url="https://coach.example/").file_store()
+    )
     assert isinstance(public, LocalFileStore)
     assert public.base_url == "https://coach.example"
 
 
 def test_streaming_to_s3_keeps_large_buffers_out_of_mallocs_heaps(s3_settings: Settings) -> None:
     """Freed 8 MB parts go back to the OS instead of piling up in per-thread heaps (glibc)."""
-    build_file_store(s3_settings)
+    build_file_store(s3_settings.file_store())
     assert keep_large_buffers_out_of_malloc_heaps() is True
 
 
@@ -349,7 +351,7 @@ async def test_delete_and_delete_prefix_remove_a_sessions_files(
 
 async def test_every_transfer_is_reported_with_its_size_time_and_outcome(s3_settings: Settings) -> None:
     seen: list[tuple[str, int, float, bool]] = []
-    store = build_file_store(s3_settings, on_transfer=lambda *report: seen.append(report))
+    store = build_file_store(s3_settings.file_store(), on_transfer=lambda *report: seen.append(report))
     stored = await store.put_stream("T1/8/1/a.txt", generated(2 * MB), content_type="t/p", max_bytes=4 * MB)
     await read_all(store, stored.key)
     with pytest.raises(FileStoreError):

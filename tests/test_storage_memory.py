@@ -164,7 +164,8 @@ async def test_idle_sessions_are_found_once_answered(
     async with engine.begin() as conn:  # as the reply's write does
         s = coaching_sessions
         await conn.execute(update(s).where(s.c.id == target.session_id).values(answered_seq=s.c.coach_seq))
-    assert await memory.idle_sessions(utcnow() + timedelta(hours=1), limit=10) == [target.session_id]
+    idle = await memory.idle_sessions(utcnow() + timedelta(hours=1), limit=10)
+    assert idle == [(target.session_id, "T1")]
 
 
 async def test_what_a_coach_remembers_outlives_the_purge_of_its_session(

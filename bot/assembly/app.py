@@ -36,12 +36,14 @@ from bot.conversation.llm import CoachModel, StreamStats
 from bot.conversation.message_edits import MessageEditService
 from bot.conversation.recovery import OwedReplyRecovery
 from bot.conversation.turns import TurnLeases
+from bot.delivery.conversation import SlackDelivery
 from bot.delivery.slack_budget import (
     APPEND_STREAM,
     START_STREAM,
     BudgetedRateLimitRetryHandler,
     SlackRateBudget,
 )
+from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
 from bot.memory.assembly import build_memory
 from bot.memory.commands import MemoryCommands
 from bot.memory.service import MemoryService
@@ -86,6 +88,8 @@ class Runtime:
     coaching: CoachingService
     slack_client: AsyncWebClient
     bolt: AsyncApp
+    #: The only way work without a request (recovery, jobs, alerts) gets a workspace's client.
+    workspace_clients: WorkspaceClients
     caches: CacheRegistry | None = None
     metrics: Metrics | None = None
     perf: PerfService | None = None
@@ -214,6 +218,7 @@ def build_bolt_app(
 
     async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["coaching"] = coaching
+        context["delivery"] = coaching.delivery  # builds each turn's SlackConversation
         context["perf"] = perf
         context["edits"] = edits
         context["agent_panel"] = panel
@@ -236,18 +241,18 @@ def build_attachments(
     engine: AsyncEngine,
     store: ConversationStore,
     files: FileStore,
-    client: AsyncWebClient,
+    clients: WorkspaceClients,
+    delivery: SlackDelivery,
     listing_cache: CountingTTLCache[Any, Any] | None = None,
 ) -> AttachmentService:
-    """Attachment intake; downloads share the Slack client's pooled, keep-alive HTTP session."""
-    assert client.session is not None, "build_slack_client always gives the client a session"
+    """Attachment intake; downloads go through each turn's conversation (its client's pooled session)."""
     return AttachmentService(
         settings=settings,
         store=AttachmentStore(engine, sqlite_writer=store.sqlite_writer),
         files=files,
         conversations=store,
-        http=client.session,
-        client=client,
+        clients=clients,
+        delivery=delivery,
         listing_cache=listing_cache,
     )
 
@@ -277,7 +282,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     if settings.memory_enabled:
         memory, memory_commands = build_memory(settings, engine, store, model, cache=caches.get("memory"))
         memory_commands.register(router)
-    files = build_file_store(settings, on_transfer=metrics.on_transfer)
+    files = build_file_store(settings.file_store(), on_transfer=metrics.on_transfer)
     turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
     coaching = CoachingService(
         settings=settings,
@@ -285,14 +290,17 @@ async def build_runtime(settings: Settings) -> Runtime:
         model=model,
         on_model_call=_model_calls_reported(metrics, health),
         turns=turns,
-        slack_budget=SlackRateBudget(None if settings.slack_rate_budget else {}),
+        delivery=SlackDelivery(SlackRateBudget(None if settings.slack_rate_budget else {})),
         memory=memory,
     )
     coaching.config_health = health
-    client = build_slack_client(settings, health, coaching.slack_budget)
-    alerts = AdminAlerts(client, settings.perf_admin_ids)
+    client = build_slack_client(settings, health, coaching.delivery.budget)
+    workspace_clients = SingleWorkspace(client)
+    alerts = AdminAlerts(workspace_clients, settings.perf_admin_ids)
     health.on_announce = alerts.announce
-    attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))
+    attachments = build_attachments(
+        settings, engine, store, files, workspace_clients, coaching.delivery, caches.get("file_listings")
+    )
     coaching.attachments = attachments
     # The coach reads the files: intake indexes each stored one, turns search them.
     reader = AttachmentReader(AttachmentTextIndex(engine), files=files)
@@ -328,6 +336,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         coaching=coaching,
         slack_client=client,
         bolt=bolt,
+        workspace_clients=workspace_clients,
         caches=caches,
         metrics=metrics,
         perf=perf,
@@ -339,7 +348,9 @@ async def build_runtime(settings: Settings) -> Runtime:
         edits=edits,
         memory=memory,
     )
-    runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
+    runtime.recovery = OwedReplyRecovery(
+        coaching, turns, workspace_clients, interval=settings.recovery_interval_seconds
+    )
     runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed
     perf.scheduler = lambda: runtime.scheduler  # /perf jobs: whatever scheduler runs now, if any
     if settings.scheduler_enabled:

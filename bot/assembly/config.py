@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import ArgumentError
 
 from bot.conversation.model_fit import TOKEN_PARAMETERS
-from storage.engine import async_url
+from storage.engine import async_url, database_url_from_env
+from storage.files import FileStoreConfig
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -194,6 +195,17 @@ class Settings:
         """A copy with some fields changed; handy for tests and the demo."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def file_store(self) -> FileStoreConfig:
+        """The file store's settings as the plain values storage/ takes."""
+        return FileStoreConfig(
+            s3_bucket=self.s3_bucket,
+            s3_region=self.s3_region,
+            s3_endpoint_url=self.s3_endpoint_url,
+            attachments_dir=self.attachments_dir,
+            base_url=self.public_url or f"http://127.0.0.1:{self.port}",
+            link_secret=self.slack_signing_secret or None,
+        )
+
     @property
     def model_takes_images(self) -> bool:
         """Whether shared images go to the model as image input (``OPENAI_VISION``)."""
@@ -283,18 +295,3 @@ def _database_url_problem(url: str) -> str | None:
 
 def _with_trailing_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
-
-
-def database_url_from_env(env: Mapping[str, str]) -> str:
-    """DATABASE_URL wins; ENVIRONMENT=production builds PostgreSQL from DB_*; else SQLite."""
-    if env.get("DATABASE_URL"):
-        return env["DATABASE_URL"]
-    if (env.get("ENVIRONMENT") or "").lower() == "production":
-        user = quote_plus(env.get("DB_USER", "postgres"))
-        password = env.get("DB_PASSWORD", "")
-        auth = f"{user}:{quote_plus(password)}" if password else user
-        host = env.get("DB_HOST", "localhost")
-        port = env.get("DB_PORT", "5432")
-        name = env.get("DB_NAME", "coachbot")
-        return f"postgresql://{auth}@{host}:{port}/{name}"
-    return f"sqlite:///{env.get('SQLITE_DB_PATH') or 'coachbot.db'}"

@@ -7,22 +7,10 @@ piled up: the first text at once, then at most one append per flush interval,
 and the rest with chat.stopStream the moment the reply ends.
 
 Each Slack message of a reply (a *part*; ``bot.delivery.reply_parts`` decides where one
-ends) is written one of three ways:
-
-- streamed (chat.startStream / appendStream / stopStream through slack_sdk's
-  ``chat_stream``), when the workspace's budget (``bot.delivery.slack_budget``) has a
-  startStream and a stopStream to spare: a started stream can always be stopped.
-  Open streams share the appendStream budget, so the flush interval widens as
-  more of them run at once;
-- posted at its first text with chat.postMessage and completed with ONE
-  chat.update when it ends, when no stream can start but the budget has a post
-  and an update to spare (both taken at once, so the edit is never refused by
-  the budget): in a busy workspace the coach still sees text at once;
-- posted whole with chat.postMessage once the part is complete, when neither
-  fits or Slack lost a stream. Nothing is refused for a rate limit: the budget
-  waits, slack_sdk's retry handler waits out a 429;
-- posted and then edited with chat.update at most once a second, when the
-  workspace cannot stream at all.
+ends) is streamed, posted at its first text and edited once at the end, or posted whole, as
+the workspace's budget allows (``bot.delivery.reply_modes`` says which, and why); a workspace
+that cannot stream at all is posted and edited at most once a second. Nothing is refused for a
+rate limit: the budget waits, slack_sdk's retry handler waits out a 429.
 
 Every stream is stopped on every path: when an append fails, with a short note
 saying so; when the turn ends early (``cut``), with the caller's note. When
@@ -40,8 +28,8 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
-from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.conversation import SlackConversation
 from bot.delivery.reply_message import (
     RATE_LIMITED,
     SLACK_ERRORS,
@@ -49,14 +37,13 @@ from bot.delivery.reply_message import (
     STREAMING_UNAVAILABLE,
     Mode,
     Part,
-    ThreadTarget,
     WriterStats,
     error_code,
 )
 from bot.delivery.reply_modes import StreamingSupport, choose_mode
 from bot.delivery.reply_parts import FENCE, find_break
 from bot.delivery.reply_posting import FALLBACK_UPDATE_INTERVAL, ThreadPoster
-from bot.delivery.slack_budget import APPEND_STREAM, STOP_STREAM, SlackRateBudget
+from bot.delivery.slack_budget import APPEND_STREAM, STOP_STREAM
 
 logger = logging.getLogger(__name__)
 
@@ -75,16 +62,15 @@ class SlackReplyWriter:
 
     def __init__(
         self,
-        client: AsyncWebClient,
-        target: ThreadTarget,
+        conversation: SlackConversation,
         *,
         streaming: StreamingSupport,
         flush_interval: float,
         part_chars: int,
-        budget: SlackRateBudget | None = None,
         final_blocks: list[dict[str, Any]] | None = None,
     ) -> None:
-        self._target = target
+        self._conversation = conversation
+        self._target = conversation.target
         # Blocks under the reply's last message (chat.stopStream's ``blocks``): a streamed
         # reply that ends whole, not one cut short, gets them.
         self._final_blocks = final_blocks
@@ -92,12 +78,11 @@ class SlackReplyWriter:
         self._flush_interval = flush_interval
         # Room beyond a part's size to find a good break and to close a code block, within Slack's limit.
         self._part_chars = max(1, min(part_chars, MARKDOWN_TEXT_LIMIT - len(FENCE) - 1))
-        self._budget = budget or SlackRateBudget(enabled=False)
-        # Slack's limits are per app per workspace: one bot token is exactly that.
-        self._workspace = client.token or target.team_id or ""
+        self._budget = conversation.budget
+        # Slack's limits are per app per workspace: the conversation's team.
+        self._workspace = conversation.workspace
         self.stats = WriterStats()
-        self._poster = ThreadPoster(client, target, self._budget, self._workspace, self.stats)
-        self._client = client
+        self._poster = ThreadPoster(conversation, self.stats)
         self._pending: list[str] = []
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
@@ -397,13 +382,8 @@ class SlackReplyWriter:
 
     async def _stream_of(self, part: Part) -> AsyncChatStream:
         if part.stream is None:
-            part.stream = await self._client.chat_stream(
-                buffer_size=1,
-                channel=self._target.channel_id,
-                thread_ts=self._target.thread_ts,
-                recipient_team_id=self._target.team_id,
-                recipient_user_id=self._target.user_id,
-            )
+            # Bolt's say_stream (slack_sdk's chat_stream, bound to the thread and its recipient).
+            part.stream = await self._conversation.say_stream(buffer_size=1)
         return part.stream
 
     def _finished(self, part: Part, ts: str) -> None:

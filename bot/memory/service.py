@@ -16,6 +16,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.reply_message import SLACK_ERRORS, slack_error_name
+from bot.delivery.workspace_clients import WorkspaceClients
 from bot.memory.blocks import mark_done, wrap_up_blocks
 from bot.memory.context import MemoryContext
 from bot.memory.wrap_up import WrapUpOutcome, WrapUps
@@ -91,10 +92,19 @@ class MemoryService:
             return None
         return outcome
 
-    async def wrap_up_idle(self, cutoff: datetime, client: AsyncWebClient, *, limit: int = IDLE_BATCH) -> int:
-        """The idle job: wrap up sessions with no message since ``cutoff``; how many ended."""
+    async def wrap_up_idle(
+        self, cutoff: datetime, clients: WorkspaceClients, *, limit: int = IDLE_BATCH
+    ) -> int:
+        """The idle job: wrap up sessions with no message since ``cutoff``; how many ended.
+
+        Each session is summarised with its own workspace's client; a workspace the app is no
+        longer installed in is skipped (its data goes with the uninstall purge).
+        """
         ended = 0
-        for session_id in await self.store.idle_sessions(cutoff, limit=limit):
+        for session_id, team_id in await self.store.idle_sessions(cutoff, limit=limit):
+            client = await clients.client_for(team_id)
+            if client is None:
+                continue
             outcome = await self.wrap_ups.wrap_up(session_id, client, asked_by=None)
             ended += outcome in (WrapUpOutcome.WRAPPED, WrapUpOutcome.MEMORY_OFF, WrapUpOutcome.FAILED)
         return ended

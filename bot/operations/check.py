@@ -29,7 +29,7 @@ from bot.conversation.llm import model_fit
 from bot.operations.config_errors import openai_problem, slack_problem
 from storage.migrate import current_revision, head_revision
 
-MANIFEST_PATH = Path(__file__).resolve().parents[2] / "manifest.yml"
+MANIFEST_PATH = Path(__file__).resolve().parents[2] / "manifest.yml"  # the repository root
 SLACK_TIMEOUT = 10
 MODEL_TIMEOUT = 30.0
 DATABASE_CONNECT_TIMEOUT = 5
@@ -223,7 +223,7 @@ def _check_bucket(settings: Settings) -> Finding:
     from storage.files import build_s3_client
 
     bucket = settings.s3_bucket
-    client = build_s3_client(settings)
+    client = build_s3_client(region=settings.s3_region, endpoint_url=settings.s3_endpoint_url)
     try:
         client.head_bucket(Bucket=bucket)
     except NoCredentialsError:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
+from bot.operations.percentiles import percentile
 from storage.models import AttachmentStatus, MessageType, attachments, chat_messages, coaching_sessions
 
 logger = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ def _message_activity(
 def _reply_percentiles(
     connection: Connection, start: datetime, end: datetime, team_of: dict[int, str]
 ) -> dict[str, tuple[float | None, float | None]]:
-    """Median and p95 of the bot's reply latency per workspace, interpolated like percentile_cont.
+    """Median and p95 of the bot's reply latency per workspace: nearest rank (``percentile_disc``).
 
     PostgreSQL computes them in the query; SQLite has no ordered-set aggregates, so the week's
     latencies come back by session (off the covering index, no join: every replying session is
@@ -220,8 +221,8 @@ def _reply_percentiles(
         rows = connection.execute(
             select(
                 team,
-                func.percentile_cont(0.5).within_group(m.latency_ms),
-                func.percentile_cont(0.95).within_group(m.latency_ms),
+                func.percentile_disc(0.5).within_group(m.latency_ms),
+                func.percentile_disc(0.95).within_group(m.latency_ms),
             )
             .join_from(chat_messages, coaching_sessions, coaching_sessions.c.id == m.session_id)
             .where(replies)
@@ -236,16 +237,6 @@ def _reply_percentiles(
         values.sort()
         figures[team_id] = (percentile(values, 0.5), percentile(values, 0.95))
     return figures
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """PostgreSQL's ``percentile_cont``: linear interpolation between the two nearest ranks."""
-    if not sorted_values:
-        raise ValueError("no values")
-    position = fraction * (len(sorted_values) - 1)
-    lower = int(position)
-    upper = min(lower + 1, len(sorted_values) - 1)
-    return float(sorted_values[lower] + (sorted_values[upper] - sorted_values[lower]) * (position - lower))
 
 
 # --------------------------------------------------------------------- text

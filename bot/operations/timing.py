@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
+
+from bot.operations.percentiles import percentile
 
 
 @dataclass(frozen=True)
@@ -20,15 +21,6 @@ class TurnTiming:
     last_token_to_final_ms: float | None
     model_ms: float | None
     total_ms: float | None
-
-
-def percentile(values: Iterable[float], fraction: float) -> float | None:
-    """Nearest-rank percentile; None for no data."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
-    return ordered[rank]
 
 
 class TurnTimings:
@@ -60,7 +52,7 @@ class TurnTimings:
             turns = list(self._turns)
         result: dict[str, dict[str, float | int | None]] = {}
         for name in self.MEASURES:
-            values = [v for t in turns if (v := getattr(t, name)) is not None]
+            values = sorted(v for t in turns if (v := getattr(t, name)) is not None)
             result[name] = {
                 "count": len(values),
                 "p50": percentile(values, 0.50),

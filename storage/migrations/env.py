@@ -8,13 +8,14 @@ never disables loggers the application already set up.
 
 from __future__ import annotations
 
+import os
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection
 
-from storage.engine import sync_url
+from storage.engine import database_url_from_env, sync_url
 from storage.models import Base, include_in_schema_comparison, include_name
 
 config = context.config
@@ -28,9 +29,7 @@ def _database_url() -> str:
     """The URL to migrate: given by the caller, else the ini file, else the app's settings."""
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if not url:
-        from bot.assembly.config import Settings
-
-        url = Settings.from_env().database_url
+        url = database_url_from_env(os.environ)  # what the app's settings read
     return sync_url(url)
 
 
