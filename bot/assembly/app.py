@@ -6,6 +6,7 @@ once per process, from one ``Settings``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ from bot.conversation.coaching import CoachingService
 from bot.conversation.llm import CoachModel, StreamStats
 from bot.conversation.message_edits import MessageEditService
 from bot.conversation.recovery import OwedReplyRecovery
+from bot.conversation.tokens import warm as warm_tokenizer
 from bot.conversation.turns import TurnLeases
 from bot.delivery.slack_budget import (
     APPEND_STREAM,
@@ -262,6 +264,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     await warm_pool(engine)
     store = ConversationStore(engine, session_cache=caches.get("sessions"))
     model = CoachModel.from_settings(settings)
+    await asyncio.to_thread(warm_tokenizer)  # the first turn doesn't load the vocabulary (0.1 s)
     files = build_file_store(settings, on_transfer=metrics.on_transfer)
     turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
     coaching = CoachingService(
