@@ -26,7 +26,7 @@ from bot.attachments.turn_files import file_context, turn_images
 from bot.conversation.bystanders import tell_bystander_once
 from bot.conversation.llm import CoachModel, StreamStats
 from bot.conversation.model_reply import Replier, ReplyWriterOptions
-from bot.conversation.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
+from bot.conversation.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages, history_rows
 from bot.conversation.turn_tasks import RunningTurns
 from bot.conversation.turn_values import (
     NOT_STORED_TEXT,
@@ -50,7 +50,6 @@ from storage.conversations import Bystander, ConversationStore, RecordedMessage,
 
 logger = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 50
 #: Excerpts of the session's files get up to 1/ATTACHMENT_SHARE of CONTEXT_TOKEN_BUDGET; history the rest.
 ATTACHMENT_SHARE = 3
 TITLE_CHARS = 60
@@ -108,6 +107,11 @@ class CoachingService:
         self._background: set[asyncio.Task[Any]] = set()
         self._running = RunningTurns()
 
+    @property
+    def _history_rows(self) -> int:
+        """How many newest messages a turn reads: what the prompt's token budget can hold."""
+        return history_rows(self._model.fit.prompt_budget(self._settings.context_token_budget))
+
     async def handle_message(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
         """One whole turn. Never raises: every failure ends in a message to the coach or a log line."""
         return await self._guarded(self._turn(message, client), message, client)
@@ -164,7 +168,7 @@ class CoachingService:
                 event_id=message.event_id,
                 start_session=message.starts_session,
                 title=message.text[:TITLE_CHARS] or None,
-                history_limit=HISTORY_LIMIT,
+                history_limit=self._history_rows,
                 lease_owner=owner,
                 lease_seconds=self.turns.lease_seconds if self.turns is not None else 0.0,
             )
@@ -210,7 +214,7 @@ class CoachingService:
     ) -> TurnOutcome:
         """One reply to every coach message owed in the session, from a fresh read of its history."""
         assert self.turns is not None
-        owed = await self.turns.store.owed_history(held.session_id, limit=HISTORY_LIMIT)
+        owed = await self.turns.store.owed_history(held.session_id, limit=self._history_rows)
         held.covered_seq = owed.coach_seq
         latest = dataclasses.replace(
             message,

@@ -44,6 +44,11 @@ _FRAMING_TOKENS = 4
 IMAGE_TOKENS = 800
 #: The memory of earlier sessions gets at most 1/MEMORY_SHARE of the budget.
 MEMORY_SHARE = 4
+#: How many of a session's newest messages a turn reads: what the budget holds at this many tokens
+#: a message (a short coaching message and its framing), up to MAX_HISTORY_ROWS so the read stays
+#: fast (the session's opening is read besides). The trimming below is by real tokens.
+TOKENS_PER_READ_MESSAGE = 20
+MAX_HISTORY_ROWS = 200
 #: Where messages were left out between the session's opening and its newest messages.
 GAP_NOTE = "(Some earlier messages of this session are left out here.)"
 
@@ -80,6 +85,11 @@ def references_text(references: Sequence[Reference]) -> str:
     parts = [REFERENCES_INTRO]
     parts.extend(f"{reference_label(r.name)}\n{r.text}" for r in references)
     return "\n\n".join(parts)
+
+
+def history_rows(token_budget: int) -> int:
+    """The newest messages worth reading for a prompt of ``token_budget`` tokens."""
+    return max(2, min(MAX_HISTORY_ROWS, token_budget // TOKENS_PER_READ_MESSAGE))
 
 
 def estimate_tokens(text: str) -> int:
