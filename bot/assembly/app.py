@@ -272,6 +272,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         store=store,
         model=model,
         on_model_call=_model_calls_reported(metrics, health),
+        on_crisis=lambda: metrics.crisis_replies.add(1),
         turns=turns,
         slack_budget=SlackRateBudget(None if settings.slack_rate_budget else {}),
     )

@@ -46,6 +46,8 @@ from bot.delivery.streaming import StreamingSupport, ThreadTarget
 from bot.operations.config_errors import openai_problem
 from bot.operations.health import ConfigHealth
 from bot.operations.timing import TurnTimings
+from bot.safety.crisis import crisis_text
+from bot.safety.moderation import CrisisCheck
 from storage.conversations import Bystander, ConversationStore, RecordedMessage, SessionKey
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class CoachingService:
         streaming: StreamingSupport | None = None,
         slack_budget: SlackRateBudget | None = None,
         on_model_call: Callable[[StreamStats, bool], None] | None = None,
+        on_crisis: Callable[[], None] | None = None,
         attachments: AttachmentService | None = None,
         reader: AttachmentReader | None = None,
         turns: TurnLeases | None = None,
@@ -103,7 +106,11 @@ class CoachingService:
             on_model_call=on_model_call,
             on_model_error=self._note_config_problem,
             on_slack_failure=self._tell_slack_failed,
+            crisis_text=crisis_text(settings.crisis_resources),
+            on_crisis=on_crisis,
         )
+        # Each coach message is checked for self-harm or violence alongside the model call.
+        self.crisis_check = CrisisCheck(getattr(model, "client", None), mode=settings.openai_moderation)
         self._background: set[asyncio.Task[Any]] = set()
         self._running = RunningTurns()
 
@@ -295,7 +302,7 @@ class CoachingService:
         references: list[Reference] | None = None,
         images: list[ImageInput] | None = None,
     ) -> TurnOutcome:
-        """Build the prompt and stream the model's reply into the thread."""
+        """Build the prompt and stream the model's reply into the thread, the crisis check alongside."""
         prompt = build_messages(
             recorded.history,
             system_prompt=self._system_prompt,
@@ -303,7 +310,10 @@ class CoachingService:
             references=references or (),
             images=images or (),
         )
-        return await self._replier.reply(message, recorded, prompt, target, client)
+        crisis = None  # sent when the model request yields to the loop: it never delays that request
+        if self.crisis_check.enabled and message.text.strip():
+            crisis = asyncio.create_task(self.crisis_check.in_crisis(message.text))
+        return await self._replier.reply(message, recorded, prompt, target, client, crisis)
 
     async def _tell_slack_failed(
         self, session_id: int, error: BaseException, target: ThreadTarget, client: AsyncWebClient, told: bool

@@ -112,6 +112,11 @@ class CoachModel:
         self._model = model
         self.fit = fit
 
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The OpenAI client, shared with the crisis check (bot.safety.moderation)."""
+        return self._client
+
     @classmethod
     def from_settings(cls, settings: Settings) -> CoachModel:
         client = CoachClient(

@@ -54,6 +54,7 @@ class TurnOutcome(enum.StrEnum):
     FILES_LISTED = "files_listed"
     QUEUED = "queued"  # stored; the turn already running in the session answers it next
     NOT_THE_COACH = "not_the_coach"
+    CRISIS_CARE = "crisis_care"  # the crisis check flagged the message: a caring reply, not coaching
 
 
 NOT_SET_UP_TEXT = (
