@@ -321,6 +321,8 @@ class FakeOpenAI:
             return web.json_response(
                 _error_json(400, "We could not parse the JSON body of your request."), status=400
             )
+        if self.moderations.delay:
+            await asyncio.sleep(self.moderations.delay)
         try:
             return web.json_response(self.moderations.answer(body))
         except ModerationRefused as refused:

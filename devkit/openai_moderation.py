@@ -61,6 +61,8 @@ class Moderations:
 
     #: Off: the endpoint answers 404, as a server without it does (vLLM, most proxies).
     available: bool = True
+    #: Seconds before each answer, to let a test's model reply arrive first.
+    delay: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     _flags: deque[tuple[str, ...]] = field(default_factory=deque)
     _words: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -85,6 +87,7 @@ class Moderations:
             self._words.clear()
             self.requests.clear()
             self.available = True
+            self.delay = 0.0
 
     def answer(self, body: Any) -> dict[str, Any]:
         """The response body for a request ``body``; raises ModerationRefused for an invalid one."""
