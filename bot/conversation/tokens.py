@@ -32,24 +32,22 @@ def count_tokens(text: str) -> int:
 
 def last_tokens(text: str, tokens: int) -> str:
     """The end of ``text`` that is at most ``tokens`` tokens (a character split by the cut is dropped)."""
-    if tokens <= 0:
-        return ""
-    ids = encoding().encode_ordinary(text)
-    if len(ids) <= tokens:
-        return text
-    tail: bytes = encoding().decode_bytes(ids[-tokens:])
-    return tail.decode("utf-8", "ignore")
+    return _within(text, tokens, keep_end=True)
 
 
 def first_tokens(text: str, tokens: int) -> str:
     """The start of ``text`` that is at most ``tokens`` tokens (a character split by the cut is dropped)."""
+    return _within(text, tokens, keep_end=False)
+
+
+def _within(text: str, tokens: int, *, keep_end: bool) -> str:
     if tokens <= 0:
         return ""
     ids = encoding().encode_ordinary(text)
     if len(ids) <= tokens:
         return text
-    head: bytes = encoding().decode_bytes(ids[:tokens])
-    return head.decode("utf-8", "ignore")
+    kept: bytes = encoding().decode_bytes(ids[-tokens:] if keep_end else ids[:tokens])
+    return kept.decode("utf-8", "ignore")
 
 
 def warm() -> None:
