@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -310,10 +311,10 @@ class CoachingService:
             references=references or (),
             images=images or (),
         )
-        crisis = None  # sent when the model request yields to the loop: it never delays that request
+        check = None
         if self.crisis_check.enabled and message.text.strip():
-            crisis = asyncio.create_task(self.crisis_check.in_crisis(message.text))
-        return await self._replier.reply(message, recorded, prompt, target, client, crisis)
+            check = functools.partial(self.crisis_check.in_crisis, message.text)
+        return await self._replier.reply(message, recorded, prompt, target, client, check)
 
     async def _tell_slack_failed(
         self, session_id: int, error: BaseException, target: ThreadTarget, client: AsyncWebClient, told: bool

@@ -92,16 +92,17 @@ class Replier:
         prompt: list[dict[str, Any]],
         target: ThreadTarget,
         client: AsyncWebClient,
-        crisis: asyncio.Task[bool] | None = None,
+        crisis_check: Callable[[], Awaitable[bool]] | None = None,
     ) -> TurnOutcome:
         """Stream the model's reply into the thread, store it, and time the turn.
 
-        ``crisis`` is the crisis check of the coach's message (bot.safety), running alongside the
-        model so it never delays the first text. When it flags the message, the model is stopped
-        and the reply is the caring message: alone if no text was shown yet, else after it (text
-        already in Slack can't be unsaid, so the caring message follows it in the same reply). If
-        the model finishes first, the reply waits up to CRISIS_WAIT_SECONDS for the verdict
-        before it is closed; a check that fails or times out lets the coaching reply stand.
+        ``crisis_check`` asks the crisis check about the coach's message (bot.safety); it runs
+        alongside the model, so it never delays the model's request or the first text. When it
+        flags the message, the model is stopped and the reply is the caring message: alone if no
+        text was shown yet, else after it (text already in Slack can't be unsaid, so the caring
+        message follows it in the same reply). If the model finishes first, the reply waits up
+        to CRISIS_WAIT_SECONDS for the verdict before it is closed; a check that fails or times
+        out lets the coaching reply stand.
         """
         options = self._writer_options
         writer = SlackReplyWriter(
@@ -118,6 +119,8 @@ class Replier:
         reply: list[str] = []
         outcome = TurnOutcome.REPLIED
         streaming = asyncio.ensure_future(self._stream(prompt, stats, mentions, reply, writer))
+        # Started second, so the model's request is on its way before the check's is built.
+        crisis = asyncio.ensure_future(crisis_check()) if crisis_check is not None else None
         if crisis is not None:  # a flag stops the model at once, before or after its first text
             crisis.add_done_callback(lambda check: _flagged(check) and streaming.cancel())
         try:
@@ -181,7 +184,7 @@ class Replier:
                 reply.append(safe)
                 writer.write(safe)
 
-    async def _streamed(self, streaming: asyncio.Future[None], crisis: asyncio.Task[bool] | None) -> bool:
+    async def _streamed(self, streaming: asyncio.Future[None], crisis: asyncio.Future[bool] | None) -> bool:
         """Wait for the model's reply; True when a crisis flag stopped it (not the turn's own cancel)."""
         try:
             await streaming
@@ -292,11 +295,11 @@ class Replier:
             logger.exception("Recording the model call's metrics failed")
 
 
-def _flagged(check: asyncio.Task[bool]) -> bool:
+def _flagged(check: asyncio.Future[bool]) -> bool:
     return check.done() and not check.cancelled() and check.exception() is None and check.result()
 
 
-async def _verdict(crisis: asyncio.Task[bool] | None) -> bool:
+async def _verdict(crisis: asyncio.Future[bool] | None) -> bool:
     """Whether the crisis check flagged the message, waiting up to CRISIS_WAIT_SECONDS for it."""
     if crisis is None:
         return False
