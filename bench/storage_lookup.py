@@ -3,7 +3,8 @@
 Seeds a scratch database with ``bench.seed`` (executemany on SQLite, COPY on PostgreSQL), then,
 through the real ``ConversationStore`` on the app's engine:
 
-- thread → session lookup + the 50-message history load, p50/p99 (cache miss and cache hit);
+- thread → session lookup + the history load (the rows a 12k-token budget reads, and the
+  opening), p50/p99 (cache miss and cache hit);
 - the turn's write (claim + session + message + history), the product path beside the former
   one (PostgreSQL: one CTE statement vs a transaction of five; pool pre-ping on and off),
   interleaved in one run so the machine's noise falls on both alike;
@@ -43,6 +44,7 @@ from bench.database import BenchDatabase, temporary_database
 from bench.report import RESULTS_DIR, machine_info
 from bench.seed import SeedResult, SeedSpec, seed_database
 from bench.stats import Summary, ratio, summarize
+from bot.conversation.prompt import history_rows
 from storage.caches import CountingTTLCache
 from storage.conversations import (
     SESSION_CACHE_MAXSIZE,
@@ -54,7 +56,7 @@ from storage.conversations import (
 from storage.engine import create_db_engine, sync_url
 from storage.migrate import upgrade_database
 
-HISTORY_LIMIT = 50  # as bot.conversation.coaching reads it
+HISTORY_LIMIT = history_rows(12_000)  # as bot.conversation.coaching reads it at the default budget
 TEXT = "Let's talk about how the feedback conversation went and what you would change next time. " * 2
 REPLAY_TTLS = (SESSION_CACHE_TTL_SECONDS, 300.0, 3600.0)
 
@@ -465,7 +467,7 @@ def targets(kind: str, results: dict) -> list[dict]:
     lookups = results["lookups"]
     report = results.get("weekly_report")
     found = [
-        ("history(50) load p50", lookups["history_ms"]["p50"], HISTORY_TARGET_MS[kind]),
+        (f"history({HISTORY_LIMIT}) load p50", lookups["history_ms"]["p50"], HISTORY_TARGET_MS[kind]),
         (
             "thread -> session (cached) + history(50) p50",
             lookups["lookup_hit_plus_history_ms"]["p50"],

@@ -1,4 +1,4 @@
-"""A local OpenAI Chat Completions endpoint with controllable latency and faults.
+"""A local OpenAI Chat Completions endpoint (and /v1/moderations) with controllable latency and faults.
 
 Real HTTP on 127.0.0.1 so the app's ``openai.AsyncOpenAI(base_url=fake.base_url)``
 runs unmodified, including its SSE parsing, retries and timeouts. Replies are
@@ -33,6 +33,7 @@ from aiohttp import web
 
 from devkit._server import BackgroundServer, serve_until_signalled
 from devkit.openai_bodies import content_problem, count_user_messages, image_urls, last_user_text
+from devkit.openai_moderation import ModerationRefused, Moderations
 from devkit.openai_rules import ModelRules, RequestRefused, count_prompt_tokens, is_reasoning_model
 from devkit.openai_schema import instance_of, instance_problem, json_schema_of
 from devkit.openai_stream import COMPACT, STREAM_MODES, Completion, serve_plan, split_tokens
@@ -132,6 +133,8 @@ class FakeOpenAI:
         self._cuts: deque[_Cut] = deque()
         self._served = 0
         self._ids = itertools.count(1)
+        #: ``POST /v1/moderations``: ``fake.moderations.flag_next("self-harm")``, ``.available = False``.
+        self.moderations = Moderations()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -186,6 +189,7 @@ class FakeOpenAI:
             self._cuts.append(_Cut(finish_reason, after_tokens, times))
 
     def reset_faults(self) -> None:
+        self.moderations.reset()
         with self._lock:
             self._faults.clear()
             self._stalls.clear()
@@ -251,6 +255,7 @@ class FakeOpenAI:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._handle_completions)
         app.router.add_get("/v1/models", self._handle_models)
+        app.router.add_post("/v1/moderations", self._handle_moderations)
         app.router.add_get("/_devkit/requests", self._handle_devkit_requests)
         app.router.add_post("/_devkit/config", self._handle_devkit_config)
         app.router.add_post("/_devkit/reset", self._handle_devkit_reset)
@@ -334,6 +339,24 @@ class FakeOpenAI:
             for name in ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "o4-mini", "gpt-5", "gpt-5-mini")
         ]
         return web.json_response({"object": "list", "data": models})
+
+    async def _handle_moderations(self, request: web.Request) -> web.Response:
+        if not self.moderations.available:
+            return web.json_response(_error_json(404, "Not found: /v1/moderations (devkit)"), status=404)
+        if not self._authorized(request):
+            return web.json_response(_error_json(401), status=401)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response(
+                _error_json(400, "We could not parse the JSON body of your request."), status=400
+            )
+        if self.moderations.delay:
+            await asyncio.sleep(self.moderations.delay)
+        try:
+            return web.json_response(self.moderations.answer(body))
+        except ModerationRefused as refused:
+            return web.json_response(refused.body, status=400)
 
     async def _handle_devkit_requests(self, request: web.Request) -> web.Response:
         return web.json_response([dataclasses.asdict(r) for r in self.requests], dumps=_dumps)

@@ -16,9 +16,11 @@ non-ASCII character (Chinese, Japanese, Korean, accents, emoji) at least one.
 
 from __future__ import annotations
 
-import re
+import functools
 from dataclasses import dataclass, field
 from typing import Any
+
+import bpe_openai
 
 #: Context window and most output tokens of OpenAI's models, by name prefix (most specific first).
 DEFAULT_CONTEXT_WINDOWS: dict[str, tuple[int, int]] = {
@@ -40,8 +42,6 @@ MESSAGE_TOKENS = 3
 REPLY_PRIMING_TOKENS = 3
 #: An image input, counted as a 1024x1024 "high detail" picture (85 + 4 tiles of 170).
 IMAGE_TOKENS = 765
-
-_TOKEN_RE = re.compile(r" ?[A-Za-z]{1,5}| ?[0-9]{1,3}|[^\x00-\x7f]| ?[!-/:-@\[-`{-~]|\s+")
 
 
 class RequestRefused(Exception):
@@ -128,7 +128,13 @@ def reply_limit(body: dict[str, Any]) -> tuple[str, int | None]:
 
 
 def count_tokens(text: str) -> int:
-    return len(_TOKEN_RE.findall(text))
+    """Tokens as OpenAI counts them (o200k_base, the vocabulary of GPT-4o and later), offline."""
+    return len(_o200k().encode_ordinary(text)) if text else 0
+
+
+@functools.lru_cache(maxsize=1)
+def _o200k() -> Any:
+    return bpe_openai.get_encoding("o200k_base")
 
 
 def count_prompt_tokens(body: dict[str, Any]) -> int:

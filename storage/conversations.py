@@ -23,6 +23,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -40,7 +41,7 @@ from storage.models import (
 )
 from storage.turn_records import Bystander, HistoryMessage, RecordedMessage, SessionKey
 from storage.turn_sql import pg_turn_sql, slack_time
-from storage.turn_write import STALE_SESSION, TurnWrite, history_rows, thread_params
+from storage.turn_write import STALE_SESSION, TurnWrite, may_lack_opening, thread_params, with_opening
 
 __all__ = ["Bystander", "ConversationStore", "HistoryMessage", "RecordedMessage", "SessionKey"]
 
@@ -51,6 +52,16 @@ SESSION_CACHE_MAXSIZE = 10_000
 
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Row:
+    """The message a PostgreSQL turn statement just wrote, shaped like the history rows it read."""
+
+    id: int
+    message_type: str
+    text: str
+    at: Any
 
 
 class ConversationStore:
@@ -86,6 +97,7 @@ class ConversationStore:
         self._insert_unposted_message = turn.insert_unposted_message
         self._select_message_by_ts = turn.select_message_by_ts
         self._history = turn.history
+        self._opening = turn.opening
         # SQLite (and any database without the one-statement turn): the write of a coach's message.
         self._write_user_message = turn.write_user_message
         # PostgreSQL: the whole write of a coach's message in one statement, per (claim, start).
@@ -246,12 +258,12 @@ class ConversationStore:
         history: tuple[HistoryMessage, ...] = ()
         if history_limit > 0:
             # Newest first from the snapshot, plus the message just written; ties in time by id.
-            found = [(row.at, row.id, row.message_type, row.text) for row in rows if row.part == 1]
-            found.append((said_at, head.id, MessageType.USER.value, text))
-            found.sort(key=lambda item: (item[0], item[1]))
-            history = tuple(
-                HistoryMessage(role=role, text=body) for _, _, role, body in found[-history_limit:]
-            )
+            found = [row for row in rows if row.part == 1]
+            found.append(_Row(id=head.id, message_type=MessageType.USER.value, text=text, at=said_at))
+            found.sort(key=lambda row: (row.at, row.id), reverse=True)
+            newest = found[:history_limit]
+            opening = next((row for row in rows if row.part == 3), None)
+            history = tuple(with_opening(newest, opening if len(found) > history_limit else None))
         return RecordedMessage(
             session_id=head.session_id,
             message_id=head.id,
@@ -265,14 +277,20 @@ class ConversationStore:
         )
 
     async def load_history(self, session_id: int, *, limit: int = 50) -> list[HistoryMessage]:
-        """The newest ``limit`` messages of the session, oldest first (ties in time by id)."""
+        """The newest ``limit`` messages of the session, oldest first (ties in time by id), led by the
+        session's opening (its first coach message) when that is older."""
         if limit <= 0:
             return []
         async with self._connection(autocommit=True) as conn:
             return await self._read_history(conn, session_id, limit)
 
     async def _read_history(self, conn: AsyncConnection, session_id: int, limit: int) -> list[HistoryMessage]:
-        return history_rows(await conn.execute(self._history, {"session_id": session_id, "limit": limit}))
+        params = {"session_id": session_id, "limit": limit}
+        newest = (await conn.execute(self._history, params)).all()
+        opening = (
+            (await conn.execute(self._opening, params)).first() if may_lack_opening(newest, limit) else None
+        )
+        return with_opening(newest, opening)
 
     async def record_assistant_message(
         self,

@@ -25,6 +25,7 @@ from storage.conversations import ConversationStore, HistoryMessage, SessionKey
 from storage.engine import dialect_insert
 from storage.models import MessageType, UtcDateTime, bystander_notes, chat_messages, coaching_sessions, utcnow
 from storage.turn_sql import slack_time
+from storage.turn_write import may_lack_opening, opening_statement, with_opening
 
 T = TypeVar("T")
 
@@ -142,8 +143,10 @@ class TurnLeaseStore:
             )
         )
         session = s.c.id == bindparam("session_id")
+        self._opening = opening_statement()
         self._owed_history = (
             select(
+                m.c.id,
                 m.c.message_type,
                 m.c.text,
                 m.c.slack_ts,
@@ -217,14 +220,20 @@ class TurnLeaseStore:
         ]
 
     async def owed_history(self, session_id: int, *, limit: int) -> OwedHistory:
-        """The newest ``limit`` messages, oldest first, and the owed count they answer up to."""
+        """The newest ``limit`` messages, oldest first (led by the session's opening when it is older),
+        and the owed count they answer up to."""
         async with self._conversations.reading() as conn:
-            rows = (await conn.execute(self._owed_history, {"session_id": session_id, "limit": limit})).all()
+            params = {"session_id": session_id, "limit": limit}
+            rows = (await conn.execute(self._owed_history, params)).all()
+            opening = (
+                (await conn.execute(self._opening, params)).first() if may_lack_opening(rows, limit) else None
+            )
+        history = with_opening(rows, opening)
         rows.reverse()
         coach_rows = [row for row in rows if row.message_type == MessageType.USER.value]
         last = coach_rows[-1] if coach_rows else None
         return OwedHistory(
-            history=tuple(HistoryMessage(role=row.message_type, text=row.text) for row in rows),
+            history=tuple(history),
             coach_seq=rows[0].coach_seq if rows else 0,
             last_coach_text=last.text if last is not None else "",
             last_coach_ts=last.slack_ts if last is not None else None,

@@ -60,7 +60,8 @@ def pg_turn_sql(*, claim: bool, start_session: bool) -> str:
     row this statement inserted from one its ``ON CONFLICT DO UPDATE`` touched. The outer query
     returns one ``part = 0`` row for a stored message, then (for an existing session) the newest
     ``history_limit`` earlier messages: the statement's snapshot predates its own insert, so the
-    caller adds the new one. With nothing stored, a ``part = 2`` row names the thread's coach.
+    caller adds the new one; and a ``part = 3`` row, the session's opening (first coach message).
+    With nothing stored, a ``part = 2`` row names the thread's coach.
     """
     ctes = []
     if claim:
@@ -115,6 +116,12 @@ def pg_turn_sql(*, claim: bool, start_session: bool) -> str:
         "FROM chat_messages h WHERE h.session_id = (SELECT session_id FROM turn_message) "
         "AND NOT (SELECT created FROM turn_session) "
         "ORDER BY h.timestamp DESC, h.id DESC LIMIT {history_limit}) "
+        # The session's opening, its first coach message, which a trimmed prompt keeps.
+        "UNION ALL (SELECT 3, o.session_id, o.id, NULL, NULL, o.message_type, o.text, o.timestamp, "
+        "NULL, NULL, NULL, NULL "
+        "FROM chat_messages o WHERE o.session_id = (SELECT session_id FROM turn_message) "
+        "AND NOT (SELECT created FROM turn_session) AND o.message_type = 'user' "
+        "ORDER BY o.timestamp, o.id LIMIT 1) "
         "UNION ALL SELECT 2, t.id, NULL, NULL, NULL, NULL, t.user_id, NULL, NULL, NULL, NULL, NULL "
         "FROM turn_thread t WHERE NOT EXISTS (SELECT 1 FROM turn_message)"
     )

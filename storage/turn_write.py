@@ -7,11 +7,12 @@ statements are built once here and shared with ``ConversationStore``'s reads and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select, update
-from sqlalchemy.engine import Connection, Result
+from sqlalchemy import Integer, Select, bindparam, select, update
+from sqlalchemy.engine import Connection
 
 from storage.models import (
     TITLE_LENGTH,
@@ -28,9 +29,34 @@ from storage.turn_sql import lease_claim_values, slack_time
 STALE_SESSION = RecordedMessage(session_id=-1, message_id=-1, is_new_session=False)
 
 
-def history_rows(result: Result[Any]) -> list[HistoryMessage]:
-    """History query rows (newest first) as messages, oldest first."""
-    return [HistoryMessage(role=row.message_type, text=row.text) for row in reversed(result.all())]
+def with_opening(newest: Sequence[Any], opening: Any) -> list[HistoryMessage]:
+    """The newest rows (newest first, with ``id``) as history, oldest first, led by the opening.
+
+    The opening, the coach's first message, states what the session is for; a trimmed prompt
+    keeps it (``bot.conversation.prompt``). ``opening`` is None when it was not read: only a
+    session with at least as many messages as were read can have it outside them
+    (``may_lack_opening``).
+    """
+    history = [HistoryMessage(role=row.message_type, text=row.text) for row in reversed(newest)]
+    if opening is None or any(row.id == opening.id for row in newest):
+        return history
+    return [HistoryMessage(role=opening.message_type, text=opening.text), *history]
+
+
+def may_lack_opening(newest: Sequence[Any], limit: int) -> bool:
+    """Whether the session may hold older messages than the ``limit`` newest rows read."""
+    return len(newest) >= limit > 0
+
+
+def opening_statement() -> Select[Any]:
+    """The session's first coach message (idx_session_timestamp, read from the oldest end)."""
+    m = chat_messages
+    return (
+        select(m.c.id, m.c.message_type, m.c.text)
+        .where(m.c.session_id == bindparam("session_id"), m.c.message_type == MessageType.USER.value)
+        .order_by(m.c.timestamp, m.c.id)
+        .limit(1)
+    )
 
 
 def thread_params(key: SessionKey) -> dict[str, str]:
@@ -88,11 +114,19 @@ class TurnWrite:
         )
         # Served by idx_session_timestamp; id breaks ties between equal timestamps.
         self.history = (
-            select(m.c.message_type, m.c.text)
+            select(m.c.id, m.c.message_type, m.c.text)
             .where(m.c.session_id == bindparam("session_id"))
             .order_by(m.c.timestamp.desc(), m.c.id.desc())
             .limit(bindparam("limit", type_=Integer))
         )
+        self.opening = opening_statement()
+
+    def read_history(self, conn: Connection, session_id: int, limit: int) -> list[HistoryMessage]:
+        """The newest ``limit`` messages, oldest first, led by the opening (``with_opening``)."""
+        params = {"session_id": session_id, "limit": limit}
+        newest = conn.execute(self.history, params).all()
+        opening = conn.execute(self.opening, params).first() if may_lack_opening(newest, limit) else None
+        return with_opening(newest, opening)
 
     def write_user_message(
         self,
@@ -189,11 +223,7 @@ class TurnWrite:
             if is_new_session:  # nothing older to read
                 history = (HistoryMessage(role=MessageType.USER.value, text=text),)
             else:
-                history = tuple(
-                    history_rows(
-                        conn.execute(self.history, {"session_id": session_id, "limit": history_limit})
-                    )
-                )
+                history = tuple(self.read_history(conn, session_id, history_limit))
         conn.commit()
         return RecordedMessage(
             session_id=session_id,

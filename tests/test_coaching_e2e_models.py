@@ -54,7 +54,8 @@ def test_a_small_context_window_trims_the_history_and_fits_the_reply_limit(
     last = fake_openai.requests[-1].body
     assert count_prompt_tokens(last) + last["max_tokens"] <= 2048
     sent = [m["content"] for m in last["messages"] if m["role"] == "user"]
-    assert sent[-1] == "Turn 5." and "Turn one." not in sent  # the oldest turns went first
+    # The opening stays; the oldest turns after it went first.
+    assert sent[0] == "Turn one." and sent[-1] == "Turn 5." and "Turn 2." not in sent
 
 
 def test_a_server_that_names_a_smaller_window_is_answered_from_the_first_turn(

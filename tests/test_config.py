@@ -115,3 +115,17 @@ def test_log_levels_are_case_insensitive(level: str) -> None:
 def test_a_malformed_database_url_is_named() -> None:
     with pytest.raises(SettingsError, match="DATABASE_URL is not a database URL"):
         Settings.from_env({"DATABASE_URL": "coachbot.db"})
+
+
+def test_moderation_is_on_unless_turned_off_and_nothing_else_is_accepted() -> None:
+    assert Settings.from_env({}).openai_moderation == "auto"
+    assert Settings.from_env({"OPENAI_MODERATION": "OFF"}).openai_moderation == "off"
+    with pytest.raises(SettingsError, match="OPENAI_MODERATION"):
+        Settings.from_env({"OPENAI_MODERATION": "sometimes"})
+
+
+def test_crisis_resources_default_to_emergency_services_and_the_eap_and_can_be_set() -> None:
+    default = Settings.from_env({}).crisis_resources
+    assert "emergency" in default and "Employee Assistance Programme" in default
+    ours = Settings.from_env({"CRISIS_RESOURCES": r"Call 000.\nEAP: 1300 687 327"}).crisis_resources
+    assert ours == "Call 000.\nEAP: 1300 687 327"

@@ -1,6 +1,17 @@
-"""The model sees the system prompt and as much recent history as the budget allows."""
+"""The model sees the system prompt, the coach's memory, the session's opening and as much recent
+history as the budget allows, counted in the model's own tokens."""
 
-from bot.conversation.prompt import IMAGE_TOKENS, build_messages, estimate_messages_tokens, estimate_tokens
+import bpe_openai
+
+from bot.conversation.prompt import (
+    GAP_NOTE,
+    IMAGE_TOKENS,
+    MEMORY_SHARE,
+    build_messages,
+    estimate_messages_tokens,
+    estimate_tokens,
+)
+from bot.conversation.tokens import count_tokens
 from storage.conversations import HistoryMessage
 
 
@@ -9,24 +20,54 @@ def history(*texts: str) -> list[HistoryMessage]:
     return [HistoryMessage(role=roles[i % 2], text=t) for i, t in enumerate(texts)]
 
 
+def contents(messages: list[dict]) -> list[str]:
+    return [m["content"] for m in messages]
+
+
 def test_system_prompt_comes_first_and_history_follows_in_order() -> None:
     messages = build_messages(history("hi", "hello", "help me"), system_prompt="SYS", token_budget=1000)
     assert messages[0] == {"role": "system", "content": "SYS"}
-    assert [m["content"] for m in messages[1:]] == ["hi", "hello", "help me"]
+    assert contents(messages[1:]) == ["hi", "hello", "help me"]
 
 
-def test_oldest_turns_are_dropped_first_when_over_budget() -> None:
-    turns = history("a" * 400, "b" * 400, "c" * 400, "latest")
-    budget = estimate_tokens("SYS") + estimate_tokens("c" * 400) + estimate_tokens("latest")
+def test_the_opening_stays_and_the_middle_is_dropped_oldest_first() -> None:
+    turns = history("my goal", "a " * 200, "b " * 200, "c " * 200, "latest")
+    budget = sum(estimate_tokens(t) for t in ("SYS", "my goal", GAP_NOTE, "c " * 200, "latest"))
+
     messages = build_messages(turns, system_prompt="SYS", token_budget=budget)
-    assert [m["content"][:1] for m in messages] == ["S", "c", "l"]
+
+    assert contents(messages) == ["SYS", "my goal", GAP_NOTE, "c " * 200, "latest"]
+
+
+def test_no_gap_note_when_nothing_was_dropped() -> None:
+    messages = build_messages(history("my goal", "ok", "next"), system_prompt="SYS", token_budget=1000)
+    assert GAP_NOTE not in contents(messages)
+
+
+def test_the_newest_message_wins_over_the_opening_when_only_one_fits() -> None:
+    turns = history("goal " * 300, "fine", "latest " * 300)
+    budget = estimate_tokens("SYS") + estimate_tokens("latest " * 300) + 10
+
+    messages = build_messages(turns, system_prompt="SYS", token_budget=budget)
+
+    assert contents(messages)[-1] == "latest " * 300
+    assert "goal " * 300 not in contents(messages)
 
 
 def test_the_newest_message_is_kept_even_when_it_alone_is_too_long() -> None:
-    messages = build_messages(history("x" * 10_000), system_prompt="SYS", token_budget=100)
+    messages = build_messages(history("x y " * 5_000), system_prompt="SYS", token_budget=100)
     assert messages[0]["content"] == "SYS"
     assert messages[1]["role"] == "user"
-    assert 0 < len(messages[1]["content"]) < 10_000
+    assert 0 < estimate_tokens(messages[1]["content"]) <= 100 - estimate_tokens("SYS")
+
+
+def test_an_overlong_japanese_message_is_cut_to_the_budget_on_whole_characters() -> None:
+    text = "目標は来週までに発表を仕上げることです。" * 500
+
+    kept = build_messages(history(text), system_prompt="SYS", token_budget=100)[1]["content"]
+
+    assert 0 < estimate_tokens(kept) <= 100 - estimate_tokens("SYS")
+    assert text.endswith(kept)
 
 
 def test_stored_system_notes_are_not_sent_to_the_model() -> None:
@@ -36,37 +77,54 @@ def test_stored_system_notes_are_not_sent_to_the_model() -> None:
         HistoryMessage("user", "q2"),
     ]
     messages = build_messages(turns, system_prompt="SYS", token_budget=1000)
-    assert [m["content"] for m in messages] == ["SYS", "q", "q2"]
+    assert contents(messages) == ["SYS", "q", "q2"]
 
 
 def test_messages_without_text_are_not_sent_to_the_model() -> None:
     turns = [HistoryMessage("user", ""), HistoryMessage("user", "hello")]
     messages = build_messages(turns, system_prompt="SYS", token_budget=1000)
-    assert [m["content"] for m in messages] == ["SYS", "hello"]
+    assert contents(messages) == ["SYS", "hello"]
 
 
-def test_non_ascii_text_counts_a_token_a_character() -> None:
-    assert estimate_tokens("你好世界，我们开始吧") == 10 + estimate_tokens("")
-    assert estimate_tokens("abcd" * 10) == 10 + estimate_tokens("")
-    assert estimate_tokens("café") == 1 + 1 + estimate_tokens("")  # "caf" and "é"
+def test_the_memory_is_the_second_system_message_and_kept_whole() -> None:
+    memory = "Goals: speak up in meetings. Open commitment: ask one question on Friday."
+    turns = history("my goal", "a " * 200, "latest")
+
+    messages = build_messages(turns, system_prompt="SYS", token_budget=300, memory_text=memory)
+
+    assert messages[:2] == [{"role": "system", "content": "SYS"}, {"role": "system", "content": memory}]
+    assert contents(messages)[-1] == "latest"
 
 
-def test_cjk_history_is_trimmed_at_a_token_a_character() -> None:
-    turns = history("你" * 400, "好" * 400, "最新的问题")
-    budget = estimate_tokens("SYS") + estimate_tokens("好" * 400) + estimate_tokens("最新的问题")
+def test_a_memory_over_its_share_is_cut_to_it() -> None:
+    memory = "goal " * 1_000
 
-    messages = build_messages(turns, system_prompt="SYS", token_budget=budget)
+    sent = build_messages(history("hi"), system_prompt="SYS", token_budget=400, memory_text=memory)[1]
 
-    assert [m["content"][:1] for m in messages] == ["S", "好", "最"]
-
-
-def test_an_overlong_cjk_message_is_cut_to_the_budget() -> None:
-    messages = build_messages(history("字" * 10_000), system_prompt="SYS", token_budget=100)
-
-    assert 0 < estimate_tokens(messages[1]["content"]) <= 100 - estimate_tokens("SYS")
+    assert memory.startswith(sent["content"])
+    assert count_tokens(sent["content"]) <= 400 // MEMORY_SHARE
 
 
-def test_a_requests_estimate_counts_text_parts_and_images() -> None:
+def test_no_memory_no_second_system_message() -> None:
+    for memory in (None, "", "  "):
+        messages = build_messages(history("hi"), system_prompt="SYS", token_budget=100, memory_text=memory)
+        assert contents(messages) == ["SYS", "hi"]
+
+
+def test_tokens_are_the_models_own_count_for_japanese_and_english() -> None:
+    o200k = bpe_openai.get_encoding("o200k_base")
+    for text in (
+        "今日は会議の準備について話したいです。目標は来週までにプレゼンを完成させることです。",
+        "I want to get better at giving feedback to my team without sounding harsh.",
+        "Le café est prêt 😀",
+    ):
+        exact = len(o200k.encode_ordinary(text))
+        assert abs(count_tokens(text) - exact) <= exact * 0.10
+    # Special-token strings a coach types count as plain text (and never raise).
+    assert count_tokens("<|endoftext|>") > 1
+
+
+def test_a_requests_count_covers_text_parts_and_images() -> None:
     parts = [
         {"type": "text", "text": "look"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,"}},

@@ -216,7 +216,7 @@ async def test_messages_without_event_id_are_deduplicated_by_slack_ts(store: Con
     assert len(await store.load_history(first.session_id)) == 1
 
 
-async def test_history_is_returned_oldest_first_and_limited_to_the_newest(store: ConversationStore):
+async def test_history_is_the_newest_messages_oldest_first_led_by_the_opening(store: ConversationStore):
     session_id = (await start(store, text="turn 0")).session_id
     for turn in range(1, 8):
         if turn % 2:
@@ -236,6 +236,7 @@ async def test_history_is_returned_oldest_first_and_limited_to_the_newest(store:
     history = await store.load_history(session_id, limit=5)
 
     assert history == [
+        HistoryMessage("user", "turn 0"),  # the session's opening: what it is for
         HistoryMessage("assistant", "turn 3"),
         HistoryMessage("user", "turn 4"),
         HistoryMessage("assistant", "turn 5"),
@@ -259,7 +260,7 @@ async def test_messages_stored_at_the_same_instant_keep_their_insertion_order(
                 )
             )
 
-    assert [m.text for m in await store.load_history(session_id, limit=2)] == ["b", "c"]
+    assert [m.text for m in await store.load_history(session_id, limit=2)] == ["first", "b", "c"]
 
 
 async def test_history_of_one_session_never_includes_another(store: ConversationStore):
@@ -487,6 +488,7 @@ async def test_recording_can_return_the_history_read_in_the_same_transaction(
 
     assert follow_up is not None
     assert follow_up.history == (
+        HistoryMessage("user", "I want to get better at giving feedback"),  # the opening
         HistoryMessage("assistant", "Tell me more."),
         HistoryMessage("user", "My feedback lands badly"),
     )
@@ -520,8 +522,49 @@ async def test_the_history_returned_with_a_message_is_in_time_order_even_when_a_
     )
 
     assert follow_up is not None
-    assert [m.text for m in follow_up.history] == ["now", "from the future"]
+    assert [m.text for m in follow_up.history] == [
+        "I want to get better at giving feedback",
+        "now",
+        "from the future",
+    ]
     assert list(follow_up.history) == await store.load_history(first.session_id, limit=2)
+
+
+async def test_a_long_sessions_history_is_led_by_its_opening_once(store: ConversationStore) -> None:
+    first = await start(store, text="My goal: lead the Q3 planning")
+    for n in range(1, 400):
+        if n % 2:
+            await store.record_assistant_message(
+                first.session_id, slack_ts=f"1700000001.{n:06d}", text=f"r{n}"
+            )
+        else:
+            await store.record_user_message(
+                THREAD,
+                user_id="U1",
+                slack_ts=f"1700000001.{n:06d}",
+                text=f"m{n}",
+                event_id=None,
+                start_session=False,
+            )
+
+    latest = await store.record_user_message(
+        THREAD,
+        user_id="U1",
+        slack_ts="1700000002.000000",
+        text="so?",
+        event_id="Ev-last",
+        start_session=False,
+        history_limit=50,
+    )
+
+    assert latest is not None
+    assert [m.text for m in latest.history][:2] == ["My goal: lead the Q3 planning", "r351"]
+    assert len(latest.history) == 51 and latest.history[-1] == HistoryMessage("user", "so?")
+    assert list(latest.history) == await store.load_history(first.session_id, limit=50)
+    # A short session's opening is among the newest messages already: it comes once.
+    assert [m.text for m in await store.load_history(first.session_id, limit=1000)].count(
+        "My goal: lead the Q3 planning"
+    ) == 1
 
 
 async def test_a_redelivered_follow_up_changes_nothing(store: ConversationStore, engine: AsyncEngine) -> None:

@@ -6,6 +6,7 @@ once per process, from one ``Settings``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ from bot.conversation.coaching import CoachingService
 from bot.conversation.llm import CoachModel, StreamStats
 from bot.conversation.message_edits import MessageEditService
 from bot.conversation.recovery import OwedReplyRecovery
+from bot.conversation.tokens import warm as warm_tokenizer
 from bot.conversation.turns import TurnLeases
 from bot.delivery.conversation import SlackDelivery
 from bot.delivery.slack_budget import (
@@ -277,6 +279,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     await warm_pool(engine)
     store = ConversationStore(engine, session_cache=caches.get("sessions"))
     model = CoachModel.from_settings(settings)
+    await asyncio.to_thread(warm_tokenizer)  # the first turn doesn't load the vocabulary (0.1 s)
     memory, memory_commands = None, None
     router = CoachCommand()
     if settings.memory_enabled:
@@ -289,6 +292,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         store=store,
         model=model,
         on_model_call=_model_calls_reported(metrics, health),
+        on_crisis=lambda: metrics.crisis_replies.add(1),
         turns=turns,
         delivery=SlackDelivery(SlackRateBudget(None if settings.slack_rate_budget else {})),
         memory=memory,

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import ArgumentError
 
 from bot.conversation.model_fit import TOKEN_PARAMETERS
+from bot.safety.crisis import DEFAULT_CRISIS_RESOURCES
+from bot.safety.moderation import MODERATION_MODES
 from storage.engine import async_url, database_url_from_env
 from storage.files import FileStoreConfig
 
@@ -86,6 +88,10 @@ class Settings:
     log_level: str = "INFO"
 
     coach_system_prompt: str | None = None
+    #: "auto": each coach message is checked with OpenAI's moderation endpoint (crisis care); "off".
+    openai_moderation: str = "auto"
+    #: Where a coach in crisis is pointed (bot.safety.crisis): emergency services and the EAP by default.
+    crisis_resources: str = DEFAULT_CRISIS_RESOURCES
     context_token_budget: int = 12000
     listener_threads: int = 32
 
@@ -161,6 +167,9 @@ class Settings:
             port=_int(env, "PORT", 3000) or 3000,
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             coach_system_prompt=env.get("COACH_SYSTEM_PROMPT") or None,
+            openai_moderation=_moderation(env.get("OPENAI_MODERATION")),
+            crisis_resources=(env.get("CRISIS_RESOURCES") or "").replace("\\n", "\n").strip()
+            or DEFAULT_CRISIS_RESOURCES,
             context_token_budget=_int(env, "CONTEXT_TOKEN_BUDGET", 12000) or 12000,
             listener_threads=_int(env, "LISTENER_THREADS", 32) or 32,
             stream_flush_interval_ms=_int(env, "STREAM_FLUSH_INTERVAL_MS", 1000) or 0,
@@ -260,6 +269,13 @@ def _vision(raw: str | None) -> str:
     if value in {"0", "false", "no", "off"}:
         return "false"
     raise SettingsError(f"OPENAI_VISION must be auto, true or false, got {raw!r}")
+
+
+def _moderation(raw: str | None) -> str:
+    value = (raw or "auto").strip().lower()
+    if value not in MODERATION_MODES:
+        raise SettingsError(f"OPENAI_MODERATION must be one of {', '.join(MODERATION_MODES)}, got {raw!r}")
+    return value
 
 
 def _token_parameter(raw: str | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -24,7 +25,7 @@ from bot.attachments.turn_files import file_context, turn_images
 from bot.conversation.bystanders import tell_bystander_once
 from bot.conversation.llm import CoachModel, StreamStats
 from bot.conversation.model_reply import Replier, ReplyWriterOptions
-from bot.conversation.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages
+from bot.conversation.prompt import DEFAULT_SYSTEM_PROMPT, ImageInput, Reference, build_messages, history_rows
 from bot.conversation.turn_tasks import RunningTurns
 from bot.conversation.turn_values import (
     NOT_STORED_TEXT,
@@ -43,6 +44,8 @@ from bot.delivery.reply_message import slack_error_name
 from bot.operations.config_errors import openai_problem
 from bot.operations.health import ConfigHealth
 from bot.operations.timing import TurnTimings
+from bot.safety.crisis import crisis_text
+from bot.safety.moderation import CrisisCheck
 from storage.conversations import Bystander, ConversationStore, RecordedMessage, SessionKey
 from storage.memory_records import Coach
 
@@ -51,7 +54,6 @@ if TYPE_CHECKING:  # memory is handed in at assembly; coaching never imports a c
 
 logger = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 50
 #: Excerpts of the session's files get up to 1/ATTACHMENT_SHARE of CONTEXT_TOKEN_BUDGET; history the rest.
 ATTACHMENT_SHARE = 3
 TITLE_CHARS = 60
@@ -70,6 +72,7 @@ class CoachingService:
         timings: TurnTimings | None = None,
         delivery: SlackDelivery | None = None,
         on_model_call: Callable[[StreamStats, bool], None] | None = None,
+        on_crisis: Callable[[], None] | None = None,
         attachments: AttachmentService | None = None,
         reader: AttachmentReader | None = None,
         turns: TurnLeases | None = None,
@@ -106,8 +109,17 @@ class CoachingService:
             on_model_call=on_model_call,
             on_model_error=self._note_config_problem,
             on_slack_failure=self._tell_slack_failed,
+            crisis_text=crisis_text(settings.crisis_resources),
+            on_crisis=on_crisis,
         )
+        # Each coach message is checked for self-harm or violence alongside the model call.
+        self.crisis_check = CrisisCheck(getattr(model, "client", None), mode=settings.openai_moderation)
         self._running = RunningTurns()
+
+    @property
+    def _history_rows(self) -> int:
+        """How many newest messages a turn reads: what the prompt's token budget can hold."""
+        return history_rows(self._model.fit.prompt_budget(self._settings.context_token_budget))
 
     async def handle_message(self, message: CoachMessage, conversation: SlackConversation) -> TurnOutcome:
         """One whole turn. Never raises: every failure ends in a message to the coach or a log line."""
@@ -173,7 +185,7 @@ class CoachingService:
                 event_id=message.event_id,
                 start_session=message.starts_session,
                 title=message.text[:TITLE_CHARS] or None,
-                history_limit=HISTORY_LIMIT,
+                history_limit=self._history_rows,
                 lease_owner=owner,
                 lease_seconds=self.turns.lease_seconds if self.turns is not None else 0.0,
             )
@@ -219,7 +231,7 @@ class CoachingService:
     ) -> TurnOutcome:
         """One reply to every coach message owed in the session, from a fresh read of its history."""
         assert self.turns is not None
-        owed = await self.turns.store.owed_history(held.session_id, limit=HISTORY_LIMIT)
+        owed = await self.turns.store.owed_history(held.session_id, limit=self._history_rows)
         held.covered_seq = owed.coach_seq
         latest = dataclasses.replace(
             message,
@@ -301,7 +313,7 @@ class CoachingService:
         references: list[Reference] | None = None,
         images: list[ImageInput] | None = None,
     ) -> TurnOutcome:
-        """Build the prompt and stream the model's reply into the thread."""
+        """Build the prompt and stream the model's reply into the thread, the crisis check alongside."""
         budget = self._model.fit.prompt_budget(self._settings.context_token_budget)
         memory_text, final_blocks = None, None
         if self.memory is not None:
@@ -317,7 +329,12 @@ class CoachingService:
             images=images or (),
             memory_text=memory_text,
         )
-        return await self._replier.reply(message, recorded, prompt, conversation, final_blocks=final_blocks)
+        check = None
+        if self.crisis_check.enabled and message.text.strip():
+            check = functools.partial(self.crisis_check.in_crisis, message.text)
+        return await self._replier.reply(
+            message, recorded, prompt, conversation, crisis_check=check, final_blocks=final_blocks
+        )
 
     async def _tell_slack_failed(
         self, session_id: int, error: BaseException, conversation: SlackConversation, told: bool

@@ -112,6 +112,11 @@ class CoachModel:
         self._model = model
         self.fit = fit
 
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The pooled OpenAI client, shared with the crisis check and memory's extraction."""
+        return self._client
+
     @classmethod
     def from_settings(cls, settings: Settings) -> CoachModel:
         client = CoachClient(
@@ -125,10 +130,6 @@ class CoachModel:
         )
         return cls(client, model=settings.openai_model, fit=model_fit(settings))
 
-    @property
-    def client(self) -> openai.AsyncOpenAI:
-        """The pooled OpenAI client, for the other calls a capability makes (memory's extraction)."""
-        return self._client
 
     @property
     def name(self) -> str:

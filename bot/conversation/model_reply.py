@@ -7,6 +7,7 @@ failure to store or to measure is logged here and never breaks the reply the coa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,10 +30,14 @@ from bot.delivery.conversation import SlackConversation
 from bot.delivery.reply_message import SLACK_ERRORS
 from bot.delivery.streaming import SlackReplyWriter, StreamingSupport, WriterStats
 from bot.operations.timing import TurnTiming, TurnTimings, elapsed_ms
+from bot.safety.crisis import LATE_LEAD_IN
 from storage.conversations import ConversationStore, RecordedMessage
 from storage.turn_leases import ReplyToStore
 
 logger = logging.getLogger(__name__)
+
+#: How long a finished reply waits for a crisis check still running before it is closed.
+CRISIS_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class Replier:
         on_model_call: Callable[[StreamStats, bool], None] | None,
         on_model_error: Callable[[openai.APIError], None],
         on_slack_failure: Callable[[int, BaseException, SlackConversation, bool], Awaitable[None]],
+        crisis_text: str = "",
+        on_crisis: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._model = model
@@ -71,6 +78,10 @@ class Replier:
         self._on_model_error = on_model_error
         # Logs the Slack failure and tells the coach (session, error, conversation, coach told).
         self._on_slack_failure = on_slack_failure
+        # The caring reply given in place of coaching when the crisis check flags the message.
+        self._crisis_text = crisis_text
+        # Counts a crisis reply (metrics); never told which session, nor anything of the text.
+        self._on_crisis = on_crisis
 
     async def reply(
         self,
@@ -79,11 +90,20 @@ class Replier:
         prompt: list[dict[str, Any]],
         conversation: SlackConversation,
         *,
+        crisis_check: Callable[[], Awaitable[bool]] | None = None,
         final_blocks: list[dict[str, Any]] | None = None,
     ) -> TurnOutcome:
         """Stream the model's reply into the thread, store it, and time the turn.
 
         ``final_blocks`` (memory's Wrap up button) go under the reply's last message.
+
+        ``crisis_check`` asks the crisis check about the coach's message (bot.safety); it runs
+        alongside the model, so it never delays the model's request or the first text. When it
+        flags the message, the model is stopped and the reply is the caring message: alone if no
+        text was shown yet, else after it (text already in Slack can't be unsaid, so the caring
+        message follows it in the same reply). If the model finishes first, the reply waits up
+        to CRISIS_WAIT_SECONDS for the verdict before it is closed; a check that fails or times
+        out lets the coaching reply stand.
         """
         options = self._writer_options
         writer = SlackReplyWriter(
@@ -98,24 +118,30 @@ class Replier:
         mentions = MentionFilter()
         reply: list[str] = []
         outcome = TurnOutcome.REPLIED
+        streaming = asyncio.ensure_future(self._stream(prompt, stats, mentions, reply, writer))
+        # Started second, so the model's request is on its way before the check's is built.
+        crisis = asyncio.ensure_future(crisis_check()) if crisis_check is not None else None
+        if crisis is not None:  # a flag stops the model at once, before or after its first text
+            crisis.add_done_callback(lambda check: _flagged(check) and streaming.cancel())
         try:
             try:
-                async with contextlib.aclosing(self._model.stream_reply(prompt, stats)) as pieces:
-                    async for piece in pieces:
-                        safe = mentions.feed(piece)
-                        reply.append(safe)
-                        writer.write(safe)
-                tail = mentions.flush()
+                tail = "" if await self._streamed(streaming, crisis) else mentions.flush()
                 reply.append(tail)
-                note = stats.cut_off_note  # "" unless the model stopped short
-                writer.write(tail + note if _has_text(reply) else note.lstrip() or EMPTY_REPLY_TEXT)
+                if await _verdict(crisis):
+                    outcome = self._care(reply, writer)
+                else:
+                    note = stats.cut_off_note  # "" unless the model stopped short
+                    writer.write(tail + note if _has_text(reply) else note.lstrip() or EMPTY_REPLY_TEXT)
             except openai.APIError as error:
-                outcome = TurnOutcome.MODEL_FAILED
                 logger.warning(
                     "Model call failed (session=%s, error=%s)", recorded.session_id, type(error).__name__
                 )
                 self._on_model_error(error)
-                writer.write(INTERRUPTED_NOTE if _has_text(reply) else failure_text(error))
+                if await _verdict(crisis):  # care needs no model
+                    outcome = self._care(reply, writer)
+                else:
+                    outcome = TurnOutcome.MODEL_FAILED
+                    writer.write(INTERRUPTED_NOTE if _has_text(reply) else failure_text(error))
             writer_stats = await writer.close()
         except SLACK_ERRORS as error:
             await self._on_slack_failure(recorded.session_id, error, conversation, writer.stats.coach_told)
@@ -123,16 +149,51 @@ class Replier:
             await self._store_reply(recorded, "".join(reply), stats, None, message, failed=True)
             return TurnOutcome.SLACK_FAILED
         finally:
+            streaming.cancel()  # a turn left early (a Slack failure, a shutdown) stops the model too
+            if crisis is not None:
+                crisis.cancel()
             await writer.cut(INTERRUPTED_NOTE)  # ends a stream the turn leaves early (no-op once closed)
             self._report_model_call(stats, failed=outcome is TurnOutcome.MODEL_FAILED)
 
-        await self._store_reply(
-            recorded, "".join(reply), stats, writer_stats, message, failed=outcome is not TurnOutcome.REPLIED
-        )
-        self._record_timing(
-            recorded.session_id, message, stats, writer_stats, failed=outcome is not TurnOutcome.REPLIED
-        )
+        if outcome is TurnOutcome.CRISIS_CARE and self._on_crisis is not None:
+            self._on_crisis()
+        failed = outcome not in (TurnOutcome.REPLIED, TurnOutcome.CRISIS_CARE)
+        await self._store_reply(recorded, "".join(reply), stats, writer_stats, message, failed=failed)
+        self._record_timing(recorded.session_id, message, stats, writer_stats, failed=failed)
         return outcome
+
+    def _care(self, reply: list[str], writer: SlackReplyWriter) -> TurnOutcome:
+        """End the reply with the caring message (after what the model had already shown)."""
+        care = (LATE_LEAD_IN if _has_text(reply) else "") + self._crisis_text
+        reply.append(care)
+        writer.write(care)
+        return TurnOutcome.CRISIS_CARE
+
+    async def _stream(
+        self,
+        prompt: list[dict[str, Any]],
+        stats: StreamStats,
+        mentions: MentionFilter,
+        reply: list[str],
+        writer: SlackReplyWriter,
+    ) -> None:
+        """The model's reply into the writer, piece by piece, with nobody pinged."""
+        async with contextlib.aclosing(self._model.stream_reply(prompt, stats)) as pieces:
+            async for piece in pieces:
+                safe = mentions.feed(piece)
+                reply.append(safe)
+                writer.write(safe)
+
+    async def _streamed(self, streaming: asyncio.Future[None], crisis: asyncio.Future[bool] | None) -> bool:
+        """Wait for the model's reply; True when a crisis flag stopped it (not the turn's own cancel)."""
+        try:
+            await streaming
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if crisis is None or not _flagged(crisis) or (current is not None and current.cancelling()):
+                raise
+            return True
+        return False
 
     async def _store_reply(
         self,
@@ -232,6 +293,23 @@ class Replier:
             self._on_model_call(stats, failed)
         except Exception:  # metrics must never break a turn
             logger.exception("Recording the model call's metrics failed")
+
+
+def _flagged(check: asyncio.Future[bool]) -> bool:
+    return check.done() and not check.cancelled() and check.exception() is None and check.result()
+
+
+async def _verdict(crisis: asyncio.Future[bool] | None) -> bool:
+    """Whether the crisis check flagged the message, waiting up to CRISIS_WAIT_SECONDS for it."""
+    if crisis is None:
+        return False
+    try:
+        return await asyncio.wait_for(asyncio.shield(crisis), CRISIS_WAIT_SECONDS)
+    except (TimeoutError, asyncio.CancelledError):
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+        return False
 
 
 def _has_text(pieces: list[str]) -> bool:

@@ -55,6 +55,7 @@ class TurnOutcome(enum.StrEnum):
     QUEUED = "queued"  # stored; the turn already running in the session answers it next
     NOT_THE_COACH = "not_the_coach"
     WRAPPED_UP = "wrapped_up"  # the coach said "wrap up": the session ended, no model reply
+    CRISIS_CARE = "crisis_care"  # the crisis check flagged the message: a caring reply, not coaching
 
 
 NOT_SET_UP_TEXT = (

@@ -86,6 +86,8 @@ class Metrics:
         self.model_total = self._window()
         self.prompt_tokens = _Counter()
         self.completion_tokens = _Counter()
+        # Turns whose message the crisis check flagged (bot.safety): a count, never who or what.
+        self.crisis_replies = _Counter()
         self.db_queries = self._window()
         self._transfers: dict[str, RollingWindow] = {}
         self._transfer_bytes: dict[str, RollingWindow] = {}

@@ -92,6 +92,7 @@ class PerfService:
                 "completion_tokens": int(metrics.completion_tokens.value),
                 "calls": metrics.model_total.lifetime_count,
                 "errors": metrics.model_total.lifetime_errors,
+                "crisis_replies": int(metrics.crisis_replies.value),
             }
         if section in (None, "db"):
             data["db"] = {"pool": pool_status(self._engine), "queries_ms": metrics.db_queries.summary()}
@@ -246,6 +247,7 @@ def _llm_lines(llm: dict[str, Any]) -> list[str]:
         f"Whole reply: {_window(llm['total_ms'])}",
         f"Tokens: {llm['prompt_tokens']} prompt, {llm['completion_tokens']} completion "
         f"({llm['calls']} calls, {llm['errors']} failed, since start)",
+        f"Crisis care: {llm['crisis_replies']} caring replies in place of coaching, since start",
     ]
 
 

@@ -124,7 +124,10 @@ def _llm(metrics: Metrics, llm: dict[str, Any] | None) -> Iterator[Metric]:
     tokens = CounterMetricFamily("coachbot_openai_tokens", "Tokens used since start.", labels=["kind"])
     tokens.add_metric(["prompt"], llm["prompt_tokens"])
     tokens.add_metric(["completion"], llm["completion_tokens"])
-    yield from (ttft, total, calls, errors, tokens)
+    crisis = CounterMetricFamily(
+        "coachbot_crisis_replies", "Caring replies given in place of coaching.", value=llm["crisis_replies"]
+    )
+    yield from (ttft, total, calls, errors, tokens, crisis)
 
 
 def _db(metrics: Metrics, db: dict[str, Any] | None) -> Iterator[Metric]:
