@@ -42,6 +42,11 @@ APP_TABLES = {
     "attachments",
     "job_runs",
     "bystander_notes",
+    "workspace_settings",
+    "workspace_uninstalls",
+    "slack_installations",
+    "slack_bots",
+    "slack_oauth_states",
     "attachment_chunks",
 }
 GUIDE_INDEXES = {
