@@ -27,6 +27,7 @@ from devkit.slack.chat import ChatMixin
 from devkit.slack.faults import FaultsMixin
 from devkit.slack.files import FilesMixin
 from devkit.slack.manifest import REPOSITORY_MANIFEST, read_manifest
+from devkit.slack.oauth import OAuthMixin
 from devkit.slack.rate_limits import RateLimited, RateLimiter
 from devkit.slack.records import Handler, RecordedCall, ResponseUrlPost, SlackError
 from devkit.slack.rules import EmulatorRules
@@ -35,7 +36,9 @@ from devkit.slack.socket_mode import SocketModeMixin
 from devkit.slack.workspace import WorkspaceMixin
 
 
-class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin):
+class SlackEmulator(
+    ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin, OAuthMixin
+):
     """Slack Web API + Events API sender on 127.0.0.1. ``start()`` it, or use it as a context manager."""
 
     def __init__(
@@ -78,6 +81,7 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
             clock=clock,
         )
         self._setup_faults()
+        self._setup_oauth()
         self._setup_files()
         self._setup_sender()
         self._setup_socket_mode()
@@ -128,7 +132,7 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
 
     def implemented_methods(self) -> list[str]:
         """The Web API methods this emulator answers (apps.connections.open included)."""
-        return sorted([*self._handlers, "apps.connections.open"])
+        return sorted([*self._handlers, "apps.connections.open", "oauth.v2.access"])
 
     def register(self, method: str, handler: Handler) -> None:
         """Answer ``method`` with ``handler(args) -> dict`` (may be async; raise SlackError for ok:false)."""
@@ -165,6 +169,7 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
         app.router.add_get("/_devkit/streams", self._handle_devkit_streams)
         app.router.add_get("/files-pri/{file_id}/{rest:.+}", self._handle_file_download)
         app.router.add_get("/signin", self._handle_login_page)
+        app.router.add_get("/oauth/v2/authorize", self._handle_authorize)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         return app
 
@@ -183,7 +188,11 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
         pause = self._delay_for(method)
         if pause > 0:
             await asyncio.sleep(pause)
-        status, body, headers = await self._answer(method, args, token)
+        if method == "oauth.v2.access":  # no token: the app's client id and secret
+            status, body, headers = self._answer_oauth(args, request.headers.get("Authorization", ""))
+        else:
+            status, body, headers = await self._answer(method, args, token)
+        call.token = token
         call.status, call.error = status, body.get("error")
         return web.json_response(body, status=status, headers=headers)
 
@@ -196,6 +205,9 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
             if token != self.app_token:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
         else:
+            problem = self.token_problem(token)
+            if problem is not None:
+                return 200, {"ok": False, "error": problem}, {}
             team = self.team_of(token)
             if team is None:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
@@ -227,6 +239,9 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
             if fault.status == 429 and fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
             return fault.status, {"ok": False, "error": fault.error}, headers
+        channel = args.get("channel") or args.get("channel_id")
+        if channel and not self.channel_visible(str(channel)):  # another workspace's channel
+            return 200, {"ok": False, "error": "channel_not_found"}, {}
         handler = self._handlers.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
@@ -237,6 +252,14 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
         except SlackError as exc:
             return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
         return 200, {"ok": True, **result}, {}
+
+    def _answer_oauth(
+        self, args: dict[str, Any], authorization: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        try:
+            return 200, {"ok": True, **self._oauth_v2_access(args, authorization)}, {}
+        except SlackError as exc:
+            return 200, {"ok": False, "error": exc.error}, {}
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         raw = await request.read()
