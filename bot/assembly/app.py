@@ -16,6 +16,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -42,6 +43,8 @@ from bot.delivery.slack_budget import (
     BudgetedRateLimitRetryHandler,
     SlackRateBudget,
 )
+from bot.installs.assembly import build_installs
+from bot.installs.lifecycle import WorkspaceInstalls
 from bot.operations.admin_alerts import AdminAlerts
 from bot.operations.admins import AdminCheck
 from bot.operations.config_errors import SlackConfigWatch
@@ -94,6 +97,7 @@ class Runtime:
     alerts: AdminAlerts | None = None
     edits: MessageEditService | None = None
     recovery: OwedReplyRecovery | None = None
+    installs: WorkspaceInstalls | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -138,7 +142,7 @@ def build_slack_client(
     )
     watch = [SlackConfigWatch(health)] if health is not None else []
     return AsyncWebClient(
-        token=settings.slack_bot_token,
+        token=settings.slack_bot_token or None,  # OAuth installs: each request's own, from Bolt
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT_SECONDS,
         session=session,
@@ -191,8 +195,14 @@ def build_bolt_app(
     edits: MessageEditService | None = None,
     agent_panel: AgentPanel | None = None,
     coach_command: CoachCommand | None = None,
+    oauth_settings: AsyncOAuthSettings | None = None,
+    installs: WorkspaceInstalls | None = None,
 ) -> AsyncApp:
-    """Bolt with its request verification on, our services in every listener's context."""
+    """Bolt with its request verification on, our services in every listener's context.
+
+    With ``oauth_settings`` (SLACK_CLIENT_ID set) each request is authorized from the
+    installation store and its listeners get that workspace's client; else SLACK_BOT_TOKEN's.
+    """
     panel = agent_panel or AgentPanel()
     router = coach_command or CoachCommand()
     app = AsyncApp(
@@ -201,6 +211,7 @@ def build_bolt_app(
         process_before_response=False,
         logger=bolt_logger(),
         raise_error_for_unhandled_request=True,
+        oauth_settings=oauth_settings,
     )
     app.error(answer_what_no_listener_handles)
 
@@ -210,6 +221,7 @@ def build_bolt_app(
         context["edits"] = edits
         context["agent_panel"] = panel
         context["coach_command"] = router
+        context["installs"] = installs
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
         if context.get("received_at") is None:
@@ -292,8 +304,19 @@ async def build_runtime(settings: Settings) -> Runtime:
     register_collector(metrics, perf.collect)
     edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
     agent_panel = AgentPanel.on_database(engine, store.sqlite_writer)
+    oauth_settings, installs = build_installs(settings, engine, client)
+    if installs is not None:
+        attachments.client_for_team = installs.client_for_team
     bolt = build_bolt_app(
-        settings, client, coaching, metrics=metrics, perf=perf, edits=edits, agent_panel=agent_panel
+        settings,
+        client,
+        coaching,
+        metrics=metrics,
+        perf=perf,
+        edits=edits,
+        agent_panel=agent_panel,
+        oauth_settings=oauth_settings,
+        installs=installs,
     )
     runtime = Runtime(
         settings=settings,
@@ -312,6 +335,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         readiness=Readiness(settings, engine=engine, health=health, session=client.session),
         alerts=alerts,
         edits=edits,
+        installs=installs,
     )
     runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
     runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed

@@ -69,7 +69,6 @@ class Settings:
     slack_client_secret: str = ""
     slack_scopes: tuple[str, ...] = ()  # empty: the manifest's bot scopes (bot.installs.oauth)
     slack_redirect_uri: str | None = None
-    slack_token_rotation: bool = False
     uninstall_retention_days: int = 30
 
     openai_api_key: str = ""
@@ -149,7 +148,6 @@ class Settings:
             slack_client_secret=env.get("SLACK_CLIENT_SECRET", ""),
             slack_scopes=_words(env.get("SLACK_SCOPES")),
             slack_redirect_uri=env.get("SLACK_REDIRECT_URI") or None,
-            slack_token_rotation=_bool(env.get("SLACK_TOKEN_ROTATION")),
             uninstall_retention_days=_int(env, "UNINSTALL_RETENTION_DAYS", 30) or 0,
             openai_api_key=env.get("OPENAI_API_KEY", ""),
             openai_base_url=env.get("OPENAI_BASE_URL") or None,

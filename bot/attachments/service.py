@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -140,7 +140,9 @@ class AttachmentService:
         self._http = http
         self._client = client
         self._reader = reader
-        self._token = settings.slack_bot_token
+        # The retry job's client for a workspace (OAuth installs: its token from the installation
+        # store); None for the client above. A turn's own work uses the turn's client.
+        self.client_for_team: Callable[[str], Awaitable[AsyncWebClient | None]] | None = None
         self.max_bytes = settings.max_attachment_mb * MB
         self.listing_cache: CountingTTLCache[int, tuple[AttachmentRecord, ...]] = (
             listing_cache
@@ -214,7 +216,7 @@ class AttachmentService:
             result.problems.append(_problem_text(Error.NOT_RECORDED, name))
             return
         if not created:
-            await self._take_existing(row, session_id, url, result)
+            await self._take_existing(row, session_id, url, result, client)
             return
         self._invalidate(session_id)
         if rejection is not None:
@@ -224,7 +226,7 @@ class AttachmentService:
             )
             return
         assert url is not None  # a missing URL is a rejection above
-        error, stored_row = await self._transfer(row, str(url))
+        error, stored_row = await self._transfer(row, str(url), client)
         if stored_row is not None:
             result.stored.append(name)
             result.files.append(stored_row)  # with its storage key: images go to the model
@@ -235,7 +237,7 @@ class AttachmentService:
                 result.retrying += 1
 
     async def _take_existing(
-        self, row: AttachmentRecord, session_id: int, url: Any, result: IntakeResult
+        self, row: AttachmentRecord, session_id: int, url: Any, result: IntakeResult, client: AsyncWebClient
     ) -> None:
         """The Slack file already has a row: the coach shared the same Slack file again.
 
@@ -257,7 +259,7 @@ class AttachmentService:
         elif row.status == "rejected":
             result.problems.append(_problem_text(row.error or "", row.name, size=row.size, max_mb=max_mb))
         elif url and await self._store.claim_retry(row.id, attempts=row.attempts):
-            error, stored_row = await self._transfer(row, str(url))
+            error, stored_row = await self._transfer(row, str(url), client)
             if stored_row is not None:
                 result.stored.append(row.name)
                 result.files.append(stored_row)
@@ -299,7 +301,9 @@ class AttachmentService:
         info = response.get("file")
         return info if isinstance(info, Mapping) and info.get("id") else None
 
-    async def _transfer(self, row: AttachmentRecord, url: str) -> tuple[str | None, AttachmentRecord | None]:
+    async def _transfer(
+        self, row: AttachmentRecord, url: str, client: AsyncWebClient
+    ) -> tuple[str | None, AttachmentRecord | None]:
         """Stream one pending file into the store and record the outcome.
 
         (None, the stored row) on success; otherwise (error code, None), with the row already
@@ -307,7 +311,7 @@ class AttachmentService:
         """
         key = object_key(row.team_id, row.session_id, row.id, row.name)
         try:
-            chunks = stream_slack_file(self._http, url, self._token, max_bytes=self.max_bytes)
+            chunks = stream_slack_file(self._http, url, client.token or "", max_bytes=self.max_bytes)
             # Slack's own size for the file: a large one goes multipart from its first part instead
             # of s3transfer buffering a whole threshold (50 MB) first to learn that it is large.
             stored = await self.files.put_stream(
@@ -397,20 +401,28 @@ class AttachmentService:
             if not await self._store.claim_retry(row.id, attempts=row.attempts):
                 continue
             attempt = row.attempts + 1
-            text = await self._retry_one(row, attempt)
+            client = await self._workspace_client(row.team_id)
+            if client is None:  # the workspace uninstalled the app: nothing to fetch with
+                continue
+            text = await self._retry_one(row, attempt, client)
             if text is None:
                 succeeded += 1
                 text = f"I've now saved {_bold(row.name)}."
             if text:
-                await self._post(self._client, candidate.channel_id, candidate.thread_ts, text)
+                await self._post(client, candidate.channel_id, candidate.thread_ts, text)
         if candidates:
             logger.info("Attachment retries: %s of %s stored", succeeded, len(candidates))
         return succeeded
 
-    async def _retry_one(self, row: AttachmentRecord, attempt: int) -> str | None:
+    async def _workspace_client(self, team_id: str) -> AsyncWebClient | None:
+        if self.client_for_team is None:
+            return self._client
+        return await self.client_for_team(team_id)
+
+    async def _retry_one(self, row: AttachmentRecord, attempt: int, client: AsyncWebClient) -> str | None:
         """One more attempt; None when stored, else what to tell the thread ("" for nothing yet)."""
         try:  # a fresh URL, and whether the file still exists
-            meta = await self._file_info(row.slack_file_id, self._client)
+            meta = await self._file_info(row.slack_file_id, client)
         except SlackDownloadError as failure:
             logger.info("Attachment %s retry: %s", row.id, failure)
             await self._finish(row, Error.DOWNLOAD_FAILED, final=False)
@@ -420,7 +432,7 @@ class AttachmentService:
             if not url or (meta or {}).get("mode") in _NOT_DOWNLOADABLE_MODES:
                 await self._finish(row, Error.UNAVAILABLE, final=True)
                 return _problem_text(Error.UNAVAILABLE, row.name)
-            error, _ = await self._transfer(row, str(url))
+            error, _ = await self._transfer(row, str(url), client)
         if error is None:
             return None
         if error in (Error.DOWNLOAD_FAILED, Error.UPLOAD_FAILED):
