@@ -6,6 +6,8 @@
   until it succeeds or the week ends, by one replica;
 - ``retention_purge`` daily at 03:30 in REPORT_TIMEZONE when RETENTION_DAYS is set, once across
   replicas;
+- ``uninstall_purge`` daily at 03:15 in REPORT_TIMEZONE with OAuth installs: the data of workspaces
+  uninstalled more than UNINSTALL_RETENTION_DAYS ago, once across replicas;
 - ``event_ledger_prune`` daily at 03:45 in REPORT_TIMEZONE: delivery claims older than a week
   (idempotent, so every replica runs it);
 - ``attachment_retry`` every 10 minutes when the Runtime has an attachments service with
@@ -29,6 +31,7 @@ from jobs.database import create_jobs_engine
 from jobs.event_ledger import prune_processed_events
 from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
+from jobs.uninstalls import run_uninstall_purge
 from jobs.weekly_report import WeeklyReportJob
 
 if TYPE_CHECKING:
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PURGE_HOUR, PURGE_MINUTE = 3, 30
+UNINSTALL_PURGE_MINUTE = 15
 LEDGER_PRUNE_MINUTE = 45
 ATTACHMENT_RETRY_MINUTES = 10
 REPORT_RETRY_CHECK_MINUTES = 1
@@ -106,14 +110,31 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
         timeout_seconds=POST_TIMEOUT_SECONDS + 60,
     )
 
+    files = getattr(runtime, "files", None)
+    delete_files: DeletePrefix | None = None
+    if files is not None:
+
+        def delete_files(prefix: str) -> int:
+            return scheduler.run_on_loop(files.delete_prefix(prefix), timeout=FILE_DELETE_TIMEOUT_SECONDS)
+
+    if settings.oauth_installs and settings.uninstall_retention_days:
+        uninstall_days = settings.uninstall_retention_days
+        scheduler.add_cron_job(
+            "uninstall_purge",
+            lambda: run_uninstall_purge(
+                engine,
+                retention_days=uninstall_days,
+                timezone=settings.report_timezone,
+                claimed_by=claimed_by,
+                now=now(),
+                delete_files=delete_files,
+            ),
+            hour=PURGE_HOUR,
+            minute=UNINSTALL_PURGE_MINUTE,
+        )
+
     if settings.retention_days:
         retention_days = settings.retention_days
-        files = getattr(runtime, "files", None)
-        delete_files: DeletePrefix | None = None
-        if files is not None:
-
-            def delete_files(prefix: str) -> int:
-                return scheduler.run_on_loop(files.delete_prefix(prefix), timeout=FILE_DELETE_TIMEOUT_SECONDS)
 
         scheduler.add_cron_job(
             "retention_purge",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import ColumnElement, Engine, delete, select
 
 from jobs import claims
 from storage.files import object_key
@@ -55,12 +55,25 @@ def purge_idle_sessions(
 ) -> PurgeResult:
     """Delete sessions whose last activity (``updated_at``) is older than ``retention_days``."""
     cutoff = now - timedelta(days=retention_days)
+    return purge_sessions(
+        engine, coaching_sessions.c.updated_at < cutoff, delete_files=delete_files, batch_size=batch_size
+    )
+
+
+def purge_sessions(
+    engine: Engine,
+    condition: ColumnElement[bool],
+    *,
+    delete_files: DeletePrefix | None,
+    batch_size: int = BATCH_SESSIONS,
+) -> PurgeResult:
+    """Delete the sessions ``condition`` picks, files first, in batches (re-checked under a lock)."""
     sessions = messages = files = 0
     while True:
         with engine.connect() as connection:
             batch = connection.execute(
                 select(coaching_sessions.c.id, coaching_sessions.c.team_id)
-                .where(coaching_sessions.c.updated_at < cutoff)
+                .where(condition)
                 .order_by(coaching_sessions.c.id)
                 .limit(batch_size)
             ).all()
@@ -72,20 +85,20 @@ def purge_idle_sessions(
         ids = [session_id for session_id, _team in batch]
         with engine.begin() as connection:
             # Re-checked under a row lock: a coach may have written into one of them meanwhile.
-            still_idle = (
+            still_picked = (
                 connection.execute(
                     select(coaching_sessions.c.id)
-                    .where(coaching_sessions.c.id.in_(ids), coaching_sessions.c.updated_at < cutoff)
+                    .where(coaching_sessions.c.id.in_(ids), condition)
                     .with_for_update()
                 )
                 .scalars()
                 .all()
             )
             messages += connection.execute(
-                delete(chat_messages).where(chat_messages.c.session_id.in_(still_idle))
+                delete(chat_messages).where(chat_messages.c.session_id.in_(still_picked))
             ).rowcount
             sessions += connection.execute(
-                delete(coaching_sessions).where(coaching_sessions.c.id.in_(still_idle))
+                delete(coaching_sessions).where(coaching_sessions.c.id.in_(still_picked))
             ).rowcount
         if len(batch) < batch_size:
             break

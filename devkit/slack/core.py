@@ -112,6 +112,10 @@ class EmulatorCore:
         with self._lock:
             return self._enterprise_by_team.get(team_id)
 
+    def token_problem(self, token: str) -> str | None:
+        """Why Slack would refuse a token it issued (expired, revoked); see ``devkit.slack.oauth``."""
+        return None
+
     def team_of(self, token: str) -> str | None:
         """The workspace a bot token belongs to, None for a token Slack wouldn't know."""
         with self._lock:

@@ -74,10 +74,17 @@ class EventSenderMixin(EmulatorCore):
         user: str = "U0COACH",
         thread_ts: str | None = None,
         channel_type: str = "im",
+        team_id: str | None = None,
     ) -> dict[str, Any]:
         """The ``message``/``file_share`` event for files (from ``add_file``) dropped in a conversation."""
         return self.user_says(
-            channel=channel, text=text, user=user, thread_ts=thread_ts, channel_type=channel_type, files=files
+            channel=channel,
+            text=text,
+            user=user,
+            thread_ts=thread_ts,
+            channel_type=channel_type,
+            files=files,
+            team_id=team_id,
         )
 
     def mention(
