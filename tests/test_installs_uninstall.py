@@ -23,6 +23,7 @@ from jobs.uninstalls import purge_uninstalled_workspaces
 from storage.models import attachments, coaching_sessions, workspace_uninstalls
 from tests.fixtures.app import converse
 from tests.fixtures.installs import ALPHA, BRAVO
+from tests.fixtures.waiting import eventually
 
 DM = {ALPHA: "D0ALPHA", BRAVO: "D0BRAVO"}
 
@@ -44,6 +45,11 @@ def rows_by_team(engine: Engine, table) -> dict[str, int]:
     with engine.connect() as connection:
         rows = connection.execute(select(table.c.team_id, func.count()).group_by(table.c.team_id)).all()
     return {team: count for team, count in rows}
+
+
+def uninstall_marks(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(workspace_uninstalls)).scalar_one()
 
 
 def stored_files(server: BackgroundServer) -> set[str]:
@@ -76,7 +82,8 @@ def test_an_uninstalled_workspace_loses_its_token_at_once_and_its_data_after_the
 
     installs = server.runtime.installs
     assert installs is not None
-    assert server.run_coroutine(installs.client_for_team(ALPHA)) is None  # the revoked token is gone
+    # The event is acked first and handled just after: wait for the installation to go.
+    assert eventually(lambda: server.run_coroutine(installs.client_for_team(ALPHA)) is None)
     assert (
         server.run_coroutine(installs.store.async_find_installation(enterprise_id=None, team_id=ALPHA))
         is None
@@ -90,8 +97,7 @@ def test_an_uninstalled_workspace_loses_its_token_at_once_and_its_data_after_the
     assert rows_by_team(jobs_engine, coaching_sessions) == {BRAVO: 1}
     assert rows_by_team(jobs_engine, attachments) == {BRAVO: 1}
     assert stored_files(server) == {BRAVO}
-    with jobs_engine.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(workspace_uninstalls)).scalar() == 0
+    assert uninstall_marks(jobs_engine) == 0
 
     converse(slack, server, slack.user_says(channel=DM[BRAVO], text="still here?", team_id=BRAVO))
 
@@ -102,6 +108,7 @@ def test_reinstalling_within_the_window_keeps_the_workspaces_data(
     slack, server = installable, multi_workspace
     coach_with_a_file(slack, server, ALPHA)
     slack.send_event(server.events_url, slack.envelope(slack.uninstall(ALPHA), team_id=ALPHA))
+    assert eventually(lambda: uninstall_marks(jobs_engine) == 1)
 
     assert install(server.url, team_id=ALPHA).status == 200
     purge(server, jobs_engine, days_later=31)
