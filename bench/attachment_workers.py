@@ -103,7 +103,7 @@ def _default_store(endpoint: str) -> Any:
 def _streamed(args: argparse.Namespace) -> dict[str, Any]:
     import aiohttp
 
-    from bot.attachments.slack_files import stream_slack_file
+    from bot.delivery.slack_files import stream_slack_file
 
     store = _tuned_store(args.endpoint) if args.worker == "tuned" else _default_store(args.endpoint)
     config = store.transfer_config

@@ -20,10 +20,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.assembly.config import Settings, SettingsError
+from bot.delivery.workspace_clients import WorkspaceClients
 from bot.operations.report import WeeklyReport, post_weekly_report
 from jobs import claims
 from jobs.cache_cleanup import expire_caches
@@ -34,8 +35,18 @@ from jobs.scheduler import JobScheduler
 from jobs.uninstalls import run_uninstall_purge
 from jobs.weekly_report import WeeklyReportJob
 
-if TYPE_CHECKING:
-    from bot.assembly.app import Runtime
+
+class AppServices(Protocol):
+    """What the jobs need of the running app (``bot.assembly.app.Runtime`` is one).
+
+    ``caches``, ``files`` and ``attachments`` are optional: the jobs that use them are added
+    only when the app has them.
+    """
+
+    settings: Settings
+    #: The only way a job gets a workspace's Slack client.
+    workspace_clients: WorkspaceClients
+
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +77,7 @@ def report_schedule(settings: Settings) -> tuple[str, int, int]:
     return settings.report_day_of_week, hour, minute
 
 
-def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | None = None) -> JobScheduler:
+def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] | None = None) -> JobScheduler:
     """Build and start the app's scheduler inside the running event loop; Runtime.close stops it."""
     settings = runtime.settings
     day_of_week, hour, minute = report_schedule(settings)
@@ -82,11 +93,14 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
             "cache_cleanup", lambda: expire_caches(caches), minutes=settings.cache_cleanup_minutes
         )
 
+    async def post_to_workspace(report: WeeklyReport, chart: bytes) -> None:
+        client = await runtime.workspace_clients.client_for(None)  # REPORT_CHANNEL_ID's workspace
+        if client is None:
+            raise RuntimeError("no Slack client for the report's workspace")
+        await post_weekly_report(client, settings.report_channel_id or "", report, chart)
+
     def post(report: WeeklyReport, chart: bytes) -> None:
-        channel = settings.report_channel_id or ""
-        scheduler.run_on_loop(
-            post_weekly_report(runtime.slack_client, channel, report, chart), timeout=POST_TIMEOUT_SECONDS
-        )
+        scheduler.run_on_loop(post_to_workspace(report, chart), timeout=POST_TIMEOUT_SECONDS)
 
     report = WeeklyReportJob(
         engine,

@@ -67,7 +67,7 @@ def test_a_job_gets_a_refreshed_client_for_the_workspace(
     installs = rotating.runtime.installs
     assert installs is not None
 
-    client = rotating.run_coroutine(installs.client_for_team(ALPHA))
+    client = rotating.run_coroutine(installs.client_for(ALPHA))
 
     assert client is not None and client.token not in (None, installed)
     answer = rotating.run_coroutine(client.auth_test())

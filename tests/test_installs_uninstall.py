@@ -83,12 +83,12 @@ def test_an_uninstalled_workspace_loses_its_token_at_once_and_its_data_after_the
     installs = server.runtime.installs
     assert installs is not None
     # The event is acked first and handled just after: wait for the installation to go.
-    assert eventually(lambda: server.run_coroutine(installs.client_for_team(ALPHA)) is None)
+    assert eventually(lambda: server.run_coroutine(installs.client_for(ALPHA)) is None)
     assert (
         server.run_coroutine(installs.store.async_find_installation(enterprise_id=None, team_id=ALPHA))
         is None
     )
-    assert server.run_coroutine(installs.client_for_team(BRAVO)) is not None
+    assert server.run_coroutine(installs.client_for(BRAVO)) is not None
 
     purge(server, jobs_engine, days_later=29)  # inside the window: nothing goes
     assert rows_by_team(jobs_engine, coaching_sessions) == {ALPHA: 1, BRAVO: 1}

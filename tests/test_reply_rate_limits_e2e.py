@@ -20,6 +20,7 @@ from bot.assembly.serve import BackgroundServer
 from bot.conversation.coaching import CoachingService
 from bot.conversation.llm import StreamStats, model_fit
 from bot.conversation.turn_values import INTERRUPTED_NOTE, UNEXPECTED_TEXT, CoachMessage, Surface
+from bot.delivery.conversation import SlackConversation
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack.rate_limits import Limit
 from devkit.slack_emulator import SlackEmulator
@@ -124,6 +125,13 @@ def service(store: ConversationStore, model: StubModel) -> CoachingService:
     return CoachingService(settings=settings, store=store, model=model)  # type: ignore[arg-type]
 
 
+def conversation_of(
+    coaching: CoachingService, message: CoachMessage, client: AsyncWebClient
+) -> SlackConversation:
+    """The turn's Slack conversation, as a listener builds it from Bolt's context."""
+    return coaching.delivery.for_message({"client": client, "team_id": message.team_id}, message)
+
+
 def coach_message(slack: SlackEmulator) -> CoachMessage:
     event = slack.user_says(channel="D0COACH", text="Help me think")
     return CoachMessage(
@@ -144,7 +152,7 @@ async def test_an_unexpected_error_mid_reply_stops_the_stream_and_tells_the_coac
     coaching = service(store, StubModel(["First ", "thoughts"], RuntimeError("a bug")))
     message = coach_message(slack_emulator)
 
-    await coaching.handle_message(message, slack_client)
+    await coaching.handle_message(message, conversation_of(coaching, message, slack_client))
 
     streamed, apology = slack_emulator.replies_in("D0COACH", message.thread_ts)
     assert streamed.text == "First thoughts" + INTERRUPTED_NOTE and not streamed.streaming
@@ -157,7 +165,9 @@ async def test_a_cancelled_turn_stops_its_stream_with_the_note(
     coaching = service(store, StubModel(["Thinking ", "aloud"], None))
     message = coach_message(slack_emulator)
 
-    turn = asyncio.create_task(coaching.handle_message(message, slack_client))
+    turn = asyncio.create_task(
+        coaching.handle_message(message, conversation_of(coaching, message, slack_client))
+    )
     await until(lambda: bool(slack_emulator.replies_in("D0COACH", message.thread_ts)))
     await asyncio.sleep(0.1)
     turn.cancel()

@@ -16,18 +16,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.assembly.app import build_slack_client
 from bot.assembly.config import Settings
+from bot.conversation.turn_values import Surface
+from bot.delivery.conversation import SlackConversation, SlackDelivery
+from bot.delivery.reply_message import ThreadTarget
 from bot.delivery.slack_budget import SLACK_LIMITS, START_STREAM, UPDATE, Limit, SlackRateBudget
 from bot.delivery.streaming import (
     CUT_NOTE,
     SLACK_TROUBLE_NOTE,
     SlackReplyWriter,
     StreamingSupport,
-    ThreadTarget,
 )
 from devkit.slack_emulator import Message, SlackEmulator
 from tests.fixtures.waiting import until
 
 TARGET = ThreadTarget(channel_id="D0W", thread_ts="1700000000.000100", team_id="T0DEVKIT", user_id="U0COACH")
+#: The rate budget's key: Slack's limits are per app per workspace (the team).
+WORKSPACE = "T0DEVKIT"
 
 
 @pytest.fixture
@@ -52,19 +56,29 @@ def writer_for(
     part_chars: int = 11_000,
 ) -> SlackReplyWriter:
     return SlackReplyWriter(
-        client,
-        TARGET,
+        conversation_in(client, budget),
         streaming=StreamingSupport(),
         flush_interval=interval,
         part_chars=part_chars,
-        budget=budget,
+    )
+
+
+def conversation_in(client: AsyncWebClient, budget: SlackRateBudget) -> SlackConversation:
+    """The turn's conversation, as a listener builds it: the thread, its coach, the workspace's budget."""
+    return SlackDelivery(budget).for_thread(
+        client,
+        channel_id=TARGET.channel_id,
+        thread_ts=TARGET.thread_ts,
+        team_id=TARGET.team_id,
+        user_id=TARGET.user_id,
+        surface=Surface.DIRECT_MESSAGE,
     )
 
 
 def spent_budget(client: AsyncWebClient, *spent: str) -> SlackRateBudget:
     """The workspace's budget with nothing left of ``spent`` for a minute."""
     budget = SlackRateBudget({**SLACK_LIMITS, **{method: Limit(per_minute=1, burst=1) for method in spent}})
-    assert budget.try_take(client.token or "", *spent)
+    assert budget.try_take(WORKSPACE, *spent)
     return budget
 
 
@@ -235,11 +249,11 @@ async def test_every_429_pauses_that_method_for_the_whole_workspace(
     slack_emulator: SlackEmulator, client: AsyncWebClient, budget: SlackRateBudget
 ) -> None:
     slack_emulator.fail("chat.postMessage", error="ratelimited", status=429, retry_after=1)
+    conversation_in(client, budget)  # names the workspace the client's token speaks for
     posting = asyncio.create_task(client.chat_postMessage(channel="D0OTHER", text="hi"))
-    token = client.token or ""
 
-    await until(lambda: budget.wait_time(token, "chat.postMessage") > 0.5)  # paused by the 429
-    assert budget.wait_time(token, "chat.update") == 0
+    await until(lambda: budget.wait_time(WORKSPACE, "chat.postMessage") > 0.5)  # paused by the 429
+    assert budget.wait_time(WORKSPACE, "chat.update") == 0
     assert (await posting)["ok"], "slack_sdk's retry handler still retries"
 
 
@@ -301,7 +315,7 @@ async def test_a_start_stream_refused_for_its_rate_is_not_waited_for_but_posted_
     assert thread_text(slack_emulator) == "Still delivered."
     assert methods(slack_emulator) == ["chat.startStream", "chat.postMessage", "chat.update"]
     assert [c.status for c in slack_emulator.calls_to("chat.startStream")] == [429]
-    assert budget.wait_time(client.token or "", "chat.startStream") > 20, "no stream starts meanwhile"
+    assert budget.wait_time(WORKSPACE, "chat.startStream") > 20, "no stream starts meanwhile"
 
 
 async def test_a_reply_cut_short_stops_its_stream_with_the_note(

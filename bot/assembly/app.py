@@ -37,12 +37,14 @@ from bot.conversation.llm import CoachModel, StreamStats
 from bot.conversation.message_edits import MessageEditService
 from bot.conversation.recovery import OwedReplyRecovery
 from bot.conversation.turns import TurnLeases
+from bot.delivery.conversation import SlackDelivery
 from bot.delivery.slack_budget import (
     APPEND_STREAM,
     START_STREAM,
     BudgetedRateLimitRetryHandler,
     SlackRateBudget,
 )
+from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
 from bot.installs.assembly import build_installs
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.operations.admin_alerts import AdminAlerts
@@ -86,6 +88,8 @@ class Runtime:
     coaching: CoachingService
     slack_client: AsyncWebClient
     bolt: AsyncApp
+    #: The only way work without a request (recovery, jobs, alerts) gets a workspace's client.
+    workspace_clients: WorkspaceClients
     caches: CacheRegistry | None = None
     metrics: Metrics | None = None
     perf: PerfService | None = None
@@ -217,6 +221,7 @@ def build_bolt_app(
 
     async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["coaching"] = coaching
+        context["delivery"] = coaching.delivery  # builds each turn's SlackConversation
         context["perf"] = perf
         context["edits"] = edits
         context["agent_panel"] = panel
@@ -238,18 +243,18 @@ def build_attachments(
     engine: AsyncEngine,
     store: ConversationStore,
     files: FileStore,
-    client: AsyncWebClient,
+    clients: WorkspaceClients,
+    delivery: SlackDelivery,
     listing_cache: CountingTTLCache[Any, Any] | None = None,
 ) -> AttachmentService:
-    """Attachment intake; downloads share the Slack client's pooled, keep-alive HTTP session."""
-    assert client.session is not None, "build_slack_client always gives the client a session"
+    """Attachment intake; downloads go through each turn's conversation (its client's pooled session)."""
     return AttachmentService(
         settings=settings,
         store=AttachmentStore(engine, sqlite_writer=store.sqlite_writer),
         files=files,
         conversations=store,
-        http=client.session,
-        client=client,
+        clients=clients,
+        delivery=delivery,
         listing_cache=listing_cache,
     )
 
@@ -282,13 +287,18 @@ async def build_runtime(settings: Settings) -> Runtime:
         model=model,
         on_model_call=_model_calls_reported(metrics, health),
         turns=turns,
-        slack_budget=SlackRateBudget(None if settings.slack_rate_budget else {}),
+        delivery=SlackDelivery(SlackRateBudget(None if settings.slack_rate_budget else {})),
     )
     coaching.config_health = health
-    client = build_slack_client(settings, health, coaching.slack_budget)
-    alerts = AdminAlerts(client, settings.perf_admin_ids)
+    client = build_slack_client(settings, health, coaching.delivery.budget)
+    oauth_settings, installs = build_installs(settings, engine, client)
+    # OAuth installs: each workspace's client from the installation store; else the one client.
+    workspace_clients: WorkspaceClients = installs if installs is not None else SingleWorkspace(client)
+    alerts = AdminAlerts(workspace_clients, settings.perf_admin_ids)
     health.on_announce = alerts.announce
-    attachments = build_attachments(settings, engine, store, files, client, caches.get("file_listings"))
+    attachments = build_attachments(
+        settings, engine, store, files, workspace_clients, coaching.delivery, caches.get("file_listings")
+    )
     coaching.attachments = attachments
     # The coach reads the files: intake indexes each stored one, turns search them.
     reader = AttachmentReader(AttachmentTextIndex(engine), files=files)
@@ -304,9 +314,6 @@ async def build_runtime(settings: Settings) -> Runtime:
     register_collector(metrics, perf.collect)
     edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
     agent_panel = AgentPanel.on_database(engine, store.sqlite_writer)
-    oauth_settings, installs = build_installs(settings, engine, client)
-    if installs is not None:
-        attachments.client_for_team = installs.client_for_team
     bolt = build_bolt_app(
         settings,
         client,
@@ -326,6 +333,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         coaching=coaching,
         slack_client=client,
         bolt=bolt,
+        workspace_clients=workspace_clients,
         caches=caches,
         metrics=metrics,
         perf=perf,
@@ -337,7 +345,9 @@ async def build_runtime(settings: Settings) -> Runtime:
         edits=edits,
         installs=installs,
     )
-    runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
+    runtime.recovery = OwedReplyRecovery(
+        coaching, turns, workspace_clients, interval=settings.recovery_interval_seconds
+    )
     runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed
     perf.scheduler = lambda: runtime.scheduler  # /perf jobs: whatever scheduler runs now, if any
     if settings.scheduler_enabled:

@@ -17,20 +17,20 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.assembly.config import Settings
 from bot.attachments.attachment_types import SUPPORTED_LABELS, human_size, kind_of
 from bot.attachments.file_listing import format_listing, mrkdwn_escape
-from bot.attachments.slack_files import SlackDownloadError, SlackFileIsLoginPage, stream_slack_file
 from bot.conversation.turn_values import CoachMessage, Surface
-from bot.delivery.reply_message import SLACK_ERRORS, best_effort, slack_error_name
+from bot.delivery.conversation import SlackConversation, SlackDelivery
+from bot.delivery.reply_message import SLACK_ERRORS, slack_error_name
+from bot.delivery.slack_files import SlackDownloadError, SlackFileIsLoginPage
+from bot.delivery.workspace_clients import WorkspaceClients
 from storage.attachments import AttachmentRecord, AttachmentStore, NewAttachment
 from storage.caches import CountingTTLCache
 from storage.conversations import ConversationStore, SessionKey
@@ -128,8 +128,8 @@ class AttachmentService:
         store: AttachmentStore,
         files: FileStore,
         conversations: ConversationStore,
-        http: aiohttp.ClientSession,
-        client: AsyncWebClient,
+        clients: WorkspaceClients,
+        delivery: SlackDelivery,
         reader: AttachmentReader | None = None,
         listing_cache: CountingTTLCache[int, tuple[AttachmentRecord, ...]] | None = None,
     ) -> None:
@@ -137,19 +137,17 @@ class AttachmentService:
         self._store = store
         self.files = files
         self._conversations = conversations
-        self._http = http
-        self._client = client
+        # Retries run without a request: they get each workspace's client here, and post through
+        # a conversation built like a turn's. Everything else is handed the turn's conversation.
+        self._clients = clients
+        self._delivery = delivery
         self._reader = reader
-        # The retry job's client for a workspace (OAuth installs: its token from the installation
-        # store); None for the client above. A turn's own work uses the turn's client.
-        self.client_for_team: Callable[[str], Awaitable[AsyncWebClient | None]] | None = None
         self.max_bytes = settings.max_attachment_mb * MB
         self.listing_cache: CountingTTLCache[int, tuple[AttachmentRecord, ...]] = (
             listing_cache
             if listing_cache is not None
             else CountingTTLCache(LISTING_MAXSIZE, LISTING_TTL_SECONDS, name="file_listings")
         )
-        self._background: set[asyncio.Task[Any]] = set()
 
     @property
     def store(self) -> AttachmentStore:
@@ -161,13 +159,15 @@ class AttachmentService:
 
     # ------------------------------------------------------------------ intake
 
-    async def intake(self, message: CoachMessage, session_id: int, client: AsyncWebClient) -> IntakeResult:
+    async def intake(
+        self, message: CoachMessage, session_id: int, conversation: SlackConversation
+    ) -> IntakeResult:
         """Take every file of the coach's message into the session; never raises (but cancels)."""
         result = IntakeResult()
-        finish_feedback = self._show_saving(message, client)
+        finish_feedback = self._show_saving(message, conversation)
         try:
             for file in message.files:
-                await self._take(file, message, session_id, client, result)
+                await self._take(file, message, session_id, conversation, result)
         finally:
             finish_feedback(bool(result.stored))
         return result
@@ -177,10 +177,10 @@ class AttachmentService:
         file: Mapping[str, Any],
         message: CoachMessage,
         session_id: int,
-        client: AsyncWebClient,
+        conversation: SlackConversation,
         result: IntakeResult,
     ) -> None:
-        meta = await self._complete_metadata(file, client)
+        meta = await self._complete_metadata(file, conversation)
         name = _name_of(meta or file)
         if meta is None:
             result.problems.append(_problem_text(Error.UNAVAILABLE, name))
@@ -216,7 +216,7 @@ class AttachmentService:
             result.problems.append(_problem_text(Error.NOT_RECORDED, name))
             return
         if not created:
-            await self._take_existing(row, session_id, url, result, client)
+            await self._take_existing(row, session_id, url, result, conversation)
             return
         self._invalidate(session_id)
         if rejection is not None:
@@ -226,7 +226,7 @@ class AttachmentService:
             )
             return
         assert url is not None  # a missing URL is a rejection above
-        error, stored_row = await self._transfer(row, str(url), client)
+        error, stored_row = await self._transfer(row, str(url), conversation)
         if stored_row is not None:
             result.stored.append(name)
             result.files.append(stored_row)  # with its storage key: images go to the model
@@ -237,7 +237,12 @@ class AttachmentService:
                 result.retrying += 1
 
     async def _take_existing(
-        self, row: AttachmentRecord, session_id: int, url: Any, result: IntakeResult, client: AsyncWebClient
+        self,
+        row: AttachmentRecord,
+        session_id: int,
+        url: Any,
+        result: IntakeResult,
+        conversation: SlackConversation,
     ) -> None:
         """The Slack file already has a row: the coach shared the same Slack file again.
 
@@ -259,7 +264,7 @@ class AttachmentService:
         elif row.status == "rejected":
             result.problems.append(_problem_text(row.error or "", row.name, size=row.size, max_mb=max_mb))
         elif url and await self._store.claim_retry(row.id, attempts=row.attempts):
-            error, stored_row = await self._transfer(row, str(url), client)
+            error, stored_row = await self._transfer(row, str(url), conversation)
             if stored_row is not None:
                 result.stored.append(row.name)
                 result.files.append(stored_row)
@@ -272,7 +277,7 @@ class AttachmentService:
             result.problems.append(_problem_text(Error.NOT_RECORDED, row.name))
 
     async def _complete_metadata(
-        self, file: Mapping[str, Any], client: AsyncWebClient
+        self, file: Mapping[str, Any], conversation: SlackConversation
     ) -> Mapping[str, Any] | None:
         """The file object, from files.info when the event carried only a stub.
 
@@ -284,25 +289,23 @@ class AttachmentService:
         if not file.get("id"):
             return None
         try:
-            return await self._file_info(str(file["id"]), client)
+            return await self._file_info(str(file["id"]), conversation)
         except SlackDownloadError:
             return None  # without a name there is no row to retry; the coach is asked to share again
 
-    async def _file_info(self, file_id: str, client: AsyncWebClient) -> Mapping[str, Any] | None:
+    async def _file_info(self, file_id: str, conversation: SlackConversation) -> Mapping[str, Any] | None:
         """files.info: None when Slack says the file is gone; SlackDownloadError when it failed."""
         try:
-            response = await client.files_info(file=file_id)
+            return await conversation.file_info(file_id)
         except SlackApiError as error:
             if error.response.get("error") in _FILE_GONE_ERRORS:
                 return None
             raise SlackDownloadError(f"files.info failed: {slack_error_name(error)}") from error
         except SLACK_ERRORS as error:
             raise SlackDownloadError(f"files.info failed: {slack_error_name(error)}") from error
-        info = response.get("file")
-        return info if isinstance(info, Mapping) and info.get("id") else None
 
     async def _transfer(
-        self, row: AttachmentRecord, url: str, client: AsyncWebClient
+        self, row: AttachmentRecord, url: str, conversation: SlackConversation
     ) -> tuple[str | None, AttachmentRecord | None]:
         """Stream one pending file into the store and record the outcome.
 
@@ -311,7 +314,7 @@ class AttachmentService:
         """
         key = object_key(row.team_id, row.session_id, row.id, row.name)
         try:
-            chunks = stream_slack_file(self._http, url, client.token or "", max_bytes=self.max_bytes)
+            chunks = conversation.download(url, max_bytes=self.max_bytes)
             # Slack's own size for the file: a large one goes multipart from its first part instead
             # of s3transfer buffering a whole threshold (50 MB) first to learn that it is large.
             stored = await self.files.put_stream(
@@ -400,29 +403,33 @@ class AttachmentService:
             row = candidate.attachment
             if not await self._store.claim_retry(row.id, attempts=row.attempts):
                 continue
-            attempt = row.attempts + 1
-            client = await self._workspace_client(row.team_id)
-            if client is None:  # the workspace uninstalled the app: nothing to fetch with
+            client = await self._clients.client_for(row.team_id)
+            if client is None:  # uninstalled since: the workspace's data goes with it
                 continue
-            text = await self._retry_one(row, attempt, client)
+            conversation = self._delivery.for_thread(
+                client,
+                channel_id=candidate.channel_id,
+                thread_ts=candidate.thread_ts,
+                team_id=row.team_id,
+                user_id=row.user_id,
+                surface=Surface.CHANNEL if candidate.channel_id.startswith("C") else Surface.DIRECT_MESSAGE,
+            )
+            text = await self._retry_one(row, row.attempts + 1, conversation)
             if text is None:
                 succeeded += 1
                 text = f"I've now saved {_bold(row.name)}."
             if text:
-                await self._post(client, candidate.channel_id, candidate.thread_ts, text)
+                await conversation.post(text)
         if candidates:
             logger.info("Attachment retries: %s of %s stored", succeeded, len(candidates))
         return succeeded
 
-    async def _workspace_client(self, team_id: str) -> AsyncWebClient | None:
-        if self.client_for_team is None:
-            return self._client
-        return await self.client_for_team(team_id)
-
-    async def _retry_one(self, row: AttachmentRecord, attempt: int, client: AsyncWebClient) -> str | None:
+    async def _retry_one(
+        self, row: AttachmentRecord, attempt: int, conversation: SlackConversation
+    ) -> str | None:
         """One more attempt; None when stored, else what to tell the thread ("" for nothing yet)."""
         try:  # a fresh URL, and whether the file still exists
-            meta = await self._file_info(row.slack_file_id, client)
+            meta = await self._file_info(row.slack_file_id, conversation)
         except SlackDownloadError as failure:
             logger.info("Attachment %s retry: %s", row.id, failure)
             await self._finish(row, Error.DOWNLOAD_FAILED, final=False)
@@ -432,7 +439,7 @@ class AttachmentService:
             if not url or (meta or {}).get("mode") in _NOT_DOWNLOADABLE_MODES:
                 await self._finish(row, Error.UNAVAILABLE, final=True)
                 return _problem_text(Error.UNAVAILABLE, row.name)
-            error, _ = await self._transfer(row, str(url), client)
+            error, _ = await self._transfer(row, str(url), conversation)
         if error is None:
             return None
         if error in (Error.DOWNLOAD_FAILED, Error.UPLOAD_FAILED):
@@ -445,7 +452,7 @@ class AttachmentService:
 
     # ------------------------------------------------------------------ the `files` listing
 
-    async def show_listing(self, message: CoachMessage, client: AsyncWebClient) -> bool:
+    async def show_listing(self, message: CoachMessage, conversation: SlackConversation) -> bool:
         """Answer ``files``: the session's attachments with fresh links, for its coach only.
 
         In a channel it is an ephemeral message; in a DM or the agent panel the thread itself is
@@ -475,17 +482,8 @@ class AttachmentService:
         except Exception:
             logger.exception("Could not read the files listing (channel=%s)", message.channel_id)
             text = LISTING_FAILED_TEXT
-        try:
-            if ephemeral:
-                await client.chat_postEphemeral(
-                    channel=message.channel_id, user=message.user_id, thread_ts=message.thread_ts, text=text
-                )
-            else:
-                await client.chat_postMessage(
-                    channel=message.channel_id, thread_ts=message.thread_ts, text=text
-                )
-        except SLACK_ERRORS as error:
-            logger.warning("Could not show the files listing: %s", slack_error_name(error))
+        # Only the asker sees an ephemeral listing (the conversation's user is message.user_id).
+        await (conversation.post_ephemeral(text) if ephemeral else conversation.post(text))
         return True
 
     async def _listing_rows(self, session_id: int) -> tuple[AttachmentRecord, ...]:
@@ -520,7 +518,7 @@ class AttachmentService:
 
     # ------------------------------------------------------------------ feedback
 
-    def _show_saving(self, message: CoachMessage, client: AsyncWebClient) -> Any:
+    def _show_saving(self, message: CoachMessage, conversation: SlackConversation) -> Any:
         """Optimistic feedback at once, without waiting on Slack; returns the "done" callback.
 
         The agent panel shows a status ("is reading your file…", replaced by "is thinking…" or
@@ -528,47 +526,25 @@ class AttachmentService:
         streams, swapped for ✅ once something is saved.
         """
         if message.surface is Surface.AGENT_PANEL:
-            self._spawn(
-                client.assistant_threads_setStatus(
-                    channel_id=message.channel_id, thread_ts=message.thread_ts, status=SAVING_STATUS
-                )
-            )
+            conversation.show_status(SAVING_STATUS)
             return lambda stored: None
-        where = {"channel": message.channel_id, "timestamp": message.ts}
-        added = self._spawn(client.reactions_add(name=SAVING_REACTION, **where))
+        added = conversation.react(SAVING_REACTION, message.ts)
 
         def done(stored: bool) -> None:
             async def swap() -> None:
                 with contextlib.suppress(*SLACK_ERRORS):
                     await added
-                await best_effort(client.reactions_remove(name=SAVING_REACTION, **where))
+                await conversation.unreact(SAVING_REACTION, message.ts)
                 if stored:
-                    await best_effort(client.reactions_add(name=SAVED_REACTION, **where))
+                    await conversation.react(SAVED_REACTION, message.ts)
 
-            self._spawn(swap())
+            conversation.background.spawn(swap())
 
         return done
 
-    def _spawn(self, call: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.create_task(best_effort(call))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
-    async def _post(self, client: AsyncWebClient, channel: str, thread_ts: str, text: str) -> None:
-        try:
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
-        except SLACK_ERRORS as error:
-            logger.error(
-                "Could not tell the coach about an attachment (channel=%s, error=%s)",
-                channel,
-                slack_error_name(error),
-            )
-
     async def close(self) -> None:
         """Let the feedback calls finish (they are short), then release the store's writer."""
-        if self._background:
-            await asyncio.wait(set(self._background), timeout=5)
+        await self._delivery.background.drain(timeout=5)
         await self._store.close()
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.conversation.coaching import SLACK_ERRORS
+from bot.delivery.reply_message import SLACK_ERRORS
 from storage.engine import SqliteWriter
 from storage.greetings import GreetingLedger
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
-
+from bot.delivery.conversation import SlackConversation
 from storage.turn_leases import TurnLeaseStore
 
 logger = logging.getLogger(__name__)
@@ -31,7 +28,7 @@ class ThreadMessage(Protocol):
 
 
 async def tell_bystander_once(
-    client: AsyncWebClient, store: TurnLeaseStore, message: ThreadMessage, session_id: int
+    conversation: SlackConversation, store: TurnLeaseStore, message: ThreadMessage, session_id: int
 ) -> bool:
     """Post the note to ``message.user_id`` unless they were told in this session before."""
     try:
@@ -42,12 +39,5 @@ async def tell_bystander_once(
             "Could not record a bystander note (session=%s, error=%s)", session_id, type(error).__name__
         )
         return False
-    try:
-        await client.chat_postEphemeral(
-            channel=message.channel_id, user=message.user_id, thread_ts=message.thread_ts, text=BYSTANDER_TEXT
-        )
-    except (TimeoutError, SlackApiError, SlackClientError, aiohttp.ClientError) as error:
-        logger.info(
-            "Could not post a bystander note (session=%s, error=%s)", session_id, type(error).__name__
-        )
+    await conversation.post_ephemeral(BYSTANDER_TEXT)  # the conversation's user is the bystander
     return True

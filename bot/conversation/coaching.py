@@ -15,8 +15,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import openai
-from slack_bolt.context.set_status.async_set_status import AsyncSetStatus
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.assembly.config import Settings
 from bot.attachments.file_listing import is_files_command
@@ -40,9 +38,8 @@ from bot.conversation.turn_values import (
     TurnOutcome,
 )
 from bot.conversation.turns import HeldLease, TurnLeases
-from bot.delivery.reply_message import SLACK_ERRORS, best_effort, slack_error_name
-from bot.delivery.slack_budget import SlackRateBudget
-from bot.delivery.streaming import StreamingSupport, ThreadTarget
+from bot.delivery.conversation import SlackConversation, SlackDelivery
+from bot.delivery.reply_message import slack_error_name
 from bot.operations.config_errors import openai_problem
 from bot.operations.health import ConfigHealth
 from bot.operations.timing import TurnTimings
@@ -67,8 +64,7 @@ class CoachingService:
         store: ConversationStore,
         model: CoachModel,
         timings: TurnTimings | None = None,
-        streaming: StreamingSupport | None = None,
-        slack_budget: SlackRateBudget | None = None,
+        delivery: SlackDelivery | None = None,
         on_model_call: Callable[[StreamStats, bool], None] | None = None,
         attachments: AttachmentService | None = None,
         reader: AttachmentReader | None = None,
@@ -79,9 +75,8 @@ class CoachingService:
         self._model = model
         self._system_prompt = settings.coach_system_prompt or DEFAULT_SYSTEM_PROMPT
         self.timings = timings or TurnTimings()
-        self.streaming = streaming or StreamingSupport()
-        # Slack's rate limits per workspace, shared by every reply (and told of every 429).
-        self.slack_budget = slack_budget or SlackRateBudget()
+        # The rate budget, streaming support and optional calls every turn's conversation shares.
+        self.delivery = delivery or SlackDelivery()
         # Files shared in a session, and the `files` listing; None runs coaching without them.
         self.attachments = attachments
         # Reads the session's files into the prompt (and indexes them for the intake).
@@ -96,8 +91,7 @@ class CoachingService:
             turns=turns,
             timings=self.timings,
             writer_options=ReplyWriterOptions(
-                streaming=self.streaming,
-                budget=self.slack_budget,
+                streaming=self.delivery.streaming,
                 flush_interval=settings.stream_flush_interval_ms / 1000,
                 part_chars=settings.reply_part_chars,
             ),
@@ -105,15 +99,14 @@ class CoachingService:
             on_model_error=self._note_config_problem,
             on_slack_failure=self._tell_slack_failed,
         )
-        self._background: set[asyncio.Task[Any]] = set()
         self._running = RunningTurns()
 
-    async def handle_message(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
+    async def handle_message(self, message: CoachMessage, conversation: SlackConversation) -> TurnOutcome:
         """One whole turn. Never raises: every failure ends in a message to the coach or a log line."""
-        return await self._guarded(self._turn(message, client), message, client)
+        return await self._guarded(self._turn(message, conversation), message, conversation)
 
     async def _guarded(
-        self, turn: Coroutine[Any, Any, TurnOutcome], message: CoachMessage, client: AsyncWebClient
+        self, turn: Coroutine[Any, Any, TurnOutcome], message: CoachMessage, conversation: SlackConversation
     ) -> TurnOutcome:
         """Count the turn in flight (for a graceful shutdown) and answer any failure."""
         with self._running.counting():
@@ -123,7 +116,7 @@ class CoachingService:
                 # The boundary of last resort: log (no message text) and still answer the coach.
                 logger.exception("Coaching turn failed (channel=%s)", message.channel_id)
                 self.timings.record_failure()
-                await self._post_quietly(client, _target_of(message), UNEXPECTED_TEXT)
+                await conversation.post(UNEXPECTED_TEXT)
                 return TurnOutcome.FAILED
 
     async def shut_down(self, grace: float) -> bool:
@@ -147,11 +140,10 @@ class CoachingService:
         """Wait for running turns to finish (graceful shutdown); True when all did."""
         return await self._running.drain(timeout)
 
-    async def _turn(self, message: CoachMessage, client: AsyncWebClient) -> TurnOutcome:
-        target = _target_of(message)
+    async def _turn(self, message: CoachMessage, conversation: SlackConversation) -> TurnOutcome:
         if self.attachments is not None and not message.files and is_files_command(message.text):
             # A command, not coaching: no model call, and not kept as history.
-            await self.attachments.show_listing(message, client)
+            await self.attachments.show_listing(message, conversation)
             return TurnOutcome.FILES_LISTED
         key = SessionKey(message.team_id, message.channel_id, message.thread_ts)
         owner = self.turns.new_owner() if self.turns is not None else None
@@ -170,7 +162,7 @@ class CoachingService:
             )
         except Exception:
             logger.exception("Could not store a coach message (channel=%s)", message.channel_id)
-            await self._post_quietly(client, target, NOT_STORED_TEXT)
+            await conversation.post(NOT_STORED_TEXT)
             self.timings.record_failure()
             return TurnOutcome.NOT_STORED
         if recorded is None:
@@ -178,35 +170,35 @@ class CoachingService:
         if isinstance(recorded, Bystander):
             # Someone else in the coach's channel thread: nothing stored, no model, one short note.
             if self.turns is not None:
-                await tell_bystander_once(client, self.turns.store, message, recorded.session_id)
+                await tell_bystander_once(conversation, self.turns.store, message, recorded.session_id)
             return TurnOutcome.NOT_THE_COACH
         if self.turns is None:
-            return await self._first_answer(message, recorded, target, client)
+            return await self._first_answer(message, recorded, conversation)
         if not recorded.leased or owner is None:
             # Stored and owed: the turn holding the session answers it when its reply is done.
             if message.files and self.attachments is not None:
-                await self.attachments.intake(message, recorded.session_id, client)
+                await self.attachments.intake(message, recorded.session_id, conversation)
             return TurnOutcome.QUEUED
         lead_in = RESTARTED_LEAD_IN if recorded.takes_over else ""
         async with self.turns.holding(
             recorded.session_id, owner, recorded.coach_seq, lead_in=lead_in
         ) as held:
             if recorded.stale_stream_ts is not None:
-                await self._close_stale_stream(client, target, recorded.stale_stream_ts)
-            outcome = await self._first_answer(message, recorded, target, client)
-            return await self.answer_while_owed(message, held, client, outcome)
+                await self._close_stale_stream(conversation, recorded.stale_stream_ts)
+            outcome = await self._first_answer(message, recorded, conversation)
+            return await self.answer_while_owed(message, held, conversation, outcome)
 
     async def answer_while_owed(
-        self, message: CoachMessage, held: HeldLease, client: AsyncWebClient, outcome: TurnOutcome
+        self, message: CoachMessage, held: HeldLease, conversation: SlackConversation, outcome: TurnOutcome
     ) -> TurnOutcome:
         """Answer, one reply after another, the messages that arrived while the last reply streamed."""
         assert self.turns is not None
         while await self.turns.next_round(held):
-            outcome = await self._answer_owed(message, held, client)
+            outcome = await self._answer_owed(message, held, conversation)
         return outcome
 
     async def _answer_owed(
-        self, message: CoachMessage, held: HeldLease, client: AsyncWebClient
+        self, message: CoachMessage, held: HeldLease, conversation: SlackConversation
     ) -> TurnOutcome:
         """One reply to every coach message owed in the session, from a fresh read of its history."""
         assert self.turns is not None
@@ -230,63 +222,64 @@ class CoachingService:
             coach_seq=owed.coach_seq,
             leased=True,
         )
-        self._show_progress(latest, recorded, client)
+        self._show_progress(latest, recorded, conversation)
         references, images = await self._file_context(latest, recorded, ())
-        return await self._answer(
-            latest, recorded, _target_of(latest), client, references=references, images=images
-        )
+        return await self._answer(latest, recorded, conversation, references=references, images=images)
 
     async def answer_taken_over(
-        self, message: CoachMessage, held: HeldLease, stale_stream_ts: str | None, client: AsyncWebClient
+        self,
+        message: CoachMessage,
+        held: HeldLease,
+        stale_stream_ts: str | None,
+        conversation: SlackConversation,
     ) -> TurnOutcome:
         """Answer what a dead (or stopped) process owed in a session whose lease was just taken over."""
 
         async def turn() -> TurnOutcome:
             if stale_stream_ts is not None:
-                await self._close_stale_stream(client, _target_of(message), stale_stream_ts)
-            outcome = await self._answer_owed(message, held, client)
-            return await self.answer_while_owed(message, held, client, outcome)
+                await self._close_stale_stream(conversation, stale_stream_ts)
+            outcome = await self._answer_owed(message, held, conversation)
+            return await self.answer_while_owed(message, held, conversation, outcome)
 
-        return await self._guarded(turn(), message, client)
+        return await self._guarded(turn(), message, conversation)
 
     async def _first_answer(
-        self, message: CoachMessage, recorded: RecordedMessage, target: ThreadTarget, client: AsyncWebClient
+        self, message: CoachMessage, recorded: RecordedMessage, conversation: SlackConversation
     ) -> TurnOutcome:
         """The reply to the message just stored: its files first, then the model."""
         turn_files: tuple[StoredFile, ...] = ()
         if message.files and self.attachments is not None:
             # After the message is stored (it is never lost), before the model (it sees the file).
-            intake = await self.attachments.intake(message, recorded.session_id, client)
+            intake = await self.attachments.intake(message, recorded.session_id, conversation)
             turn_files = tuple(intake.files)
             if not message.text.strip():
                 if intake.all_rejected:
                     note = "\n".join([*intake.problems, NOTHING_TO_READ_TEXT])
-                    await self._post_quietly(client, target, note)
+                    await conversation.post(note)
                     return TurnOutcome.NOTHING_TO_READ
                 images = await self._images(recorded, turn_files)
                 if not images:
-                    await self._post_quietly(client, target, confirmation_text(intake))
+                    await conversation.post(confirmation_text(intake))
                     return TurnOutcome.FILES_STORED
                 # A picture shared without a word asks to be looked at: the model answers it.
                 if intake.problems:
-                    await self._post_quietly(client, target, problems_text(intake))
-                self._show_progress(message, recorded, client)
-                return await self._answer(message, recorded, target, client, images=images)
+                    await conversation.post(problems_text(intake))
+                self._show_progress(message, recorded, conversation)
+                return await self._answer(message, recorded, conversation, images=images)
             if intake.problems:
-                await self._post_quietly(client, target, problems_text(intake))
+                await conversation.post(problems_text(intake))
         if not message.text.strip():  # e.g. a file shared without a word
-            await self._post_quietly(client, target, NOTHING_TO_READ_TEXT)
+            await conversation.post(NOTHING_TO_READ_TEXT)
             return TurnOutcome.NOTHING_TO_READ
-        self._show_progress(message, recorded, client)
+        self._show_progress(message, recorded, conversation)
         references, images = await self._file_context(message, recorded, turn_files)
-        return await self._answer(message, recorded, target, client, references=references, images=images)
+        return await self._answer(message, recorded, conversation, references=references, images=images)
 
     async def _answer(
         self,
         message: CoachMessage,
         recorded: RecordedMessage,
-        target: ThreadTarget,
-        client: AsyncWebClient,
+        conversation: SlackConversation,
         *,
         references: list[Reference] | None = None,
         images: list[ImageInput] | None = None,
@@ -299,28 +292,21 @@ class CoachingService:
             references=references or (),
             images=images or (),
         )
-        return await self._replier.reply(message, recorded, prompt, target, client)
+        return await self._replier.reply(message, recorded, prompt, conversation)
 
     async def _tell_slack_failed(
-        self, session_id: int, error: BaseException, target: ThreadTarget, client: AsyncWebClient, told: bool
+        self, session_id: int, error: BaseException, conversation: SlackConversation, told: bool
     ) -> None:
         """A Slack call failed mid-reply : log it, and tell the coach unless ``told``."""
         logger.warning(
             "Slack call failed while replying (session=%s, error=%s)", session_id, slack_error_name(error)
         )
         if not told:  # else the reply already ends with a note saying so
-            await self._post_quietly(client, target, SLACK_FAILED_TEXT)
+            await conversation.post(SLACK_FAILED_TEXT)
 
-    async def _close_stale_stream(self, client: AsyncWebClient, target: ThreadTarget, ts: str) -> None:
+    async def _close_stale_stream(self, conversation: SlackConversation, ts: str) -> None:
         """End the reply a dead process left streaming, with a short note, before answering again."""
-        try:
-            await client.chat_stopStream(channel=target.channel_id, ts=ts, markdown_text=STALE_STREAM_NOTE)
-        except SLACK_ERRORS as error:  # Slack may have closed it already; the new answer follows anyway
-            logger.info(
-                "Could not close a stale reply stream (channel=%s, error=%s)",
-                target.channel_id,
-                slack_error_name(error),
-            )
+        await conversation.stop_stream(ts, STALE_STREAM_NOTE)  # Slack may have closed it; the answer follows
 
     def _note_config_problem(self, error: openai.APIError) -> None:
         problem = openai_problem(error, model=self._settings.openai_model)
@@ -345,7 +331,7 @@ class CoachingService:
         return await turn_images(self.reader, recorded, files, takes_images=self._settings.model_takes_images)
 
     def _show_progress(
-        self, message: CoachMessage, recorded: RecordedMessage, client: AsyncWebClient
+        self, message: CoachMessage, recorded: RecordedMessage, conversation: SlackConversation
     ) -> None:
         """Optimistic feedback without waiting on Slack: "is thinking…" on every surface, a title in DMs.
 
@@ -353,32 +339,6 @@ class CoachingService:
         agent view and channel threads alike; Slack clears it when the reply is posted. Thread titles
         exist only in the DM (agent view) timeline.
         """
-        set_status = AsyncSetStatus(client=client, channel_id=message.channel_id, thread_ts=message.thread_ts)
-        self._spawn(set_status(status=THINKING_STATUS))
+        conversation.show_status(THINKING_STATUS)
         if message.surface is not Surface.CHANNEL and recorded.is_new_session and message.text:
-            self._spawn(
-                client.assistant_threads_setTitle(
-                    channel_id=message.channel_id,
-                    thread_ts=message.thread_ts,
-                    title=message.text[:TITLE_CHARS],
-                )
-            )
-
-    def _spawn(self, call: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(best_effort(call))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _post_quietly(self, client: AsyncWebClient, target: ThreadTarget, text: str) -> None:
-        try:
-            await client.chat_postMessage(channel=target.channel_id, thread_ts=target.thread_ts, text=text)
-        except SLACK_ERRORS as error:
-            logger.error(
-                "Could not tell the coach about a failure (channel=%s, error=%s)",
-                target.channel_id,
-                slack_error_name(error),
-            )
-
-
-def _target_of(message: CoachMessage) -> ThreadTarget:
-    return ThreadTarget(message.channel_id, message.thread_ts, message.team_id, message.user_id)
+            conversation.show_title(message.text[:TITLE_CHARS])

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.llm import CoachModel, StreamStats
 from bot.conversation.mentions import MentionFilter
@@ -26,9 +25,9 @@ from bot.conversation.turn_values import (
     failure_text,
 )
 from bot.conversation.turns import HeldLease, TurnLeases
+from bot.delivery.conversation import SlackConversation
 from bot.delivery.reply_message import SLACK_ERRORS
-from bot.delivery.slack_budget import SlackRateBudget
-from bot.delivery.streaming import SlackReplyWriter, StreamingSupport, ThreadTarget, WriterStats
+from bot.delivery.streaming import SlackReplyWriter, StreamingSupport, WriterStats
 from bot.operations.timing import TurnTiming, TurnTimings, elapsed_ms
 from storage.conversations import ConversationStore, RecordedMessage
 from storage.turn_leases import ReplyToStore
@@ -41,7 +40,6 @@ class ReplyWriterOptions:
     """How every reply is written into Slack (bot.delivery.streaming), the same for each turn."""
 
     streaming: StreamingSupport
-    budget: SlackRateBudget
     flush_interval: float
     part_chars: int
 
@@ -60,7 +58,7 @@ class Replier:
         writer_options: ReplyWriterOptions,
         on_model_call: Callable[[StreamStats, bool], None] | None,
         on_model_error: Callable[[openai.APIError], None],
-        on_slack_failure: Callable[[int, BaseException, ThreadTarget, AsyncWebClient, bool], Awaitable[None]],
+        on_slack_failure: Callable[[int, BaseException, SlackConversation, bool], Awaitable[None]],
     ) -> None:
         self._store = store
         self._model = model
@@ -71,7 +69,7 @@ class Replier:
         self._on_model_call = on_model_call
         # A failed model call may be a configuration error (the coaching service records it).
         self._on_model_error = on_model_error
-        # Logs the Slack failure and tells the coach (session, error, thread, client, coach told).
+        # Logs the Slack failure and tells the coach (session, error, conversation, coach told).
         self._on_slack_failure = on_slack_failure
 
     async def reply(
@@ -79,18 +77,15 @@ class Replier:
         message: CoachMessage,
         recorded: RecordedMessage,
         prompt: list[dict[str, Any]],
-        target: ThreadTarget,
-        client: AsyncWebClient,
+        conversation: SlackConversation,
     ) -> TurnOutcome:
         """Stream the model's reply into the thread, store it, and time the turn."""
         options = self._writer_options
         writer = SlackReplyWriter(
-            client,
-            target,
+            conversation,
             streaming=options.streaming,
             flush_interval=options.flush_interval,
             part_chars=options.part_chars,
-            budget=options.budget,
         )
         self._begin_reply(recorded, writer)
         stats = StreamStats()
@@ -117,7 +112,7 @@ class Replier:
                 writer.write(INTERRUPTED_NOTE if _has_text(reply) else failure_text(error))
             writer_stats = await writer.close()
         except SLACK_ERRORS as error:
-            await self._on_slack_failure(recorded.session_id, error, target, client, writer.stats.coach_told)
+            await self._on_slack_failure(recorded.session_id, error, conversation, writer.stats.coach_told)
             self._timings.record_failure()
             await self._store_reply(recorded, "".join(reply), stats, None, message, failed=True)
             return TurnOutcome.SLACK_FAILED

@@ -16,11 +16,10 @@ import itertools
 import logging
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.conversation.coaching import CoachingService
 from bot.conversation.turn_values import RESTARTED_LEAD_IN, CoachMessage, Surface
 from bot.conversation.turns import TurnLeases
+from bot.delivery.workspace_clients import WorkspaceClients
 from storage.turn_leases import OwedTurn
 
 logger = logging.getLogger(__name__)
@@ -32,11 +31,12 @@ class OwedReplyRecovery:
     """The sweep loop; one per process, started and stopped with the runtime."""
 
     def __init__(
-        self, coaching: CoachingService, turns: TurnLeases, client: AsyncWebClient, *, interval: float
+        self, coaching: CoachingService, turns: TurnLeases, clients: WorkspaceClients, *, interval: float
     ) -> None:
         self._coaching = coaching
         self._turns = turns
-        self._client = client
+        # Each owed reply is answered with its own workspace's client (no request brought one).
+        self._clients = clients
         self._interval = interval
         self._rounds = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
@@ -75,6 +75,10 @@ class OwedReplyRecovery:
             await asyncio.sleep(self._interval)
 
     async def _answer(self, owed: OwedTurn) -> None:
+        client = await self._clients.client_for(owed.key.team_id)
+        if client is None:  # uninstalled since: nobody left to answer; the lease expires unused
+            logger.info("No Slack client for an owed reply's workspace (session=%s)", owed.session_id)
+            return
         message = CoachMessage(
             team_id=owed.key.team_id,
             channel_id=owed.key.channel_id,
@@ -88,7 +92,15 @@ class OwedReplyRecovery:
         async with self._turns.holding(
             owed.session_id, owed.lease_owner, owed.coach_seq, lead_in=RESTARTED_LEAD_IN
         ) as held:
-            await self._coaching.answer_taken_over(message, held, owed.stale_stream_ts, self._client)
+            conversation = self._coaching.delivery.for_thread(
+                client,
+                channel_id=message.channel_id,
+                thread_ts=message.thread_ts,
+                team_id=message.team_id,
+                user_id=message.user_id,
+                surface=message.surface,
+            )
+            await self._coaching.answer_taken_over(message, held, owed.stale_stream_ts, conversation)
 
 
 def _surface_of(channel_id: str) -> Surface:

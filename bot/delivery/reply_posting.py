@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery.reply_message import RATE_LIMITED, Part, ThreadTarget, WriterStats, error_code
-from bot.delivery.slack_budget import POST_MESSAGE, UPDATE, SlackRateBudget
+from bot.delivery.conversation import SlackConversation
+from bot.delivery.reply_message import RATE_LIMITED, Part, WriterStats, error_code
+from bot.delivery.slack_budget import POST_MESSAGE, UPDATE
 
 FALLBACK_UPDATE_INTERVAL = 1.0
 POST_ATTEMPTS = 3
@@ -22,18 +22,11 @@ POST_ATTEMPTS = 3
 class ThreadPoster:
     """Posts a message whole (once complete), or posts it and edits it at most once a second."""
 
-    def __init__(
-        self,
-        client: AsyncWebClient,
-        target: ThreadTarget,
-        budget: SlackRateBudget,
-        workspace: str,
-        stats: WriterStats,
-    ) -> None:
-        self._client = client
-        self._target = target
-        self._budget = budget
-        self._workspace = workspace
+    def __init__(self, conversation: SlackConversation, stats: WriterStats) -> None:
+        self._client = conversation.client
+        self._target = conversation.target
+        self._budget = conversation.budget
+        self._workspace = conversation.workspace
         self._stats = stats
 
     async def post_whole(self, part: Part) -> str:

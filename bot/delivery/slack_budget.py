@@ -2,8 +2,9 @@
 
 Slack limits each Web API method per app per workspace (its tiers: Tier 2 is 20+
 calls a minute, Tier 3 50+, Tier 4 100+), and chat.postMessage per channel (about
-one a second) plus workspace-wide. A bot token is one app in one workspace, so
-the budget is kept per token. Each (token, method) is a token bucket refilled at
+one a second) plus workspace-wide. So the budget is kept per workspace (its team
+id; each ``SlackConversation`` names the token it uses for it, so a 429 on that
+token reaches the right workspace). Each (workspace, method) is a token bucket refilled at
 the documented rate; every HTTP 429 Slack answers empties the bucket and pauses
 it for the ``Retry-After`` seconds (``BudgetedRateLimitRetryHandler``, slack_sdk's
 own rate-limit retry handler, reports them; it still does the waiting and the retry).
@@ -34,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -46,6 +48,8 @@ APPEND_STREAM = "chat.appendStream"
 STOP_STREAM = "chat.stopStream"
 UPDATE = "chat.update"
 POST_MESSAGE = "chat.postMessage"
+#: Tokens whose workspace the budget remembers (one per installed workspace; rotated ones age out).
+WORKSPACES_REMEMBERED = 100_000
 #: chat.postMessage's per-channel bucket is kept under this method name.
 POST_MESSAGE_IN_CHANNEL = "chat.postMessage#channel"
 
@@ -136,6 +140,17 @@ class SlackRateBudget:
         self._clock = clock
         self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
         self._open_streams: dict[str, int] = {}
+        # Which workspace a bot token speaks for: a 429 names only the token it was sent with.
+        self._workspace_of: LRUCache[str, str] = LRUCache(maxsize=WORKSPACES_REMEMBERED)
+
+    def name_workspace(self, token: str | None, workspace: str) -> None:
+        """Remember that ``token``'s calls are ``workspace``'s (each conversation says so)."""
+        if token and workspace and self._workspace_of.get(token) != workspace:
+            self._workspace_of[token] = workspace
+
+    def workspace_of(self, token: str) -> str:
+        """The workspace a token's 429 belongs to (the token itself for one never named)."""
+        return self._workspace_of.get(token, token)
 
     def _bucket(
         self, workspace: str, method: str, channel: str = "", *, pausable: bool = False
@@ -250,7 +265,9 @@ class BudgetedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
         method = method_of(request.url)
         token = _bearer_token(request.headers)
         if token:
-            self._budget.rate_limited(token, method, _retry_after(response.headers))
+            self._budget.rate_limited(
+                self._budget.workspace_of(token), method, _retry_after(response.headers)
+            )
         if method in self._fall_back:
             return False
         return await super().can_retry_async(state=state, request=request, response=response, error=error)

@@ -39,8 +39,8 @@ import time
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
-from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.conversation import SlackConversation
 from bot.delivery.reply_message import (
     RATE_LIMITED,
     SLACK_ERRORS,
@@ -48,14 +48,13 @@ from bot.delivery.reply_message import (
     STREAMING_UNAVAILABLE,
     Mode,
     Part,
-    ThreadTarget,
     WriterStats,
     error_code,
 )
 from bot.delivery.reply_modes import StreamingSupport, choose_mode
 from bot.delivery.reply_parts import FENCE, find_break
 from bot.delivery.reply_posting import FALLBACK_UPDATE_INTERVAL, ThreadPoster
-from bot.delivery.slack_budget import APPEND_STREAM, STOP_STREAM, SlackRateBudget
+from bot.delivery.slack_budget import APPEND_STREAM, STOP_STREAM
 
 logger = logging.getLogger(__name__)
 
@@ -74,25 +73,23 @@ class SlackReplyWriter:
 
     def __init__(
         self,
-        client: AsyncWebClient,
-        target: ThreadTarget,
+        conversation: SlackConversation,
         *,
         streaming: StreamingSupport,
         flush_interval: float,
         part_chars: int,
-        budget: SlackRateBudget | None = None,
     ) -> None:
-        self._target = target
+        self._conversation = conversation
+        self._target = conversation.target
         self._streaming = streaming
         self._flush_interval = flush_interval
         # Room beyond a part's size to find a good break and to close a code block, within Slack's limit.
         self._part_chars = max(1, min(part_chars, MARKDOWN_TEXT_LIMIT - len(FENCE) - 1))
-        self._budget = budget or SlackRateBudget(enabled=False)
-        # Slack's limits are per app per workspace: one bot token is exactly that.
-        self._workspace = client.token or target.team_id or ""
+        self._budget = conversation.budget
+        # Slack's limits are per app per workspace: the conversation's team.
+        self._workspace = conversation.workspace
         self.stats = WriterStats()
-        self._poster = ThreadPoster(client, target, self._budget, self._workspace, self.stats)
-        self._client = client
+        self._poster = ThreadPoster(conversation, self.stats)
         self._pending: list[str] = []
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
@@ -392,13 +389,8 @@ class SlackReplyWriter:
 
     async def _stream_of(self, part: Part) -> AsyncChatStream:
         if part.stream is None:
-            part.stream = await self._client.chat_stream(
-                buffer_size=1,
-                channel=self._target.channel_id,
-                thread_ts=self._target.thread_ts,
-                recipient_team_id=self._target.team_id,
-                recipient_user_id=self._target.user_id,
-            )
+            # Bolt's say_stream (slack_sdk's chat_stream, bound to the thread and its recipient).
+            part.stream = await self._conversation.say_stream(buffer_size=1)
         return part.stream
 
     def _finished(self, part: Part, ts: str) -> None:

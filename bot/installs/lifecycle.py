@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 class WorkspaceInstalls:
-    """Installations by workspace: a team's client for jobs, and what an uninstall does."""
+    """Installations by workspace: a team's client for jobs (``WorkspaceClients``), and uninstalls."""
 
     def __init__(
         self,
@@ -51,8 +51,17 @@ class WorkspaceInstalls:
         await self._workspaces.mark_uninstalled(enterprise_id, team, self._clock())
         logger.info("Workspace %s uninstalled the app; its installation is deleted", team or enterprise_id)
 
-    async def client_for_team(self, team_id: str, enterprise_id: str | None = None) -> AsyncWebClient | None:
-        """The workspace's bot client (a Grid org-wide install's for a team of it), None if not installed."""
+    async def client_for(
+        self, team_id: str | None, enterprise_id: str | None = None
+    ) -> AsyncWebClient | None:
+        """The workspace's bot client (a Grid org-wide install's for a team of it), None if not installed.
+
+        ``WorkspaceClients`` (bot.delivery.workspace_clients) backed by the installation store.
+        ``team_id`` None (the deployment's own workspace) has no meaning here: every workspace
+        installed itself, so there is none.
+        """
+        if team_id is None:
+            return None
         bot = await self.store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
         if bot is None and enterprise_id is not None:
             bot = await self.store.async_find_bot(

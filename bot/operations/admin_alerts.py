@@ -16,8 +16,8 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.workspace_clients import WorkspaceClients
 from bot.operations.config_errors import is_token_problem
 from bot.operations.health import ConfigProblem
 
@@ -37,8 +37,9 @@ def alert_text(problem: ConfigProblem) -> str:
 class AdminAlerts:
     """Sends the DMs as background tasks, so the turn that met the problem never waits."""
 
-    def __init__(self, client: AsyncWebClient, admin_ids: Iterable[str]) -> None:
-        self._client = client
+    def __init__(self, clients: WorkspaceClients, admin_ids: Iterable[str]) -> None:
+        # PERF_ADMIN_IDS are people in the deployment's own workspace (``client_for(None)``).
+        self._clients = clients
         self._admin_ids = sorted(admin_ids)
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -54,9 +55,12 @@ class AdminAlerts:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, text: str) -> None:
+        client = await self._clients.client_for(None)
+        if client is None:
+            return
         for admin_id in self._admin_ids:
             try:
-                await self._client.chat_postMessage(channel=admin_id, text=text)
+                await client.chat_postMessage(channel=admin_id, text=text)
             except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
                 detail = error.response.get("error") if isinstance(error, SlackApiError) else None
                 logger.warning(

@@ -7,7 +7,6 @@ Bolt's Assistant middleware claims every threaded DM message.
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.slack_events import coach_message, is_from_a_person
 from bot.conversation.turn_values import Surface
@@ -18,9 +17,10 @@ async def is_top_level_direct_message(event: dict[str, Any]) -> bool:
 
 
 async def handle_direct_message(
-    event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
 ) -> None:
     message = coach_message(
         event, body=body, context=context, surface=Surface.DIRECT_MESSAGE, starts_session=True
     )
-    await context["coaching"].handle_message(message, client)
+    conversation = context["delivery"].for_message(context, message)  # this workspace's client
+    await context["coaching"].handle_message(message, conversation)

@@ -7,7 +7,6 @@ Slack message never produces two turns.
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.slack_events import coach_message, is_from_a_person, mentions_user
 from bot.conversation.turn_values import Surface
@@ -22,8 +21,7 @@ async def is_reply_in_a_channel_thread(event: dict[str, Any], context: AsyncBolt
     )
 
 
-async def handle_thread_reply(
-    event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-) -> None:
+async def handle_thread_reply(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
     message = coach_message(event, body=body, context=context, surface=Surface.CHANNEL, starts_session=False)
-    await context["coaching"].handle_message(message, client)
+    conversation = context["delivery"].for_message(context, message)  # this workspace's client
+    await context["coaching"].handle_message(message, conversation)
