@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import Engine
+
 from bot.assembly.config import Settings, SettingsError
 from bot.delivery.workspace_clients import WorkspaceClients
 from bot.operations.report import WeeklyReport, post_weekly_report
@@ -34,6 +36,7 @@ from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
 from jobs.uninstalls import run_uninstall_purge
 from jobs.weekly_report import WeeklyReportJob
+from storage.workspaces import installed_teams, report_channels, retention_overrides
 
 
 class AppServices(Protocol):
@@ -77,6 +80,31 @@ def report_schedule(settings: Settings) -> tuple[str, int, int]:
     return settings.report_day_of_week, hour, minute
 
 
+def weekly_report_jobs(
+    settings: Settings,
+    engine: Engine,
+    claimed_by: str,
+    poster: Callable[[str | None, str], Callable[[WeeklyReport, bytes], object]],
+) -> list[WeeklyReportJob]:
+    """The deployment's one report; with OAuth installs, one per installed workspace to its channel.
+
+    A workspace's channel is the one its admins set (``/coach admin report``), else
+    REPORT_CHANNEL_ID; each report holds that workspace's figures only, under its own claim.
+    """
+    zone = settings.report_timezone
+    if not settings.oauth_installs:
+        channel = settings.report_channel_id
+        return [WeeklyReportJob(engine, channel, zone, claimed_by, poster(None, channel or ""))]
+    own = report_channels(engine)
+    jobs = []
+    for team in installed_teams(engine):
+        channel = own.get(team) or settings.report_channel_id
+        jobs.append(
+            WeeklyReportJob(engine, channel, zone, claimed_by, poster(team, channel or ""), team_id=team)
+        )
+    return jobs
+
+
 def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] | None = None) -> JobScheduler:
     """Build and start the app's scheduler inside the running event loop; Runtime.close stops it."""
     settings = runtime.settings
@@ -93,25 +121,36 @@ def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] |
             "cache_cleanup", lambda: expire_caches(caches), minutes=settings.cache_cleanup_minutes
         )
 
-    async def post_to_workspace(report: WeeklyReport, chart: bytes) -> None:
-        client = await runtime.workspace_clients.client_for(None)  # REPORT_CHANNEL_ID's workspace
-        if client is None:
-            raise RuntimeError("no Slack client for the report's workspace")
-        await post_weekly_report(client, settings.report_channel_id or "", report, chart)
+    def poster(team_id: str | None, channel: str) -> Callable[[WeeklyReport, bytes], None]:
+        """Posts with the workspace's client (None: REPORT_CHANNEL_ID's, in single-token mode)."""
 
-    def post(report: WeeklyReport, chart: bytes) -> None:
-        scheduler.run_on_loop(post_to_workspace(report, chart), timeout=POST_TIMEOUT_SECONDS)
+        async def post_to_workspace(report: WeeklyReport, chart: bytes) -> None:
+            client = await runtime.workspace_clients.client_for(team_id)
+            if client is None:
+                raise RuntimeError("no Slack client for the report's workspace")
+            await post_weekly_report(client, channel, report, chart)
 
-    report = WeeklyReportJob(
-        engine,
-        channel=settings.report_channel_id,
-        timezone=settings.report_timezone,
-        claimed_by=claimed_by,
-        post=post,
-    )
+        def post(report: WeeklyReport, chart: bytes) -> None:
+            scheduler.run_on_loop(post_to_workspace(report, chart), timeout=POST_TIMEOUT_SECONDS)
+
+        return post
+
+    def every_report(step: Callable[[WeeklyReportJob], str]) -> str:
+        jobs = weekly_report_jobs(settings, engine, claimed_by, poster)
+        if not settings.oauth_installs:
+            return step(jobs[0])  # one report: its failure is the run's
+        outcomes = []
+        for job in jobs:
+            try:
+                outcomes.append(step(job))
+            except Exception as error:  # one workspace's failure is its own claim's; the rest still post
+                logger.warning("Weekly report for %s failed: %s", job.team_id, type(error).__name__)
+                outcomes.append(f"error: {type(error).__name__}")
+        return "; ".join(outcomes) or "skipped: no workspace installed"
+
     scheduler.add_cron_job(
         "weekly_report",
-        lambda: report.run(now()),
+        lambda: every_report(lambda job: job.run(now())),
         day_of_week=day_of_week,
         hour=hour,
         minute=minute,
@@ -119,11 +158,10 @@ def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] |
     )
     scheduler.add_interval_job(
         "weekly_report_retry",
-        lambda: report.retry(now()),
+        lambda: every_report(lambda job: job.retry(now())),
         minutes=REPORT_RETRY_CHECK_MINUTES,
         timeout_seconds=POST_TIMEOUT_SECONDS + 60,
     )
-
     files = getattr(runtime, "files", None)
     delete_files: DeletePrefix | None = None
     if files is not None:
@@ -147,8 +185,9 @@ def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] |
             minute=UNINSTALL_PURGE_MINUTE,
         )
 
-    if settings.retention_days:
-        retention_days = settings.retention_days
+    if settings.retention_days or settings.oauth_installs:  # OAuth: a workspace may set its own
+        retention_days = settings.retention_days or 0
+        per_team = (lambda: retention_overrides(engine)) if settings.oauth_installs else None
 
         scheduler.add_cron_job(
             "retention_purge",
@@ -159,6 +198,7 @@ def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] |
                 claimed_by=claimed_by,
                 now=now(),
                 delete_files=delete_files,
+                per_team=per_team,
             ),
             hour=PURGE_HOUR,
             minute=PURGE_MINUTE,

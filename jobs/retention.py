@@ -12,7 +12,7 @@ writer at a time) wait milliseconds, not the whole purge.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -52,12 +52,31 @@ def purge_idle_sessions(
     now: datetime,
     delete_files: DeletePrefix | None,
     batch_size: int = BATCH_SESSIONS,
+    per_team: Mapping[str, int] | None = None,
 ) -> PurgeResult:
-    """Delete sessions whose last activity (``updated_at``) is older than ``retention_days``."""
-    cutoff = now - timedelta(days=retention_days)
-    return purge_sessions(
-        engine, coaching_sessions.c.updated_at < cutoff, delete_files=delete_files, batch_size=batch_size
-    )
+    """Delete sessions whose last activity (``updated_at``) is older than ``retention_days``.
+
+    ``per_team``: workspaces that set their own days (``/coach admin retention``; 0 keeps all);
+    ``retention_days`` 0 keeps every other workspace's sessions.
+    """
+    own = dict(per_team or {})
+    total = PurgeResult()
+    if retention_days:
+        cutoff = now - timedelta(days=retention_days)
+        condition = coaching_sessions.c.updated_at < cutoff
+        if own:
+            condition = condition & coaching_sessions.c.team_id.not_in(list(own))
+        total = purge_sessions(engine, condition, delete_files=delete_files, batch_size=batch_size)
+    for team, days in sorted(own.items()):
+        if days:
+            condition = (coaching_sessions.c.team_id == team) & (
+                coaching_sessions.c.updated_at < now - timedelta(days=days)
+            )
+            done = purge_sessions(engine, condition, delete_files=delete_files, batch_size=batch_size)
+            total = PurgeResult(
+                total.sessions + done.sessions, total.messages + done.messages, total.files + done.files
+            )
+    return total
 
 
 def purge_sessions(
@@ -113,6 +132,7 @@ def run_retention_purge(
     claimed_by: str,
     now: datetime,
     delete_files: DeletePrefix | None,
+    per_team: Callable[[], Mapping[str, int]] | None = None,
 ) -> str:
     """Claim today (in the report timezone) and purge; the outcome for the scheduler's status."""
     period = now.astimezone(ZoneInfo(timezone)).date().isoformat()
@@ -120,7 +140,11 @@ def run_retention_purge(
         return claims.CLAIMED_ELSEWHERE
     try:
         result = purge_idle_sessions(
-            engine, retention_days=retention_days, now=now, delete_files=delete_files
+            engine,
+            retention_days=retention_days,
+            now=now,
+            delete_files=delete_files,
+            per_team=per_team() if per_team is not None else None,
         )
     except Exception as error:
         claims.finish(engine, JOB, period, claimed_by, f"error: {type(error).__name__}")

@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import (
     BOTS_TABLE,
     INSTALLATIONS_TABLE,
+    slack_bots,
     workspace_settings,
     workspace_uninstalls,
 )
@@ -109,3 +110,47 @@ class WorkspaceStore:
             ).first()
             if present is None:
                 await connection.execute(insert(workspace_uninstalls).values(uninstalled_at=at, **key))
+
+
+def installed_teams(engine: Engine) -> list[str]:
+    """Workspaces with a bot installation now (blocking, for jobs); org-wide installs by their teams seen."""
+    with engine.connect() as connection:
+        installed = set(
+            connection.execute(
+                select(slack_bots.c.team_id).where(slack_bots.c.team_id.is_not(None))
+            ).scalars()
+        )
+        org_wide = set(
+            connection.execute(
+                select(slack_bots.c.enterprise_id).where(slack_bots.c.is_enterprise_install.is_(True))
+            ).scalars()
+        )
+        if org_wide:
+            installed |= set(
+                connection.execute(
+                    select(workspace_settings.c.team_id).where(
+                        workspace_settings.c.enterprise_id.in_(org_wide)
+                    )
+                ).scalars()
+            )
+    return sorted(installed)
+
+
+def report_channels(engine: Engine) -> dict[str, str | None]:
+    """Each workspace's own report channel, where its admins set one (blocking, for jobs)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(workspace_settings.c.team_id, workspace_settings.c.report_channel_id)
+        )
+        return {team: channel for team, channel in rows}
+
+
+def retention_overrides(engine: Engine) -> dict[str, int]:
+    """The workspaces that set their own retention days (0: keep everything), blocking, for jobs."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(workspace_settings.c.team_id, workspace_settings.c.retention_days).where(
+                workspace_settings.c.retention_days.is_not(None)
+            )
+        )
+        return {team: int(days) for team, days in rows}

@@ -45,7 +45,7 @@ from bot.delivery.slack_budget import (
     SlackRateBudget,
 )
 from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
-from bot.installs.assembly import build_installs
+from bot.installs.assembly import add_admin_command, build_installs, workspace_settings
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.operations.admin_alerts import AdminAlerts
 from bot.operations.admins import AdminCheck
@@ -292,6 +292,10 @@ async def build_runtime(settings: Settings) -> Runtime:
     coaching.config_health = health
     client = build_slack_client(settings, health, coaching.delivery.budget)
     oauth_settings, installs = build_installs(settings, engine, client)
+    per_workspace = workspace_settings(settings, engine) if installs is not None else None
+    router = CoachCommand()
+    if per_workspace is not None:
+        add_admin_command(router, per_workspace, caches.get("slack_api"))
     # OAuth installs: each workspace's client from the installation store; else the one client.
     workspace_clients: WorkspaceClients = installs if installs is not None else SingleWorkspace(client)
     alerts = AdminAlerts(workspace_clients, settings.perf_admin_ids)
@@ -308,7 +312,11 @@ async def build_runtime(settings: Settings) -> Runtime:
         caches=caches,
         metrics=metrics,
         engine=engine,
-        admins=AdminCheck(settings.perf_admin_ids, caches.get("slack_api")),
+        admins=AdminCheck(
+            settings.perf_admin_ids,
+            caches.get("slack_api"),
+            admin_ids_for=per_workspace.perf_admins if per_workspace is not None else None,
+        ),
         health=health,
     )
     register_collector(metrics, perf.collect)
@@ -324,6 +332,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         agent_panel=agent_panel,
         oauth_settings=oauth_settings,
         installs=installs,
+        coach_command=router,
     )
     runtime = Runtime(
         settings=settings,

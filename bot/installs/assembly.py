@@ -8,9 +8,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.assembly.config import Settings
+from bot.commands.coach import CoachCommand
+from bot.installs.admin_command import HELP_LINE, AdminCommand
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.installs.oauth import REFRESH_MINUTES_BEFORE_EXPIRY, build_oauth_settings
-from storage.workspaces import WorkspaceStore
+from bot.installs.workspace_settings import WorkspaceSettings
+from bot.operations.admins import AdminCheck
+from storage.caches import CountingTTLCache
+from storage.workspaces import WorkspaceOverrides, WorkspaceStore
 
 
 def build_installs(
@@ -38,3 +43,20 @@ def build_installs(
         refresh_minutes=REFRESH_MINUTES_BEFORE_EXPIRY,
     )
     return oauth, installs
+
+
+def workspace_settings(settings: Settings, engine: AsyncEngine) -> WorkspaceSettings:
+    """Each workspace's settings over the deployment's (REPORT_CHANNEL_ID, PERF_ADMIN_IDS, RETENTION_DAYS)."""
+    defaults = WorkspaceOverrides(
+        report_channel_id=settings.report_channel_id,
+        perf_admin_ids=settings.perf_admin_ids,
+        retention_days=settings.retention_days,
+    )
+    return WorkspaceSettings(WorkspaceStore(engine), defaults)
+
+
+def add_admin_command(
+    router: CoachCommand, settings: WorkspaceSettings, slack_api_cache: CountingTTLCache
+) -> None:
+    """``/coach admin``, for Slack's workspace admins and owners only (no listed ids: a setting's own)."""
+    router.add("admin", AdminCommand(settings, AdminCheck((), slack_api_cache)), HELP_LINE)
