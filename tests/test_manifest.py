@@ -26,6 +26,7 @@ from slack_sdk.web import async_chat_stream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.agent_panel import SUGGESTED_PROMPTS
+from bot.installs.scopes import BOT_SCOPES
 from devkit.slack.scopes import METHOD_SCOPES as EMULATOR_METHOD_SCOPES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,8 @@ EVENT_SCOPES = {
     "app_home_opened": None,
     "assistant_thread_started": "assistant:write",
     "assistant_thread_context_changed": "assistant:write",
+    "app_uninstalled": None,
+    "tokens_revoked": None,
 }
 
 #: Bolt's injected utilities, which call the Web API on the listener's behalf.
@@ -306,3 +309,7 @@ def test_the_socket_mode_manifest_is_the_http_one_without_urls(manifest) -> None
 def test_no_token_rotation_or_org_deploy(any_manifest) -> None:
     assert any_manifest["settings"]["token_rotation_enabled"] is False
     assert any_manifest["settings"]["org_deploy_enabled"] is False
+
+
+def test_an_oauth_install_asks_for_the_manifests_bot_scopes(any_manifest) -> None:
+    assert BOT_SCOPES == tuple(any_manifest["oauth_config"]["scopes"]["bot"])
