@@ -12,7 +12,7 @@ from devkit.oauth_browser import install
 from devkit.slack_emulator import SlackEmulator
 from storage.turn_records import SessionKey
 from tests.fixtures.app import converse
-from tests.fixtures.installs import ALPHA, BRAVO
+from tests.fixtures.installs import ALPHA, BRAVO, CLIENT_ID, CLIENT_SECRET
 
 ALPHA_DM, BRAVO_DM = "D0ALPHA", "D0BRAVO"
 
@@ -69,3 +69,26 @@ def test_the_install_page_sends_the_admin_to_slack_through_slack_api_url(
     calls = installable.calls_to("oauth.v2.access")
     assert calls and all(call.ok for call in calls)
     assert len(installable.tokens_of(ALPHA)) == 2
+
+
+def test_an_enterprise_grid_org_wide_install_coaches_in_every_workspace_of_the_org(
+    installable: SlackEmulator, oauth_settings
+):
+    slack = installable
+    slack.add_installable_workspace("T0GRIDA", "Grid A", enterprise_id="E0GRID", org_wide=True)
+    slack.add_team_to_enterprise("T0GRIDB", "E0GRID")
+    server = BackgroundServer(oauth_settings)
+    slack.oauth_app(CLIENT_ID, CLIENT_SECRET, redirect_uri=f"{server.url}/slack/oauth_redirect")
+    with server:
+        assert install(server.url, team_id="T0GRIDA").status == 200
+        (org_token,) = slack.tokens_of("T0GRIDA")
+
+        for team in ("T0GRIDA", "T0GRIDB"):  # keyed by enterprise: one install, both workspaces
+            slack.reset_calls()
+            event = slack.user_says(channel=f"D0{team}", text="hello from the org", team_id=team)
+            assert converse(slack, server, event).text
+            assert {call.token for call in slack.calls} == {org_token}
+
+        installs = server.runtime.installs
+        assert installs is not None
+        assert server.run_coroutine(installs.client_for("T0GRIDB", "E0GRID")) is not None

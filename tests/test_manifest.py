@@ -312,4 +312,4 @@ def test_no_token_rotation_or_org_deploy(any_manifest) -> None:
 
 
 def test_an_oauth_install_asks_for_the_manifests_bot_scopes(any_manifest) -> None:
-    assert BOT_SCOPES == tuple(any_manifest["oauth_config"]["scopes"]["bot"])
+    assert tuple(any_manifest["oauth_config"]["scopes"]["bot"]) == BOT_SCOPES
