@@ -117,3 +117,30 @@ def test_the_weekly_report_goes_to_each_workspaces_own_channel_with_its_own_figu
         comment = str(call.args.get("initial_comment"))
         other = BRAVO if team == ALPHA else ALPHA
         assert team in comment and other not in comment
+
+
+def perf(slack: SlackEmulator, server: BackgroundServer, *, team: str, user: str) -> Any:
+    before = len(slack.response_url_posts())
+    delivery = slack.send_command(
+        server.events_url, "/perf", "", user_id=user, team_id=team, channel_id=f"C0{team[2:]}GEN"
+    )
+    assert delivery.status == 200, delivery
+    posts = eventually(lambda: slack.response_url_posts()[before:], timeout=10.0)
+    assert len(posts) == 1
+    return posts[0].body
+
+
+def test_extra_perf_admins_are_per_workspace_and_perf_shows_nothing_of_another_workspace(
+    installable: SlackEmulator, multi_workspace: BackgroundServer
+):
+    slack, server = installable, multi_workspace
+    converse(slack, server, slack.user_says(channel="D0BRAVO", text="bravo private words", team_id=BRAVO))
+    coach_admin(slack, server, "admins <@U0COACH>", team=ALPHA)
+
+    alpha = perf(slack, server, team=ALPHA, user="U0COACH")
+    bravo = perf(slack, server, team=BRAVO, user="U0COACH")
+
+    assert "blocks" in alpha  # the figures
+    assert "admins" in shown(bravo).lower() and "blocks" not in bravo  # refused in the other workspace
+    for secret in (BRAVO, "D0BRAVO", "bravo private words", *slack.tokens_of(BRAVO)):
+        assert secret not in json.dumps(alpha)
