@@ -92,3 +92,16 @@ def test_an_enterprise_grid_org_wide_install_coaches_in_every_workspace_of_the_o
         installs = server.runtime.installs
         assert installs is not None
         assert server.run_coroutine(installs.client_for("T0GRIDB", "E0GRID")) is not None
+
+
+def test_a_workspaces_token_is_checked_with_slack_once_not_on_every_event(
+    installable: SlackEmulator, multi_workspace: BackgroundServer
+):
+    slack, server = installable, multi_workspace
+    first = converse(slack, server, slack.user_says(channel=ALPHA_DM, text="first", team_id=ALPHA))
+    slack.reset_calls()
+
+    follow_up = slack.user_says(channel=ALPHA_DM, text="second", thread_ts=first.thread_ts, team_id=ALPHA)
+    converse(slack, server, follow_up)
+
+    assert slack.calls_to("auth.test") == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit, urlunsplit
 
+from cachetools import TTLCache
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
@@ -22,6 +23,8 @@ from storage.models import OAUTH_STATES_TABLE
 from storage.workspaces import WorkspaceInstallationStore
 
 STATE_EXPIRATION_SECONDS = 600
+AUTHORIZE_CACHE_ENTRIES = 10_000
+AUTHORIZE_CACHE_SECONDS = 3600.0
 #: Refresh a rotating token when it has less than this left (Slack's tokens last 12 hours).
 REFRESH_MINUTES_BEFORE_EXPIRY = 120
 
@@ -60,12 +63,18 @@ def build_oauth_settings(
         ),
         state_expiration_seconds=STATE_EXPIRATION_SECONDS,
     )
-    settings.authorize = AsyncInstallationStoreAuthorize(
+    authorize = AsyncInstallationStoreAuthorize(
         logger=logging.getLogger("slack_bolt.authorize"),
         client_id=client_id,
         client_secret=client_secret,
         installation_store=store,
         token_rotation_expiration_minutes=REFRESH_MINUTES_BEFORE_EXPIRY,
         client=client,
+        cache_enabled=True,
     )
+    # Without the cache Bolt calls auth.test on every request (a Slack round trip before each
+    # turn). Keyed by token, so a refreshed token is looked up afresh and a deleted installation
+    # is never served from it (the store is read first); bounded here, where Bolt's dict is not.
+    authorize.authorize_result_cache = TTLCache(maxsize=AUTHORIZE_CACHE_ENTRIES, ttl=AUTHORIZE_CACHE_SECONDS)
+    settings.authorize = authorize
     return settings
