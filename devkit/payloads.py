@@ -263,3 +263,31 @@ def message_deleted_event(original: dict[str, Any], *, deleted_at: str) -> dict[
         "deleted_ts": original["ts"],
         "previous_message": previous,
     }
+
+
+def block_actions(
+    *,
+    actions: list[dict[str, Any]],
+    user_id: str,
+    team_id: str,
+    channel_id: str,
+    response_url: str,
+    api_app_id: str = DEFAULT_APP_ID,
+    enterprise_id: str | None = None,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """The ``block_actions`` payload Slack sends when a user uses an input in an ephemeral message."""
+    return {
+        "type": "block_actions",
+        "token": token,
+        "api_app_id": api_app_id,
+        "user": {"id": user_id, "team_id": team_id},
+        "team": {"id": team_id, "domain": "devkit"},
+        "enterprise": {"id": enterprise_id} if enterprise_id else None,
+        "is_enterprise_install": False,
+        "container": {"type": "message", "is_ephemeral": True, "channel_id": channel_id},
+        "channel": {"id": channel_id},
+        "trigger_id": new_trigger_id(),
+        "response_url": response_url,
+        "actions": [{"action_ts": f"{time.time():.6f}", **action} for action in actions],
+    }

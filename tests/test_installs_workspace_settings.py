@@ -144,3 +144,45 @@ def test_extra_perf_admins_are_per_workspace_and_perf_shows_nothing_of_another_w
     assert "admins" in shown(bravo).lower() and "blocks" not in bravo  # refused in the other workspace
     for secret in (BRAVO, "D0BRAVO", "bravo private words", *slack.tokens_of(BRAVO)):
         assert secret not in json.dumps(alpha)
+
+
+def test_the_settings_message_has_inputs_that_save_what_the_admin_picks(
+    installable: SlackEmulator, multi_workspace: BackgroundServer
+):
+    slack, server = installable, multi_workspace
+    answer = coach_admin(slack, server, "", team=ALPHA)
+    inputs = {
+        b["accessory"]["action_id"]: b["accessory"]["type"] for b in answer["blocks"] if "accessory" in b
+    }
+    assert inputs == {
+        "coach_admin_report": "channels_select",
+        "coach_admin_admins": "multi_users_select",
+        "coach_admin_retention": "static_select",
+    }
+
+    before = len(slack.response_url_posts())
+    picked = {"type": "channels_select", "action_id": "coach_admin_report", "block_id": "report"}
+    picked["selected_channel"] = REPORTS[ALPHA]
+    delivery = slack.send_block_action(server.events_url, picked, team_id=ALPHA, channel_id="C0ALPHAGEN")
+
+    assert delivery.status == 200
+    posts = eventually(lambda: slack.response_url_posts()[before:], timeout=10.0)
+    assert posts and posts[0].body.get("replace_original") is True
+    assert "Saved." in shown(posts[0].body) and REPORTS[ALPHA] in shown(posts[0].body)
+    assert REPORTS[ALPHA] not in shown(coach_admin(slack, server, "", team=BRAVO))
+
+
+def test_a_non_admin_cannot_change_a_setting_through_the_inputs(
+    installable: SlackEmulator, multi_workspace: BackgroundServer
+):
+    slack, server = installable, multi_workspace
+    before = len(slack.response_url_posts())
+    picked = {"type": "static_select", "action_id": "coach_admin_retention", "block_id": "retention"}
+    picked["selected_option"] = {"value": "30", "text": {"type": "plain_text", "text": "30 days"}}
+    slack.send_block_action(
+        server.events_url, picked, user_id="U0COACH", team_id=ALPHA, channel_id="C0ALPHAGEN"
+    )
+
+    posts = eventually(lambda: slack.response_url_posts()[before:], timeout=10.0)
+    assert "Only this workspace's admins" in shown(posts[0].body)
+    assert "kept until deleted" in shown(coach_admin(slack, server, "", team=ALPHA))

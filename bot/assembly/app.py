@@ -45,6 +45,7 @@ from bot.delivery.slack_budget import (
     SlackRateBudget,
 )
 from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
+from bot.installs.admin_command import AdminCommand
 from bot.installs.assembly import add_admin_command, build_installs, workspace_settings
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.operations.admin_alerts import AdminAlerts
@@ -201,6 +202,7 @@ def build_bolt_app(
     coach_command: CoachCommand | None = None,
     oauth_settings: AsyncOAuthSettings | None = None,
     installs: WorkspaceInstalls | None = None,
+    workspace_admin: AdminCommand | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context.
 
@@ -227,6 +229,7 @@ def build_bolt_app(
         context["agent_panel"] = panel
         context["coach_command"] = router
         context["installs"] = installs
+        context["workspace_admin"] = workspace_admin
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
         if context.get("received_at") is None:
@@ -294,8 +297,9 @@ async def build_runtime(settings: Settings) -> Runtime:
     oauth_settings, installs = build_installs(settings, engine, client)
     per_workspace = workspace_settings(settings, engine) if installs is not None else None
     router = CoachCommand()
+    admin_command = None
     if per_workspace is not None:
-        add_admin_command(router, per_workspace, caches.get("slack_api"))
+        admin_command = add_admin_command(router, per_workspace, caches.get("slack_api"))
     # OAuth installs: each workspace's client from the installation store; else the one client.
     workspace_clients: WorkspaceClients = installs if installs is not None else SingleWorkspace(client)
     alerts = AdminAlerts(workspace_clients, settings.perf_admin_ids)
@@ -333,6 +337,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         oauth_settings=oauth_settings,
         installs=installs,
         coach_command=router,
+        workspace_admin=admin_command,
     )
     runtime = Runtime(
         settings=settings,

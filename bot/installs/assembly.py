@@ -57,6 +57,8 @@ def workspace_settings(settings: Settings, engine: AsyncEngine) -> WorkspaceSett
 
 def add_admin_command(
     router: CoachCommand, settings: WorkspaceSettings, slack_api_cache: CountingTTLCache
-) -> None:
+) -> AdminCommand:
     """``/coach admin``, for Slack's workspace admins and owners only (no listed ids: a setting's own)."""
-    router.add("admin", AdminCommand(settings, AdminCheck((), slack_api_cache)), HELP_LINE)
+    command = AdminCommand(settings, AdminCheck((), slack_api_cache))
+    router.add("admin", command, HELP_LINE)
+    return command

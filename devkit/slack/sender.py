@@ -253,6 +253,31 @@ class EventSenderMixin(EmulatorCore):
             url, urlencode(form).encode("ascii"), "application/x-www-form-urlencoded", timeout=timeout
         )
 
+    def send_block_action(
+        self,
+        url: str,
+        action: dict[str, Any],
+        *,
+        user_id: str = "U0ADMIN",
+        channel_id: str = "C0GENERAL",
+        team_id: str | None = None,
+        timeout: float = 10,
+    ) -> Delivery:
+        """POST a signed ``block_actions`` payload (one input used), with a response_url served here."""
+        response_id = f"{next(self._response_ids)}-{secrets.token_hex(4)}"
+        team = self._team_for(channel_id, team_id)
+        payload = payloads.block_actions(
+            actions=[action],
+            user_id=user_id,
+            team_id=team,
+            channel_id=channel_id,
+            response_url=f"{self.origin}/response_url/{response_id}",
+            api_app_id=self.app_id,
+            enterprise_id=self.enterprise_of(team),
+        )
+        body = urlencode({"payload": json.dumps(payload)}).encode("ascii")
+        return self.post_signed(url, body, "application/x-www-form-urlencoded", timeout=timeout)
+
 
 def _retry_reason(previous: Delivery) -> str:
     return previous.error or "http_error"
