@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 import yaml
 from slack_bolt.context.say.async_say import AsyncSay
+from slack_bolt.context.say_stream.async_say_stream import AsyncSayStream
 from slack_bolt.context.set_status.async_set_status import AsyncSetStatus
 from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import AsyncSetSuggestedPrompts
 from slack_sdk.web import async_chat_stream
@@ -66,6 +67,7 @@ BOLT_UTILITIES = {
     "say": AsyncSay,
     "set_suggested_prompts": AsyncSetSuggestedPrompts,
     "AsyncSetStatus": AsyncSetStatus,
+    "AsyncSayStream": AsyncSayStream,  # slack_sdk's chat_stream, bound to a thread
 }
 
 
