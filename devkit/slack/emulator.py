@@ -256,6 +256,11 @@ class SlackEmulator(
     def _answer_oauth(
         self, args: dict[str, Any], authorization: str
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self.rules.rate_limits:
+            try:
+                self._limiter.check("oauth", "oauth.v2.access", None)
+            except RateLimited as exc:
+                return 429, {"ok": False, "error": exc.error}, {"Retry-After": str(exc.retry_after)}
         try:
             return 200, {"ok": True, **self._oauth_v2_access(args, authorization)}, {}
         except SlackError as exc:
