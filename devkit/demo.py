@@ -3,7 +3,8 @@
 It prints a short transcript: two coaching threads, a follow-up that uses the
 thread's history, a restart in between that shows the history survives, a shared
 file the coach reads, the ``files`` listing, a wrap-up whose summary the next session
-remembers, and what an admin's ``/perf cache`` shows.
+remembers, and what an admin's ``/perf cache`` shows; then two workspaces installing the same
+deployment through the local OAuth flow and coaching side by side.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
+from devkit.demo_workspaces import run_two_workspaces
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.migrate import upgrade_database
@@ -199,5 +201,10 @@ def run_demo(data_dir: str = "demo-data") -> int:
 
         reads = [c.method for c in slack.calls if c.method.startswith("conversations.")]
         print(f"\nSlack conversations.* reads: {len(reads)} (history comes from our database)")
+
+        print("\n" + "-" * WIDTH)
+        print("One deployment, two workspaces: each installs coachbot through the OAuth flow")
+        print("-" * WIDTH)
+        run_two_workspaces(slack, model, folder, _print_turn)
         print("=" * WIDTH)
     return 0

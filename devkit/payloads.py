@@ -150,9 +150,11 @@ def event_callback(
     event_id: str | None = None,
     event_time: int | None = None,
     token: str = VERIFICATION_TOKEN,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> dict[str, Any]:
     """The ``event_callback`` envelope Slack POSTs to the app's Events API URL."""
-    return {
+    body: dict[str, Any] = {
         "token": token,
         "team_id": team_id,
         "api_app_id": api_app_id,
@@ -162,16 +164,19 @@ def event_callback(
         "event_time": int(time.time()) if event_time is None else event_time,
         "authorizations": [
             {
-                "enterprise_id": None,
-                "team_id": team_id,
+                "enterprise_id": enterprise_id,
+                "team_id": None if is_enterprise_install else team_id,
                 "user_id": bot_user_id,
                 "is_bot": True,
-                "is_enterprise_install": False,
+                "is_enterprise_install": is_enterprise_install,
             }
         ],
         "is_ext_shared_channel": False,
         "event_context": f"4-{secrets.token_hex(8)}",
     }
+    if enterprise_id:
+        body["enterprise_id"] = enterprise_id
+    return body
 
 
 def slash_command(
@@ -188,9 +193,11 @@ def slash_command(
     api_app_id: str = DEFAULT_APP_ID,
     trigger_id: str | None = None,
     token: str = VERIFICATION_TOKEN,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> dict[str, str]:
     """The form fields of a slash-command POST (all strings, as Slack form-encodes them)."""
-    return {
+    fields = {
         "token": token,
         "team_id": team_id,
         "team_domain": team_domain,
@@ -201,10 +208,13 @@ def slash_command(
         "command": command,
         "text": text,
         "api_app_id": api_app_id,
-        "is_enterprise_install": "false",
+        "is_enterprise_install": "true" if is_enterprise_install else "false",
         "response_url": response_url,
         "trigger_id": trigger_id or new_trigger_id(),
     }
+    if enterprise_id:
+        fields["enterprise_id"] = enterprise_id
+    return fields
 
 
 def message_changed_event(
@@ -252,4 +262,32 @@ def message_deleted_event(original: dict[str, Any], *, deleted_at: str) -> dict[
         "event_ts": deleted_at,
         "deleted_ts": original["ts"],
         "previous_message": previous,
+    }
+
+
+def block_actions(
+    *,
+    actions: list[dict[str, Any]],
+    user_id: str,
+    team_id: str,
+    channel_id: str,
+    response_url: str,
+    api_app_id: str = DEFAULT_APP_ID,
+    enterprise_id: str | None = None,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """The ``block_actions`` payload Slack sends when a user uses an input in an ephemeral message."""
+    return {
+        "type": "block_actions",
+        "token": token,
+        "api_app_id": api_app_id,
+        "user": {"id": user_id, "team_id": team_id},
+        "team": {"id": team_id, "domain": "devkit"},
+        "enterprise": {"id": enterprise_id} if enterprise_id else None,
+        "is_enterprise_install": False,
+        "container": {"type": "message", "is_ephemeral": True, "channel_id": channel_id},
+        "channel": {"id": channel_id},
+        "trigger_id": new_trigger_id(),
+        "response_url": response_url,
+        "actions": [{"action_ts": f"{time.time():.6f}", **action} for action in actions],
     }

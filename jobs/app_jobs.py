@@ -6,6 +6,8 @@
   until it succeeds or the week ends, by one replica;
 - ``retention_purge`` daily at 03:30 in REPORT_TIMEZONE when RETENTION_DAYS is set, once across
   replicas;
+- ``uninstall_purge`` daily at 03:15 in REPORT_TIMEZONE with OAuth installs: the data of workspaces
+  uninstalled more than UNINSTALL_RETENTION_DAYS ago, once across replicas;
 - ``event_ledger_prune`` daily at 03:45 in REPORT_TIMEZONE: delivery claims older than a week
   (idempotent, so every replica runs it);
 - ``idle_wrap_up`` every 10 minutes when the Runtime has memory: sessions without a message for
@@ -23,6 +25,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import Engine
+
 from bot.assembly.config import Settings, SettingsError
 from bot.delivery.workspace_clients import WorkspaceClients
 from bot.operations.report import WeeklyReport, post_weekly_report
@@ -33,7 +37,9 @@ from jobs.event_ledger import prune_processed_events
 from jobs.idle_wrap_up import SLOT_MINUTES, IdleWrapUpJob
 from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
+from jobs.uninstalls import run_uninstall_purge
 from jobs.weekly_report import WeeklyReportJob
+from storage.workspaces import installed_teams, report_channels, retention_overrides
 
 
 class AppServices(Protocol):
@@ -51,6 +57,7 @@ class AppServices(Protocol):
 logger = logging.getLogger(__name__)
 
 PURGE_HOUR, PURGE_MINUTE = 3, 30
+UNINSTALL_PURGE_MINUTE = 15
 LEDGER_PRUNE_MINUTE = 45
 ATTACHMENT_RETRY_MINUTES = 10
 REPORT_RETRY_CHECK_MINUTES = 1
@@ -78,6 +85,31 @@ def report_schedule(settings: Settings) -> tuple[str, int, int]:
     return settings.report_day_of_week, hour, minute
 
 
+def weekly_report_jobs(
+    settings: Settings,
+    engine: Engine,
+    claimed_by: str,
+    poster: Callable[[str | None, str], Callable[[WeeklyReport, bytes], object]],
+) -> list[WeeklyReportJob]:
+    """The deployment's one report; with OAuth installs, one per installed workspace to its channel.
+
+    A workspace's channel is the one its admins set (``/coach admin report``), else
+    REPORT_CHANNEL_ID; each report holds that workspace's figures only, under its own claim.
+    """
+    zone = settings.report_timezone
+    if not settings.oauth_installs:
+        channel = settings.report_channel_id
+        return [WeeklyReportJob(engine, channel, zone, claimed_by, poster(None, channel or ""))]
+    own = report_channels(engine)
+    jobs = []
+    for team in installed_teams(engine):
+        channel = own.get(team) or settings.report_channel_id
+        jobs.append(
+            WeeklyReportJob(engine, channel, zone, claimed_by, poster(team, channel or ""), team_id=team)
+        )
+    return jobs
+
+
 def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] | None = None) -> JobScheduler:
     """Build and start the app's scheduler inside the running event loop; Runtime.close stops it."""
     settings = runtime.settings
@@ -94,25 +126,36 @@ def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] |
             "cache_cleanup", lambda: expire_caches(caches), minutes=settings.cache_cleanup_minutes
         )
 
-    async def post_to_workspace(report: WeeklyReport, chart: bytes) -> None:
-        client = await runtime.workspace_clients.client_for(None)  # REPORT_CHANNEL_ID's workspace
-        if client is None:
-            raise RuntimeError("no Slack client for the report's workspace")
-        await post_weekly_report(client, settings.report_channel_id or "", report, chart)
+    def poster(team_id: str | None, channel: str) -> Callable[[WeeklyReport, bytes], None]:
+        """Posts with the workspace's client (None: REPORT_CHANNEL_ID's, in single-token mode)."""
 
-    def post(report: WeeklyReport, chart: bytes) -> None:
-        scheduler.run_on_loop(post_to_workspace(report, chart), timeout=POST_TIMEOUT_SECONDS)
+        async def post_to_workspace(report: WeeklyReport, chart: bytes) -> None:
+            client = await runtime.workspace_clients.client_for(team_id)
+            if client is None:
+                raise RuntimeError("no Slack client for the report's workspace")
+            await post_weekly_report(client, channel, report, chart)
 
-    report = WeeklyReportJob(
-        engine,
-        channel=settings.report_channel_id,
-        timezone=settings.report_timezone,
-        claimed_by=claimed_by,
-        post=post,
-    )
+        def post(report: WeeklyReport, chart: bytes) -> None:
+            scheduler.run_on_loop(post_to_workspace(report, chart), timeout=POST_TIMEOUT_SECONDS)
+
+        return post
+
+    def every_report(step: Callable[[WeeklyReportJob], str]) -> str:
+        jobs = weekly_report_jobs(settings, engine, claimed_by, poster)
+        if not settings.oauth_installs:
+            return step(jobs[0])  # one report: its failure is the run's
+        outcomes = []
+        for job in jobs:
+            try:
+                outcomes.append(step(job))
+            except Exception as error:  # one workspace's failure is its own claim's; the rest still post
+                logger.warning("Weekly report for %s failed: %s", job.team_id, type(error).__name__)
+                outcomes.append(f"error: {type(error).__name__}")
+        return "; ".join(outcomes) or "skipped: no workspace installed"
+
     scheduler.add_cron_job(
         "weekly_report",
-        lambda: report.run(now()),
+        lambda: every_report(lambda job: job.run(now())),
         day_of_week=day_of_week,
         hour=hour,
         minute=minute,
@@ -120,19 +163,36 @@ def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] |
     )
     scheduler.add_interval_job(
         "weekly_report_retry",
-        lambda: report.retry(now()),
+        lambda: every_report(lambda job: job.retry(now())),
         minutes=REPORT_RETRY_CHECK_MINUTES,
         timeout_seconds=POST_TIMEOUT_SECONDS + 60,
     )
+    files = getattr(runtime, "files", None)
+    delete_files: DeletePrefix | None = None
+    if files is not None:
 
-    if settings.retention_days:
-        retention_days = settings.retention_days
-        files = getattr(runtime, "files", None)
-        delete_files: DeletePrefix | None = None
-        if files is not None:
+        def delete_files(prefix: str) -> int:
+            return scheduler.run_on_loop(files.delete_prefix(prefix), timeout=FILE_DELETE_TIMEOUT_SECONDS)
 
-            def delete_files(prefix: str) -> int:
-                return scheduler.run_on_loop(files.delete_prefix(prefix), timeout=FILE_DELETE_TIMEOUT_SECONDS)
+    if settings.oauth_installs and settings.uninstall_retention_days:
+        uninstall_days = settings.uninstall_retention_days
+        scheduler.add_cron_job(
+            "uninstall_purge",
+            lambda: run_uninstall_purge(
+                engine,
+                retention_days=uninstall_days,
+                timezone=settings.report_timezone,
+                claimed_by=claimed_by,
+                now=now(),
+                delete_files=delete_files,
+            ),
+            hour=PURGE_HOUR,
+            minute=UNINSTALL_PURGE_MINUTE,
+        )
+
+    if settings.retention_days or settings.oauth_installs:  # OAuth: a workspace may set its own
+        retention_days = settings.retention_days or 0
+        per_team = (lambda: retention_overrides(engine)) if settings.oauth_installs else None
 
         scheduler.add_cron_job(
             "retention_purge",
@@ -143,6 +203,7 @@ def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] |
                 claimed_by=claimed_by,
                 now=now(),
                 delete_files=delete_files,
+                per_team=per_team,
             ),
             hour=PURGE_HOUR,
             minute=PURGE_MINUTE,

@@ -12,12 +12,12 @@ writer at a time) wait milliseconds, not the whole purge.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import ColumnElement, Engine, delete, select
 
 from jobs import claims
 from storage.files import object_key
@@ -52,15 +52,47 @@ def purge_idle_sessions(
     now: datetime,
     delete_files: DeletePrefix | None,
     batch_size: int = BATCH_SESSIONS,
+    per_team: Mapping[str, int] | None = None,
 ) -> PurgeResult:
-    """Delete sessions whose last activity (``updated_at``) is older than ``retention_days``."""
-    cutoff = now - timedelta(days=retention_days)
+    """Delete sessions whose last activity (``updated_at``) is older than ``retention_days``.
+
+    ``per_team``: workspaces that set their own days (``/coach admin retention``; 0 keeps all);
+    ``retention_days`` 0 keeps every other workspace's sessions.
+    """
+    own = dict(per_team or {})
+    total = PurgeResult()
+    if retention_days:
+        cutoff = now - timedelta(days=retention_days)
+        condition = coaching_sessions.c.updated_at < cutoff
+        if own:
+            condition = condition & coaching_sessions.c.team_id.not_in(list(own))
+        total = purge_sessions(engine, condition, delete_files=delete_files, batch_size=batch_size)
+    for team, days in sorted(own.items()):
+        if days:
+            condition = (coaching_sessions.c.team_id == team) & (
+                coaching_sessions.c.updated_at < now - timedelta(days=days)
+            )
+            done = purge_sessions(engine, condition, delete_files=delete_files, batch_size=batch_size)
+            total = PurgeResult(
+                total.sessions + done.sessions, total.messages + done.messages, total.files + done.files
+            )
+    return total
+
+
+def purge_sessions(
+    engine: Engine,
+    condition: ColumnElement[bool],
+    *,
+    delete_files: DeletePrefix | None,
+    batch_size: int = BATCH_SESSIONS,
+) -> PurgeResult:
+    """Delete the sessions ``condition`` picks, files first, in batches (re-checked under a lock)."""
     sessions = messages = files = 0
     while True:
         with engine.connect() as connection:
             batch = connection.execute(
                 select(coaching_sessions.c.id, coaching_sessions.c.team_id)
-                .where(coaching_sessions.c.updated_at < cutoff)
+                .where(condition)
                 .order_by(coaching_sessions.c.id)
                 .limit(batch_size)
             ).all()
@@ -72,20 +104,20 @@ def purge_idle_sessions(
         ids = [session_id for session_id, _team in batch]
         with engine.begin() as connection:
             # Re-checked under a row lock: a coach may have written into one of them meanwhile.
-            still_idle = (
+            still_picked = (
                 connection.execute(
                     select(coaching_sessions.c.id)
-                    .where(coaching_sessions.c.id.in_(ids), coaching_sessions.c.updated_at < cutoff)
+                    .where(coaching_sessions.c.id.in_(ids), condition)
                     .with_for_update()
                 )
                 .scalars()
                 .all()
             )
             messages += connection.execute(
-                delete(chat_messages).where(chat_messages.c.session_id.in_(still_idle))
+                delete(chat_messages).where(chat_messages.c.session_id.in_(still_picked))
             ).rowcount
             sessions += connection.execute(
-                delete(coaching_sessions).where(coaching_sessions.c.id.in_(still_idle))
+                delete(coaching_sessions).where(coaching_sessions.c.id.in_(still_picked))
             ).rowcount
         if len(batch) < batch_size:
             break
@@ -100,6 +132,7 @@ def run_retention_purge(
     claimed_by: str,
     now: datetime,
     delete_files: DeletePrefix | None,
+    per_team: Callable[[], Mapping[str, int]] | None = None,
 ) -> str:
     """Claim today (in the report timezone) and purge; the outcome for the scheduler's status."""
     period = now.astimezone(ZoneInfo(timezone)).date().isoformat()
@@ -107,7 +140,11 @@ def run_retention_purge(
         return claims.CLAIMED_ELSEWHERE
     try:
         result = purge_idle_sessions(
-            engine, retention_days=retention_days, now=now, delete_files=delete_files
+            engine,
+            retention_days=retention_days,
+            now=now,
+            delete_files=delete_files,
+            per_team=per_team() if per_team is not None else None,
         )
     except Exception as error:
         claims.finish(engine, JOB, period, claimed_by, f"error: {type(error).__name__}")

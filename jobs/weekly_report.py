@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -52,6 +52,12 @@ class WeeklyReportJob:
     timezone: str
     claimed_by: str
     post: PostReport
+    #: OAuth installs: one workspace's report (its figures only, its own claim), else all at once.
+    team_id: str | None = None
+
+    @property
+    def job(self) -> str:
+        return f"{JOB}:{self.team_id}" if self.team_id else JOB
 
     def run(self, now: datetime) -> str:
         """Claim this week, build the figures and chart, post them. Returns the run's outcome."""
@@ -59,7 +65,7 @@ class WeeklyReportJob:
             logger.info("Weekly report skipped: REPORT_CHANNEL_ID is not set")
             return NO_CHANNEL
         period = iso_week(now, self.timezone)
-        if not claims.claim(self.engine, JOB, period, self.claimed_by, now=now):
+        if not claims.claim(self.engine, self.job, period, self.claimed_by, now=now):
             return claims.CLAIMED_ELSEWHERE
         return self._build_and_post(period, as_of=now, now=now, attempt=1)
 
@@ -71,7 +77,7 @@ class WeeklyReportJob:
         if not self.channel:
             return NO_CHANNEL
         period = iso_week(now, self.timezone)
-        seen = claims.find(self.engine, JOB, period)
+        seen = claims.find(self.engine, self.job, period)
         if seen is None:
             return "skipped: not run this week yet"
         if not seen.failed:
@@ -81,7 +87,7 @@ class WeeklyReportJob:
         due = seen.finished_at + RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF)) - 1]
         if now < due:
             return f"skipped: attempt {attempt + 1} not before {due:%Y-%m-%d %H:%M:%S} UTC"
-        if not claims.reclaim_failed(self.engine, JOB, period, seen, self.claimed_by):
+        if not claims.reclaim_failed(self.engine, self.job, period, seen, self.claimed_by):
             return claims.CLAIMED_ELSEWHERE
         return self._build_and_post(period, as_of=seen.claimed_at, now=now, attempt=attempt + 1)
 
@@ -89,12 +95,15 @@ class WeeklyReportJob:
         """Build the report for the week before ``as_of`` and post it; the claim records how it ended."""
         try:
             report = build_weekly_report(self.engine, now=as_of, timezone=self.timezone)
+            if self.team_id is not None:  # a workspace sees its own figures only
+                own = tuple(w for w in report.workspaces if w.team_id == self.team_id)
+                report = replace(report, workspaces=own)
             self.post(report, render_chart(report))
         except Exception as error:
             outcome = f"{claims.FAILED_PREFIX}{type(error).__name__} (attempt {attempt})"
-            claims.finish(self.engine, JOB, period, self.claimed_by, outcome, now=now)
+            claims.finish(self.engine, self.job, period, self.claimed_by, outcome, now=now)
             raise
-        claims.finish(self.engine, JOB, period, self.claimed_by, "ok", now=now)
+        claims.finish(self.engine, self.job, period, self.claimed_by, "ok", now=now)
         return "ok"
 
 

@@ -144,3 +144,12 @@ coach_commitments = cast(Table, CoachCommitment.__table__)
 session_summaries = cast(Table, SessionSummary.__table__)
 remembered_items = cast(Table, RememberedItem.__table__)
 coach_preferences = cast(Table, CoachPreference.__table__)
+
+#: Every memory table, each keyed by ``team_id`` (the uninstall purge deletes a workspace's rows).
+MEMORY_TABLES: tuple[Table, ...] = (
+    coach_goals,
+    coach_commitments,
+    session_summaries,
+    remembered_items,
+    coach_preferences,
+)

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import cast
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -260,6 +262,51 @@ class BystanderNote(Base):
     noted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
 
 
+class WorkspaceSettings(Base):
+    """A workspace's own settings, set by its admins with ``/coach admin``; NULL: the deployment's.
+
+    Revision 0007_installations. Keyed by team: Slack ids are unique only within a workspace, and
+    an Enterprise Grid org-wide install still coaches in (and reports to) each workspace apart.
+    """
+
+    __tablename__ = "workspace_settings"
+
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH), primary_key=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(SLACK_ID_LENGTH))
+    report_channel_id: Mapped[str | None] = mapped_column(String(SLACK_ID_LENGTH))
+    perf_admin_ids: Mapped[str | None] = mapped_column(Text)  # space-separated user ids
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    checkin_day_of_week: Mapped[str | None] = mapped_column(String(16))
+    checkin_time: Mapped[str | None] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+
+
+class WorkspaceUninstall(Base):
+    """An uninstalled workspace (or Grid org): its coaching data goes once UNINSTALL_RETENTION_DAYS pass.
+
+    A reinstall within the window deletes the row, and the data stays. ``""`` stands for "none"
+    (a workspace outside Grid has no enterprise; an org-wide install has no team).
+    """
+
+    __tablename__ = "workspace_uninstalls"
+
+    enterprise_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(SLACK_ID_LENGTH), primary_key=True)
+    uninstalled_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+
+
+# slack_sdk's installation and OAuth state tables (its SQLAlchemy stores read and write them),
+# described by slack_sdk itself so the stores and the schema never disagree; revision 0007.
+INSTALLATIONS_TABLE = "slack_installations"
+BOTS_TABLE = "slack_bots"
+OAUTH_STATES_TABLE = "slack_oauth_states"
+slack_installations = SQLAlchemyInstallationStore.build_installations_table(
+    Base.metadata, INSTALLATIONS_TABLE
+)
+slack_bots = SQLAlchemyInstallationStore.build_bots_table(Base.metadata, BOTS_TABLE)
+slack_oauth_states = SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, OAUTH_STATES_TABLE)
+
+
 # Core handles for the hot path (``__table__`` is typed as a FromClause).
 coaching_sessions = cast(Table, CoachingSession.__table__)
 chat_messages = cast(Table, ChatMessage.__table__)
@@ -268,6 +315,8 @@ job_runs = cast(Table, JobRun.__table__)
 attachments = cast(Table, Attachment.__table__)
 attachment_chunks = cast(Table, AttachmentChunk.__table__)
 bystander_notes = cast(Table, BystanderNote.__table__)
+workspace_settings = cast(Table, WorkspaceSettings.__table__)
+workspace_uninstalls = cast(Table, WorkspaceUninstall.__table__)
 
 #: The indexes revision 0002 adds, by table; the schema of the original app lacked them.
 PERFORMANCE_INDEXES: dict[str, tuple[str, ...]] = {

@@ -5,6 +5,7 @@ pytest_plugins = [
     "tests.fixtures.held_download",
     "tests.fixtures.fakes",
     "tests.fixtures.app",
+    "tests.fixtures.installs",
     "tests.fixtures.s3",
     "tests.fixtures.clock",
     "tests.fixtures.replicas",

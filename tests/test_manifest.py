@@ -20,12 +20,14 @@ import jsonschema
 import pytest
 import yaml
 from slack_bolt.context.say.async_say import AsyncSay
+from slack_bolt.context.say_stream.async_say_stream import AsyncSayStream
 from slack_bolt.context.set_status.async_set_status import AsyncSetStatus
 from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import AsyncSetSuggestedPrompts
 from slack_sdk.web import async_chat_stream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.agent_panel import SUGGESTED_PROMPTS
+from bot.installs.scopes import BOT_SCOPES
 from devkit.slack.scopes import METHOD_SCOPES as EMULATOR_METHOD_SCOPES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +58,8 @@ EVENT_SCOPES = {
     "app_home_opened": None,
     "assistant_thread_started": "assistant:write",
     "assistant_thread_context_changed": "assistant:write",
+    "app_uninstalled": None,
+    "tokens_revoked": None,
 }
 
 #: Bolt's injected utilities, which call the Web API on the listener's behalf.
@@ -63,6 +67,7 @@ BOLT_UTILITIES = {
     "say": AsyncSay,
     "set_suggested_prompts": AsyncSetSuggestedPrompts,
     "AsyncSetStatus": AsyncSetStatus,
+    "AsyncSayStream": AsyncSayStream,  # slack_sdk's chat_stream, bound to a thread
 }
 
 
@@ -306,3 +311,7 @@ def test_the_socket_mode_manifest_is_the_http_one_without_urls(manifest) -> None
 def test_no_token_rotation_or_org_deploy(any_manifest) -> None:
     assert any_manifest["settings"]["token_rotation_enabled"] is False
     assert any_manifest["settings"]["org_deploy_enabled"] is False
+
+
+def test_an_oauth_install_asks_for_the_manifests_bot_scopes(any_manifest) -> None:
+    assert tuple(any_manifest["oauth_config"]["scopes"]["bot"]) == BOT_SCOPES

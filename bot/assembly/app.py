@@ -17,6 +17,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -46,6 +47,9 @@ from bot.delivery.slack_budget import (
     SlackRateBudget,
 )
 from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
+from bot.installs.admin_command import AdminCommand
+from bot.installs.assembly import add_admin_command, build_installs, workspace_settings
+from bot.installs.lifecycle import WorkspaceInstalls
 from bot.memory.assembly import build_memory
 from bot.memory.commands import MemoryCommands
 from bot.memory.service import MemoryService
@@ -104,6 +108,7 @@ class Runtime:
     edits: MessageEditService | None = None
     recovery: OwedReplyRecovery | None = None
     memory: MemoryService | None = None
+    installs: WorkspaceInstalls | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -150,7 +155,7 @@ def build_slack_client(
     )
     watch = [SlackConfigWatch(health)] if health is not None else []
     return AsyncWebClient(
-        token=settings.slack_bot_token,
+        token=settings.slack_bot_token or None,  # OAuth installs: each request's own, from Bolt
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT_SECONDS,
         session=session,
@@ -205,8 +210,15 @@ def build_bolt_app(
     coach_command: CoachCommand | None = None,
     memory: MemoryService | None = None,
     memory_commands: MemoryCommands | None = None,
+    oauth_settings: AsyncOAuthSettings | None = None,
+    installs: WorkspaceInstalls | None = None,
+    workspace_admin: AdminCommand | None = None,
 ) -> AsyncApp:
-    """Bolt with its request verification on, our services in every listener's context."""
+    """Bolt with its request verification on, our services in every listener's context.
+
+    With ``oauth_settings`` (SLACK_CLIENT_ID set) each request is authorized from the
+    installation store and its listeners get that workspace's client; else SLACK_BOT_TOKEN's.
+    """
     panel = agent_panel or AgentPanel()
     router = coach_command or CoachCommand()
     app = AsyncApp(
@@ -215,6 +227,7 @@ def build_bolt_app(
         process_before_response=False,
         logger=bolt_logger(),
         raise_error_for_unhandled_request=True,
+        oauth_settings=oauth_settings,
     )
     app.error(answer_what_no_listener_handles)
 
@@ -227,6 +240,8 @@ def build_bolt_app(
         context["coach_command"] = router
         context["memory"] = memory
         context["memory_commands"] = memory_commands
+        context["installs"] = installs
+        context["workspace_admin"] = workspace_admin
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
         if context.get("received_at") is None:
@@ -299,7 +314,13 @@ async def build_runtime(settings: Settings) -> Runtime:
     )
     coaching.config_health = health
     client = build_slack_client(settings, health, coaching.delivery.budget)
-    workspace_clients = SingleWorkspace(client)
+    oauth_settings, installs = build_installs(settings, engine, client)
+    per_workspace = workspace_settings(settings, engine) if installs is not None else None
+    admin_command = None
+    if per_workspace is not None:
+        admin_command = add_admin_command(router, per_workspace, caches.get("slack_api"))
+    # OAuth installs: each workspace's client from the installation store; else the one client.
+    workspace_clients: WorkspaceClients = installs if installs is not None else SingleWorkspace(client)
     alerts = AdminAlerts(workspace_clients, settings.perf_admin_ids)
     health.on_announce = alerts.announce
     attachments = build_attachments(
@@ -314,7 +335,11 @@ async def build_runtime(settings: Settings) -> Runtime:
         caches=caches,
         metrics=metrics,
         engine=engine,
-        admins=AdminCheck(settings.perf_admin_ids, caches.get("slack_api")),
+        admins=AdminCheck(
+            settings.perf_admin_ids,
+            caches.get("slack_api"),
+            admin_ids_for=per_workspace.perf_admins if per_workspace is not None else None,
+        ),
         health=health,
     )
     register_collector(metrics, perf.collect)
@@ -331,6 +356,9 @@ async def build_runtime(settings: Settings) -> Runtime:
         coach_command=router,
         memory=memory,
         memory_commands=memory_commands,
+        oauth_settings=oauth_settings,
+        installs=installs,
+        workspace_admin=admin_command,
     )
     runtime = Runtime(
         settings=settings,
@@ -351,6 +379,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         alerts=alerts,
         edits=edits,
         memory=memory,
+        installs=installs,
     )
     runtime.recovery = OwedReplyRecovery(
         coaching, turns, workspace_clients, interval=settings.recovery_interval_seconds

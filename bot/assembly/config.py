@@ -66,6 +66,13 @@ class Settings:
     slack_signing_secret: str = ""
     slack_app_token: str = ""
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    # OAuth installs (issue 11): with a client id the app serves any workspace that installs it,
+    # each with its own token from the installation store; without one, SLACK_BOT_TOKEN's workspace.
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+    slack_scopes: tuple[str, ...] = ()  # empty: the manifest's bot scopes (bot.installs.oauth)
+    slack_redirect_uri: str | None = None
+    uninstall_retention_days: int = 30
 
     openai_api_key: str = ""
     openai_base_url: str | None = None
@@ -152,6 +159,11 @@ class Settings:
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
             slack_app_token=env.get("SLACK_APP_TOKEN", ""),
             slack_api_url=_with_trailing_slash(env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
+            slack_client_id=env.get("SLACK_CLIENT_ID", ""),
+            slack_client_secret=env.get("SLACK_CLIENT_SECRET", ""),
+            slack_scopes=_words(env.get("SLACK_SCOPES")),
+            slack_redirect_uri=env.get("SLACK_REDIRECT_URI") or None,
+            uninstall_retention_days=_int(env, "UNINSTALL_RETENTION_DAYS", 30) or 0,
             openai_api_key=env.get("OPENAI_API_KEY", ""),
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             openai_model=env.get("OPENAI_MODEL") or "gpt-4o-mini",
@@ -241,10 +253,18 @@ class Settings:
             problems.append(f"MEMORY_SHARE must be between 2 and 100, got {self.memory_share}")
         return problems
 
+    @property
+    def oauth_installs(self) -> bool:
+        """Whether workspaces install the app (SLACK_CLIENT_ID set) rather than one SLACK_BOT_TOKEN."""
+        return bool(self.slack_client_id)
+
     def missing_for_serving(self) -> list[str]:
         """Names of settings the HTTP server cannot start without."""
         missing = []
-        if not self.slack_bot_token:
+        if self.oauth_installs:
+            if not self.slack_client_secret:
+                missing.append("SLACK_CLIENT_SECRET")
+        elif not self.slack_bot_token:
             missing.append("SLACK_BOT_TOKEN")
         if not self.slack_signing_secret:
             missing.append("SLACK_SIGNING_SECRET")
@@ -293,9 +313,14 @@ def _positive(env: Mapping[str, str], name: str) -> int | None:
     return value
 
 
+def _words(raw: str | None) -> tuple[str, ...]:
+    """``a, b c`` → ("a", "b", "c"): commas or spaces, blanks ignored, order kept."""
+    return tuple(part for part in (raw or "").replace(",", " ").split() if part)
+
+
 def _id_set(raw: str | None) -> frozenset[str]:
     """``U1, U2 U3`` → {"U1", "U2", "U3"}: commas or spaces, blanks ignored."""
-    return frozenset(part for part in (raw or "").replace(",", " ").split() if part)
+    return frozenset(_words(raw))
 
 
 def _database_url_problem(url: str) -> str | None:

@@ -115,6 +115,13 @@ def create_http_app(
         handler: AsyncSlackRequestHandler = request.app.state.slack_handler
         return await handler.handle(request, addition_context_properties={"received_at": received_at})
 
+    async def slack_oauth(request: Request) -> Response:
+        """/slack/install and /slack/oauth_redirect: Bolt's OAuth flow (404 in single-token mode)."""
+        if not settings.oauth_installs:
+            return PlainTextResponse("not found", status_code=404)
+        handler: AsyncSlackRequestHandler = request.app.state.slack_handler
+        return await handler.handle(request)
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -174,6 +181,8 @@ def create_http_app(
     return Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/slack/install", slack_oauth, methods=["GET"]),
+            Route("/slack/oauth_redirect", slack_oauth, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/performance", performance, methods=["GET"]),

@@ -130,7 +130,6 @@ class CoachModel:
         )
         return cls(client, model=settings.openai_model, fit=model_fit(settings))
 
-
     @property
     def name(self) -> str:
         return self._model

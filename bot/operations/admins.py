@@ -6,7 +6,7 @@ running /perf a few times costs one Slack call. A failed look-up is never cached
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -18,13 +18,22 @@ ADMIN_FLAGS = ("is_admin", "is_owner", "is_primary_owner")
 class AdminCheck:
     """Decides whether a user is allowed the admin-only commands."""
 
-    def __init__(self, admin_ids: Iterable[str], cache: CountingTTLCache[tuple[str, str, str], bool]) -> None:
+    def __init__(
+        self,
+        admin_ids: Iterable[str],
+        cache: CountingTTLCache[tuple[str, str, str], bool],
+        *,
+        admin_ids_for: Callable[[str], Awaitable[frozenset[str]]] | None = None,
+    ) -> None:
         self._admin_ids = frozenset(admin_ids)
         self._cache = cache
+        # OAuth installs: each workspace's own list (``/coach admin``), PERF_ADMIN_IDS by default.
+        self._admin_ids_for = admin_ids_for
 
     async def is_admin(self, client: AsyncWebClient, *, team_id: str, user_id: str) -> bool:
         """True for listed ids and Slack admins/owners; Slack errors propagate (nothing cached)."""
-        if user_id in self._admin_ids:
+        listed = self._admin_ids if self._admin_ids_for is None else await self._admin_ids_for(team_id)
+        if user_id in listed:
             return True
         key = ("users.info:admin", team_id, user_id)
         cached = self._cache.get(key)

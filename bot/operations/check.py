@@ -82,6 +82,10 @@ async def check_slack(settings: Settings, manifest: Path = MANIFEST_PATH) -> lis
     findings = []
     if not settings.slack_signing_secret:
         findings.append(_problem("SLACK_SIGNING_SECRET: not set; coachbot serve needs it to verify Slack"))
+    if settings.oauth_installs:  # each workspace's token is in the installation store
+        if not settings.slack_client_secret:
+            return [*findings, _problem("SLACK_CLIENT_SECRET: not set; OAuth installs need it")]
+        return [*findings, Finding(True, "Slack: OAuth installs (SLACK_CLIENT_ID); tokens per workspace")]
     if not settings.slack_bot_token:
         return [*findings, _problem("SLACK_BOT_TOKEN: not set")]
     client = AsyncWebClient(

@@ -68,6 +68,11 @@ class EmulatorCore:
         self.rules = rules
         self._clock = clock
         self._teams_by_token: dict[str, str] = {bot_token: team_id}
+        # Grid: the enterprise of each workspace; and which workspace each channel is in, so a
+        # token of one workspace finds nothing of another (channel_not_found, as Slack answers).
+        self._enterprise_by_team: dict[str, str | None] = {team_id: None}
+        self._channel_teams: dict[str, str] = {}
+        self._org_wide_enterprises: set[str] = set()
 
     def add_workspace(self, team_id: str, bot_token: str) -> None:
         """Install the app in another workspace: ``bot_token`` calls as ``team_id``.
@@ -77,6 +82,39 @@ class EmulatorCore:
         """
         with self._lock:
             self._teams_by_token[bot_token] = team_id
+
+    def place_channel(self, channel: str, team_id: str) -> None:
+        """Say ``channel`` belongs to ``team_id``: other workspaces' tokens can't see it."""
+        with self._lock:
+            self._channel_teams.setdefault(channel, team_id)
+
+    def channel_visible(self, channel: str) -> bool:
+        """Whether the calling workspace may use ``channel`` (unplaced channels: every workspace)."""
+        with self._lock:
+            owner = self._channel_teams.get(channel)
+            if owner is None or owner == self.calling_team:
+                return True
+            enterprise = self._enterprise_by_team.get(owner)  # an org-wide token sees its whole org
+            return enterprise in self._org_wide_enterprises and (
+                self._enterprise_by_team.get(self.calling_team) == enterprise
+            )
+
+    def installed_org_wide(self, enterprise_id: str | None) -> bool:
+        with self._lock:
+            return enterprise_id in self._org_wide_enterprises
+
+    def add_team_to_enterprise(self, team_id: str, enterprise_id: str) -> None:
+        """A workspace of a Grid org (its events carry ``enterprise_id``)."""
+        with self._lock:
+            self._enterprise_by_team[team_id] = enterprise_id
+
+    def enterprise_of(self, team_id: str) -> str | None:
+        with self._lock:
+            return self._enterprise_by_team.get(team_id)
+
+    def token_problem(self, token: str) -> str | None:
+        """Why Slack would refuse a token it issued (expired, revoked); see ``devkit.slack.oauth``."""
+        return None
 
     def team_of(self, token: str) -> str | None:
         """The workspace a bot token belongs to, None for a token Slack wouldn't know."""

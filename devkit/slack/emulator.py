@@ -28,6 +28,7 @@ from devkit.slack.faults import FaultsMixin
 from devkit.slack.files import FilesMixin
 from devkit.slack.interactivity import InteractivityMixin
 from devkit.slack.manifest import REPOSITORY_MANIFEST, read_manifest
+from devkit.slack.oauth import OAuthMixin
 from devkit.slack.rate_limits import RateLimited, RateLimiter
 from devkit.slack.records import Handler, RecordedCall, ResponseUrlPost, SlackError
 from devkit.slack.rules import EmulatorRules
@@ -37,7 +38,14 @@ from devkit.slack.workspace import WorkspaceMixin
 
 
 class SlackEmulator(
-    ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin, InteractivityMixin
+    ChatMixin,
+    AssistantMixin,
+    WorkspaceMixin,
+    FilesMixin,
+    FaultsMixin,
+    SocketModeMixin,
+    InteractivityMixin,
+    OAuthMixin,
 ):
     """Slack Web API + Events API sender on 127.0.0.1. ``start()`` it, or use it as a context manager."""
 
@@ -81,6 +89,7 @@ class SlackEmulator(
             clock=clock,
         )
         self._setup_faults()
+        self._setup_oauth()
         self._setup_files()
         self._setup_sender()
         self._setup_interactivity()
@@ -133,7 +142,7 @@ class SlackEmulator(
 
     def implemented_methods(self) -> list[str]:
         """The Web API methods this emulator answers (apps.connections.open included)."""
-        return sorted([*self._handlers, "apps.connections.open"])
+        return sorted([*self._handlers, "apps.connections.open", "oauth.v2.access"])
 
     def register(self, method: str, handler: Handler) -> None:
         """Answer ``method`` with ``handler(args) -> dict`` (may be async; raise SlackError for ok:false)."""
@@ -170,6 +179,7 @@ class SlackEmulator(
         app.router.add_get("/_devkit/streams", self._handle_devkit_streams)
         app.router.add_get("/files-pri/{file_id}/{rest:.+}", self._handle_file_download)
         app.router.add_get("/signin", self._handle_login_page)
+        app.router.add_get("/oauth/v2/authorize", self._handle_authorize)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         return app
 
@@ -188,7 +198,11 @@ class SlackEmulator(
         pause = self._delay_for(method)
         if pause > 0:
             await asyncio.sleep(pause)
-        status, body, headers = await self._answer(method, args, token)
+        if method == "oauth.v2.access":  # no token: the app's client id and secret
+            status, body, headers = self._answer_oauth(args, request.headers.get("Authorization", ""))
+        else:
+            status, body, headers = await self._answer(method, args, token)
+        call.token = token
         call.status, call.error = status, body.get("error")
         return web.json_response(body, status=status, headers=headers)
 
@@ -201,6 +215,9 @@ class SlackEmulator(
             if token != self.app_token:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
         else:
+            problem = self.token_problem(token)
+            if problem is not None:
+                return 200, {"ok": False, "error": problem}, {}
             team = self.team_of(token)
             if team is None:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
@@ -232,6 +249,9 @@ class SlackEmulator(
             if fault.status == 429 and fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
             return fault.status, {"ok": False, "error": fault.error}, headers
+        channel = args.get("channel") or args.get("channel_id")
+        if channel and not self.channel_visible(str(channel)):  # another workspace's channel
+            return 200, {"ok": False, "error": "channel_not_found"}, {}
         handler = self._handlers.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
@@ -242,6 +262,19 @@ class SlackEmulator(
         except SlackError as exc:
             return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
         return 200, {"ok": True, **result}, {}
+
+    def _answer_oauth(
+        self, args: dict[str, Any], authorization: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self.rules.rate_limits:
+            try:
+                self._limiter.check("oauth", "oauth.v2.access", None)
+            except RateLimited as exc:
+                return 429, {"ok": False, "error": exc.error}, {"Retry-After": str(exc.retry_after)}
+        try:
+            return 200, {"ok": True, **self._oauth_v2_access(args, authorization)}, {}
+        except SlackError as exc:
+            return 200, {"ok": False, "error": exc.error}, {}
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         raw = await request.read()

@@ -188,7 +188,9 @@ class FilesMixin(EmulatorCore):
             found = self._files.get(request.match_info["file_id"])
         if found is None:
             return web.Response(status=404, text="file not found")
-        if request.headers.get("Authorization", "") != f"Bearer {self.bot_token}":
+        auth = request.headers.get("Authorization", "")
+        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
+        if not token or self.team_of(token) is None or self.token_problem(token) is not None:
             raise web.HTTPFound(f"/signin?redir={quote(request.path)}")
         if found.serve_login_page:  # a token without files:read
             return web.Response(text=LOGIN_PAGE_HTML, content_type="text/html")

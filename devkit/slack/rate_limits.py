@@ -58,6 +58,7 @@ METHOD_LIMITS: dict[str, Limit] = {
     "files.completeUploadExternal": TIER_4,
     "files.getUploadURLExternal": TIER_4,
     "files.info": TIER_4,
+    "oauth.v2.access": TIER_4,  # special; counted per app (no token: the client id)
     "reactions.add": TIER_3,
     "reactions.remove": TIER_2,
     "users.info": TIER_4,

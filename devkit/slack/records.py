@@ -29,6 +29,7 @@ class RecordedCall:
     wall: float  # time.time() on arrival
     status: int = 200  # HTTP status answered
     error: str | None = None  # Slack ``error`` answered, None when ok
+    token: str | None = None  # the token it was made with (which workspace's, for tests)
 
     @property
     def ok(self) -> bool:

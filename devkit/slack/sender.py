@@ -34,6 +34,7 @@ class EventSenderMixin(EmulatorCore):
         ts: str | None = None,
         files: list[dict[str, Any]] | None = None,
         subtype: str | None = None,
+        team_id: str | None = None,
     ) -> dict[str, Any]:
         """Store a user's message and return its ``message`` event, for ``send_event``/``deliver``.
 
@@ -41,6 +42,7 @@ class EventSenderMixin(EmulatorCore):
         sends when a file is dropped into the conversation (``text`` may then be empty).
         """
         ts = ts or self.ts()
+        team = self._team_for(channel, team_id)
         with self._lock:
             self._store.add(Message(ts=ts, channel=channel, thread_ts=thread_ts, text=text, user=user))
         event = payloads.message_event(
@@ -48,7 +50,7 @@ class EventSenderMixin(EmulatorCore):
             user=user,
             text=text,
             ts=ts,
-            team_id=self.team_id,
+            team_id=team,
             channel_type=channel_type,
             thread_ts=thread_ts,
         )
@@ -72,14 +74,27 @@ class EventSenderMixin(EmulatorCore):
         user: str = "U0COACH",
         thread_ts: str | None = None,
         channel_type: str = "im",
+        team_id: str | None = None,
     ) -> dict[str, Any]:
         """The ``message``/``file_share`` event for files (from ``add_file``) dropped in a conversation."""
         return self.user_says(
-            channel=channel, text=text, user=user, thread_ts=thread_ts, channel_type=channel_type, files=files
+            channel=channel,
+            text=text,
+            user=user,
+            thread_ts=thread_ts,
+            channel_type=channel_type,
+            files=files,
+            team_id=team_id,
         )
 
     def mention(
-        self, *, channel: str, text: str, user: str = "U0COACH", thread_ts: str | None = None
+        self,
+        *,
+        channel: str,
+        text: str,
+        user: str = "U0COACH",
+        thread_ts: str | None = None,
+        team_id: str | None = None,
     ) -> dict[str, Any]:
         """Store a message mentioning the bot and return its ``app_mention`` event."""
         ts = self.ts()
@@ -88,7 +103,7 @@ class EventSenderMixin(EmulatorCore):
             user=user,
             text=text,
             ts=ts,
-            team_id=self.team_id,
+            team_id=self._team_for(channel, team_id),
             bot_user_id=self.bot_user_id,
             thread_ts=thread_ts,
         )
@@ -109,14 +124,25 @@ class EventSenderMixin(EmulatorCore):
     def envelope(
         self, event: dict[str, Any], *, event_id: str | None = None, team_id: str | None = None
     ) -> dict[str, Any]:
-        """Wrap an event in the ``event_callback`` body Slack POSTs."""
+        """Wrap an event in the ``event_callback`` body Slack POSTs (from the event's own team)."""
+        team = team_id or event.get("team") or self.team_id
+        enterprise = self.enterprise_of(team)
         return payloads.event_callback(
             event,
-            team_id=team_id or self.team_id,
+            team_id=team,
             bot_user_id=self.bot_user_id,
             api_app_id=self.app_id,
             event_id=event_id,
+            enterprise_id=enterprise,
+            is_enterprise_install=self.installed_org_wide(enterprise),
         )
+
+    def _team_for(self, channel: str, team_id: str | None) -> str:
+        """The workspace a user acts in: ``team_id`` (which then owns the channel), else the default."""
+        if team_id is None:
+            return self.team_id
+        self.place_channel(channel, team_id)
+        return team_id
 
     def post_signed(
         self,
@@ -190,19 +216,24 @@ class EventSenderMixin(EmulatorCore):
         *,
         user_id: str = "U0ADMIN",
         channel_id: str = "C0GENERAL",
+        team_id: str | None = None,
     ) -> dict[str, str]:
         """The form fields of a slash command, with a response_url served by this emulator."""
         response_id = f"{next(self._response_ids)}-{secrets.token_hex(4)}"
+        team = self._team_for(channel_id, team_id)
+        enterprise = self.enterprise_of(team)
         return payloads.slash_command(
             command=command,
             text=text,
             user_id=user_id,
             user_name=str(self.users.get(user_id, {}).get("name", user_id.lower())),
             channel_id=channel_id,
-            team_id=self.team_id,
+            team_id=team,
             team_domain=self.team_domain,
             api_app_id=self.app_id,
             response_url=f"{self.origin}/response_url/{response_id}",
+            enterprise_id=enterprise,
+            is_enterprise_install=self.installed_org_wide(enterprise),
         )
 
     def send_command(
@@ -214,12 +245,38 @@ class EventSenderMixin(EmulatorCore):
         user_id: str = "U0ADMIN",
         channel_id: str = "C0GENERAL",
         timeout: float = 10,
+        team_id: str | None = None,
     ) -> Delivery:
         """POST a signed, form-encoded slash command like Slack does."""
-        form = self.command_payload(command, text, user_id=user_id, channel_id=channel_id)
+        form = self.command_payload(command, text, user_id=user_id, channel_id=channel_id, team_id=team_id)
         return self.post_signed(
             url, urlencode(form).encode("ascii"), "application/x-www-form-urlencoded", timeout=timeout
         )
+
+    def send_block_action(
+        self,
+        url: str,
+        action: dict[str, Any],
+        *,
+        user_id: str = "U0ADMIN",
+        channel_id: str = "C0GENERAL",
+        team_id: str | None = None,
+        timeout: float = 10,
+    ) -> Delivery:
+        """POST a signed ``block_actions`` payload (one input used), with a response_url served here."""
+        response_id = f"{next(self._response_ids)}-{secrets.token_hex(4)}"
+        team = self._team_for(channel_id, team_id)
+        payload = payloads.block_actions(
+            actions=[action],
+            user_id=user_id,
+            team_id=team,
+            channel_id=channel_id,
+            response_url=f"{self.origin}/response_url/{response_id}",
+            api_app_id=self.app_id,
+            enterprise_id=self.enterprise_of(team),
+        )
+        body = urlencode({"payload": json.dumps(payload)}).encode("ascii")
+        return self.post_signed(url, body, "application/x-www-form-urlencoded", timeout=timeout)
 
 
 def _retry_reason(previous: Delivery) -> str:

@@ -20,6 +20,7 @@ class WorkspaceMixin(EmulatorCore):
             "team_id": self.calling_team,
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
+            "enterprise_id": self.enterprise_of(self.calling_team),
             "is_enterprise_install": False,
         }
 

@@ -1,9 +1,12 @@
 """Interactivity: buttons (block_actions) and modal submissions (view_submission)."""
 
+import re
+
 from slack_bolt.async_app import AsyncApp
 
 from bot.memory.blocks import COMMITMENT_DONE_ACTION, DELETE_ACTION, EDIT_ACTION, EDIT_VIEW, WRAP_UP_ACTION
 from bot.operations.metrics import timed
+from handlers.actions.coach_admin import handle_coach_admin_choice
 from handlers.actions.commitment_done import handle_commitment_done
 from handlers.actions.memory_delete import handle_memory_delete
 from handlers.actions.memory_edit import handle_memory_edit, handle_memory_edit_submitted
@@ -16,3 +19,4 @@ def register(app: AsyncApp) -> None:
     app.action(EDIT_ACTION)(timed(handle_memory_edit))
     app.action(DELETE_ACTION)(timed(handle_memory_delete))
     app.view(EDIT_VIEW)(timed(handle_memory_edit_submitted))
+    app.action(re.compile(r"^coach_admin_"))(timed(handle_coach_admin_choice))

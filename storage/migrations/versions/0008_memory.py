@@ -15,7 +15,7 @@ sessions, but what a coach remembers stays until they forget it. Like the revisi
 step runs only when its object is missing.
 
 Revision ID: 0008_memory
-Revises: 0006
+Revises: 0007_installations
 Create Date: 2026-12-01 00:00:08
 """
 
@@ -28,7 +28,7 @@ from alembic import context, op
 
 revision: str = "0008_memory"
 # The coordinator rechains this after another branch's 0007 at merge.
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007_installations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
