@@ -253,3 +253,54 @@ def message_deleted_event(original: dict[str, Any], *, deleted_at: str) -> dict[
         "deleted_ts": original["ts"],
         "previous_message": previous,
     }
+
+
+def block_actions(
+    *,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    channel_id: str,
+    message: dict[str, Any],
+    block_id: str,
+    action: dict[str, Any],
+    response_url: str,
+    team_domain: str = "devkit",
+    api_app_id: str = DEFAULT_APP_ID,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """The ``block_actions`` payload of a button pressed in a message (Slack form-encodes it as
+    ``payload=<json>``); shape from https://docs.slack.dev/reference/interaction-payloads/block_actions-payload."""
+    pressed = {
+        "type": action.get("type", "button"),
+        "action_id": action["action_id"],
+        "block_id": block_id,
+        "text": action.get("text"),
+        "action_ts": f"{time.time():.6f}",
+    }
+    if "value" in action:
+        pressed["value"] = action["value"]
+    return {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": token,
+        "container": {
+            "type": "message",
+            "message_ts": message["ts"],
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+        },
+        "trigger_id": new_trigger_id(),
+        "team": {"id": team_id, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {
+            "id": channel_id,
+            "name": "directmessage" if channel_id.startswith("D") else "general",
+        },
+        "message": message,
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [pressed],
+    }

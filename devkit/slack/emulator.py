@@ -23,6 +23,7 @@ from devkit import payloads
 from devkit._server import BackgroundServer
 from devkit.slack.arguments import read_args
 from devkit.slack.assistant import AssistantMixin
+from devkit.slack.buttons import ButtonsMixin
 from devkit.slack.chat import ChatMixin
 from devkit.slack.faults import FaultsMixin
 from devkit.slack.files import FilesMixin
@@ -35,7 +36,9 @@ from devkit.slack.socket_mode import SocketModeMixin
 from devkit.slack.workspace import WorkspaceMixin
 
 
-class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin):
+class SlackEmulator(
+    ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin, ButtonsMixin
+):
     """Slack Web API + Events API sender on 127.0.0.1. ``start()`` it, or use it as a context manager."""
 
     def __init__(
@@ -104,6 +107,7 @@ class SlackEmulator(ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, Fault
             "reactions.add": _just_ok,  # recorded calls are what tests check
             "reactions.remove": _just_ok,
             "users.info": self._users_info,
+            "conversations.open": self._conversations_open,
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "files.info": self._files_info,
