@@ -43,6 +43,11 @@ APP_TABLES = {
     "job_runs",
     "bystander_notes",
     "attachment_chunks",
+    "coach_goals",
+    "coach_commitments",
+    "session_summaries",
+    "remembered_items",
+    "coach_preferences",
 }
 GUIDE_INDEXES = {
     "coaching_sessions": {"idx_user_active_updated", "idx_vector_store"},
