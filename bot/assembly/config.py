@@ -203,7 +203,9 @@ class Settings:
         if database:
             problems.append(database)
         if self.checkin_days < 1:
-            problems.append(f"CHECKIN_DAYS must be a whole number of days, 1 or more, got {self.checkin_days}")
+            problems.append(
+                f"CHECKIN_DAYS must be a whole number of days, 1 or more, got {self.checkin_days}"
+            )
         if not 0 < self.port < 65536:
             problems.append(f"PORT must be between 1 and 65535, got {self.port}")
         for name, url in (("SLACK_API_URL", self.slack_api_url), ("OPENAI_BASE_URL", self.openai_base_url)):
