@@ -172,18 +172,7 @@ def find_checkin(connection: Connection, commitment_id: int, round_: int) -> Sen
     """The stored check-in of (commitment, round), with its commitment's words and status."""
     k, c = checkins.c, coach_commitments.c
     row = connection.execute(
-        select(
-            k.id,
-            k.commitment_id,
-            k.round,
-            k.team_id,
-            k.user_id,
-            k.channel_id,
-            k.message_ts,
-            k.answer,
-            c.text,
-            c.status,
-        )  # fmt: skip
+        select(*SENT_COLUMNS)
         .join_from(checkins, coach_commitments, c.id == k.commitment_id)
         .where(k.commitment_id == commitment_id, k.round == round_)
     ).first()

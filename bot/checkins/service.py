@@ -53,7 +53,7 @@ ALREADY = "You've answered this check-in already."
 GONE = "This check-in is no longer current (the commitment may have been forgotten)."
 HELP_LINE = "`on` or `off`: whether I check in on your commitments"
 TURNED_ON = "Check-ins are on: I'll ask how your commitments went, on their due date, in your working hours."
-TURNED_OFF = "Check-ins are off: I won't message you about your commitments. `/coach checkins on` resumes them."
+TURNED_OFF = "Check-ins are off: I won't message you about commitments. `/coach checkins on` resumes them."
 
 
 @dataclass(frozen=True)
