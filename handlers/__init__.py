@@ -2,10 +2,11 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import assistant, commands, events
+from handlers import actions, assistant, commands, events
 
 
 def register(app: AsyncApp) -> None:
     assistant.register(app)
     events.register(app)
     commands.register(app)
+    actions.register(app)

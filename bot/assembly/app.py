@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -29,6 +30,9 @@ import handlers
 from bot.assembly.config import Settings
 from bot.attachments.reading import AttachmentReader
 from bot.attachments.service import AttachmentService
+from bot.checkins.coach_zones import CoachZones
+from bot.checkins.service import HELP_LINE as CHECKINS_HELP
+from bot.checkins.service import CheckinService
 from bot.commands.coach import CoachCommand
 from bot.conversation.agent_panel import AgentPanel
 from bot.conversation.coaching import CoachingService
@@ -60,6 +64,7 @@ from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
 from storage.message_edits import MessageEditStore
+from storage.models import utcnow
 from storage.turn_leases import TurnLeaseStore
 
 logger = logging.getLogger(__name__)
@@ -94,6 +99,9 @@ class Runtime:
     alerts: AdminAlerts | None = None
     edits: MessageEditService | None = None
     recovery: OwedReplyRecovery | None = None
+    checkins: CheckinService | None = None
+    #: "Now" for the jobs and check-ins: real time, or a test's clock (set before a job runs).
+    clock: Callable[[], datetime] = utcnow
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -191,6 +199,7 @@ def build_bolt_app(
     edits: MessageEditService | None = None,
     agent_panel: AgentPanel | None = None,
     coach_command: CoachCommand | None = None,
+    checkins: CheckinService | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context."""
     panel = agent_panel or AgentPanel()
@@ -210,6 +219,7 @@ def build_bolt_app(
         context["edits"] = edits
         context["agent_panel"] = panel
         context["coach_command"] = router
+        context["checkins"] = checkins
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
         if context.get("received_at") is None:
@@ -292,8 +302,25 @@ async def build_runtime(settings: Settings) -> Runtime:
     register_collector(metrics, perf.collect)
     edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
     agent_panel = AgentPanel.on_database(engine, store.sqlite_writer)
+    checkins = CheckinService(
+        store=store,
+        client=client,
+        zones=CoachZones(client, caches.get("slack_users")),
+        checkin_days=settings.checkin_days,
+        clock=lambda: runtime.clock(),
+    )
+    router = CoachCommand()
+    router.add("checkins", checkins.subcommand, CHECKINS_HELP)
     bolt = build_bolt_app(
-        settings, client, coaching, metrics=metrics, perf=perf, edits=edits, agent_panel=agent_panel
+        settings,
+        client,
+        coaching,
+        metrics=metrics,
+        perf=perf,
+        edits=edits,
+        agent_panel=agent_panel,
+        coach_command=router,
+        checkins=checkins,
     )
     runtime = Runtime(
         settings=settings,
@@ -312,6 +339,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         readiness=Readiness(settings, engine=engine, health=health, session=client.session),
         alerts=alerts,
         edits=edits,
+        checkins=checkins,
     )
     runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
     runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed
