@@ -54,7 +54,7 @@ class CheckinJob:
             candidates = due_checkins(
                 connection, now=now, checkin_days=self.checkin_days, max_rounds=MAX_ROUNDS
             )
-        sent = waiting = 0
+        sent = waiting = elsewhere = 0
         for due in candidates:
             try:
                 coach = CoachTime.at(now, self.zone_of(due.team_id, due.user_id))
@@ -71,11 +71,15 @@ class CheckinJob:
                 waiting += 1
                 continue
             attempt = self._claim(due, now)
-            if attempt and self._send(due, now, attempt):
+            if not attempt:
+                elsewhere += 1
+            elif self._send(due, now, attempt):
                 sent += 1
-        if not sent:
-            return skipped(f"none sent ({waiting} waiting for working hours)" if waiting else "none due")
-        return "ok"
+        if sent:
+            return "ok"
+        if waiting:
+            return skipped(f"none sent ({waiting} waiting for working hours)")
+        return claims.CLAIMED_ELSEWHERE if elsewhere else skipped("none due")
 
     def _claim(self, due: DueCheckin, now: datetime) -> int:
         """The attempt this replica now owns (1 for a fresh claim, n for a failed one taken over);

@@ -24,6 +24,7 @@ from storage.models import (
     coach_commitments,
     coaching_sessions,
 )
+from storage.turn_sql import slack_time
 
 #: A coach's local date is at most 14 hours ahead of UTC (UTC+14): the SQL pre-filter's horizon.
 LOCAL_DATE_LEAD = timedelta(hours=14)
@@ -255,7 +256,7 @@ def open_talk_session(
             message_type=MessageType.ASSISTANT.value,
             slack_ts=thread_ts,
             text=opening,
-            timestamp=now,
+            timestamp=slack_time(thread_ts, now),  # history goes in Slack's order
         )
     )
     connection.commit()
