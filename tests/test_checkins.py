@@ -253,6 +253,7 @@ def test_not_yet_asks_again_three_days_later(
             (1, "not_yet"),
             (2, None),
         ]
+    assert len(slack_emulator.calls_to("users.info")) == 1  # the coach's timezone, cached
 
 
 def test_lets_talk_opens_a_session_that_starts_from_the_commitment(
