@@ -9,6 +9,8 @@ It is as strict as OpenAI's documentation per model (``devkit.openai_rules``: re
 models' parameters, context windows, output limits; ``fake.rules`` switches each off), and
 ``stream_mode = "varied"`` sends every form of server-sent event the spec allows
 (``devkit.openai_stream``). ``cut_next`` ends replies with ``length`` or ``content_filter``.
+A ``response_format`` is checked as OpenAI documents it, and a ``json_schema`` request is
+answered with a valid instance (``queue_json`` scripts the next one; ``devkit.openai_schema``).
 
 Run standalone with ``python -m devkit.fake_openai --port 0 --ttft 0.4 --tps 60``.
 """
@@ -32,6 +34,7 @@ from aiohttp import web
 from devkit._server import BackgroundServer, serve_until_signalled
 from devkit.openai_bodies import content_problem, count_user_messages, image_urls, last_user_text
 from devkit.openai_rules import ModelRules, RequestRefused, count_prompt_tokens, is_reasoning_model
+from devkit.openai_schema import instance_of, instance_problem, json_schema_of
 from devkit.openai_stream import COMPACT, STREAM_MODES, Completion, serve_plan, split_tokens
 
 __all__ = ["FakeOpenAI", "ModelRules", "RecordedRequest", "image_urls", "last_user_text", "split_tokens"]
@@ -123,6 +126,7 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._scripted: deque[str] = deque()
+        self._scripted_json: deque[Any] = deque()
         self._faults: deque[_Fault] = deque()
         self._stalls: deque[_Stall] = deque()
         self._cuts: deque[_Cut] = deque()
@@ -155,6 +159,12 @@ class FakeOpenAI:
         """Serve ``text`` as the next reply (FIFO), ahead of ``reply``/the default."""
         with self._lock:
             self._scripted.append(text)
+
+    def queue_json(self, value: Any) -> None:
+        """Answer the next ``json_schema`` request with ``value`` (FIFO); it must fit that request's
+        schema, or the request fails with a 500 naming why (a test's script is wrong, not the app)."""
+        with self._lock:
+            self._scripted_json.append(value)
 
     def fail_next(
         self, status: int, *, times: int = 1, retry_after: float | None = None, body: Any = None
@@ -222,6 +232,19 @@ class FakeOpenAI:
             f"Last you said: {last_user_text(body)[:60]}"
         )
 
+    def _next_json(self, spec: dict[str, Any]) -> str:
+        """The next scripted instance (checked against the schema), or one built from it."""
+        with self._lock:
+            self._served += 1
+            scripted = self._scripted_json.popleft() if self._scripted_json else None
+        schema = spec["schema"]
+        if scripted is None:
+            return json.dumps(instance_of(schema))
+        problem = instance_problem(scripted, schema)
+        if problem is not None:
+            raise ValueError(f"the scripted JSON does not fit schema {spec.get('name')!r}: {problem}")
+        return json.dumps(scripted)
+
     # ----------------------------------------------------------------- HTTP
 
     def _make_app(self) -> web.Application:
@@ -271,7 +294,14 @@ class FakeOpenAI:
         except RequestRefused as refused:
             return _error(record, 400, body=refused.body)
         try:
-            record.reply = self._next_reply(record.body)
+            structured = json_schema_of(record.body)
+        except RequestRefused as refused:
+            return _error(record, 400, body=refused.body)
+        try:
+            if structured is not None:
+                record.reply = self._next_json(structured)
+            else:
+                record.reply = self._next_reply(record.body)
         except Exception as exc:  # a test's reply function failed: surface it as a 500
             return _error(record, 500, message=f"devkit reply function raised {exc!r}")
         cut = self._take(self._cuts)

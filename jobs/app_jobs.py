@@ -10,6 +10,8 @@
   (idempotent, so every replica runs it);
 - ``checkins`` every 5 minutes in every replica: a check-in DM for each commitment due, in the
   coach's working hours, once across replicas (``jobs.checkins``);
+- ``idle_wrap_up`` every 10 minutes when the Runtime has memory: sessions without a message for
+  SESSION_IDLE_HOURS are wrapped up, by one replica per ten-minute slot;
 - ``attachment_retry`` every 10 minutes when the Runtime has an attachments service with
   ``retry_failed``, in every replica (the service claims the rows it retries).
 """
@@ -31,6 +33,7 @@ from jobs.checkins import INTERVAL_MINUTES as CHECKIN_INTERVAL_MINUTES
 from jobs.checkins import CheckinJob
 from jobs.database import create_jobs_engine
 from jobs.event_ledger import prune_processed_events
+from jobs.idle_wrap_up import SLOT_MINUTES, IdleWrapUpJob
 from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
 from jobs.weekly_report import WeeklyReportJob
@@ -50,6 +53,8 @@ POST_TIMEOUT_SECONDS = 120.0
 FILE_DELETE_TIMEOUT_SECONDS = 60.0
 #: One users.info call, or conversations.open plus chat.postMessage, with slack_sdk's retries.
 CHECKIN_CALL_TIMEOUT_SECONDS = 60.0
+#: A batch of idle wrap-ups: each is one model call and one Slack post.
+IDLE_WRAP_TIMEOUT_SECONDS = 300.0
 
 
 def report_schedule(settings: Settings) -> tuple[str, int, int]:
@@ -157,6 +162,25 @@ def start_app_scheduler(runtime: Runtime, *, clock: Callable[[], datetime] | Non
         )
         scheduler.add_interval_job(
             "checkins", lambda: checkin_job.run(now()), minutes=CHECKIN_INTERVAL_MINUTES
+        )
+
+    memory = getattr(runtime, "memory", None)
+    if memory is not None:
+        client = runtime.slack_client
+
+        def wrap_idle(cutoff: datetime) -> int:
+            return scheduler.run_on_loop(
+                memory.wrap_up_idle(cutoff, client), timeout=IDLE_WRAP_TIMEOUT_SECONDS
+            )
+
+        idle = IdleWrapUpJob(
+            engine, idle_hours=settings.session_idle_hours, claimed_by=claimed_by, wrap=wrap_idle
+        )
+        scheduler.add_interval_job(
+            "idle_wrap_up",
+            lambda: idle.run(now()),
+            minutes=SLOT_MINUTES,
+            timeout_seconds=IDLE_WRAP_TIMEOUT_SECONDS + 60,
         )
 
     retry_failed = getattr(getattr(runtime, "attachments", None), "retry_failed", None)

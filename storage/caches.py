@@ -46,6 +46,9 @@ CACHE_SPECS: dict[str, CacheSpec] = {
     "slack_api": CacheSpec(ttl=120.0, maxsize=5_000),
     # A coach's timezone (users.info tz) for check-ins, per (team, user): people rarely move.
     "slack_users": CacheSpec(ttl=3600.0, maxsize=10_000),
+    # A coach's memory (goals, commitments, summaries) for the turns of a session that has begun:
+    # a new session always reads it afresh, and this process's own changes drop the entry.
+    "memory": CacheSpec(ttl=300.0, maxsize=10_000),
     # Anything else.
     "default": CacheSpec(ttl=300.0, maxsize=1_000),
 }

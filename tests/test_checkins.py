@@ -112,9 +112,7 @@ def commitment_status(db: Engine, commitment_id: int) -> str:
 def press(
     slack: SlackEmulator, server: BackgroundServer, message: Message, action_id: str, user: str = COACH
 ) -> None:
-    delivery = slack.press_button(
-        server.events_url, channel=DM, ts=message.ts, action_id=action_id, user=user
-    )
+    delivery = slack.press_button(server.events_url, action_id=action_id, message=message, user=user)
     assert delivery.status == 200, delivery
 
 

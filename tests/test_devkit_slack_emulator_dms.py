@@ -1,18 +1,13 @@
-"""The emulator as Slack's pages describe it for check-ins: users.info timezones, conversations.open,
-and button presses that only press what a message really shows."""
+"""The emulator as Slack's pages describe it for check-ins: users.info timezones and conversations.open."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from urllib.parse import parse_qs
 
 import pytest
-from aiohttp import web as aioweb
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from devkit._server import BackgroundServer
 from devkit.slack.workspace import tz_fields
 from devkit.slack_emulator import SlackEmulator
 
@@ -90,84 +85,3 @@ def test_conversations_open_needs_im_write() -> None:
 
 def test_the_repositorys_manifest_grants_im_write(slack_emulator: SlackEmulator) -> None:
     assert "im:write" in (slack_emulator.scopes or [])
-
-
-def test_only_a_button_the_message_shows_can_be_pressed(slack_emulator: SlackEmulator) -> None:
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": "How did it go?"}},
-        {
-            "type": "actions",
-            "block_id": "answer",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": "done",
-                    "value": "7:1",
-                    "text": {"type": "plain_text", "text": "Done"},
-                }
-            ],
-        },
-    ]
-    posted = web(slack_emulator).chat_postMessage(channel="D0COACH", text="How did it go?", blocks=blocks)
-
-    block_id, button = slack_emulator.find_button("D0COACH", posted["ts"], "done")
-    assert (block_id, button["value"]) == ("answer", "7:1")
-    with pytest.raises(AssertionError, match="no button 'dance'"):
-        slack_emulator.find_button("D0COACH", posted["ts"], "dance")
-
-
-def test_a_button_press_is_a_signed_block_actions_form_like_slacks(slack_emulator: SlackEmulator) -> None:
-    received: list[bytes] = []
-    blocks = [
-        {
-            "type": "actions",
-            "block_id": "answer",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": "done",
-                    "value": "7:1",
-                    "text": {"type": "plain_text", "text": "Done"},
-                }
-            ],
-        }
-    ]
-    posted = web(slack_emulator).chat_postMessage(channel="D0COACH", text="x", blocks=blocks)
-
-    async def receive(request: aioweb.Request) -> aioweb.Response:
-        received.append(await request.read())
-        return aioweb.Response(text="")
-
-    def make_app() -> aioweb.Application:
-        app = aioweb.Application()
-        app.router.add_post("/slack/events", receive)
-        return app
-
-    app = BackgroundServer(make_app)  # stands in for the app's request URL
-    app.start()
-    try:
-        delivery = slack_emulator.press_button(
-            f"{app.origin}/slack/events", channel="D0COACH", ts=posted["ts"], action_id="done", user="U0ADMIN"
-        )
-    finally:
-        app.stop()
-
-    assert delivery.status == 200
-    payload = json.loads(parse_qs(received[0].decode())["payload"][0])
-    assert payload["type"] == "block_actions"
-    assert payload["user"]["id"] == "U0ADMIN"
-    assert payload["container"] == {
-        "type": "message",
-        "message_ts": posted["ts"],
-        "channel_id": "D0COACH",
-        "is_ephemeral": False,
-    }
-    assert payload["actions"][0] | {"action_ts": "-"} == {
-        "type": "button",
-        "action_id": "done",
-        "block_id": "answer",
-        "value": "7:1",
-        "text": {"type": "plain_text", "text": "Done"},
-        "action_ts": "-",
-    }
-    assert payload["response_url"].startswith(slack_emulator.origin)

@@ -131,11 +131,12 @@ def test_memory_is_estimated_from_what_the_entries_hold(clock: FakeClock):
 def test_the_registry_has_one_cache_per_kind_of_data_with_the_guides_ttls():
     registry = CacheRegistry()
 
-    assert registry.names() == ["sessions", "file_listings", "slack_api", "default"]
+    assert registry.names() == ["sessions", "file_listings", "slack_api", "memory", "default"]
     assert {name: registry.get(name).ttl for name in registry.names()} == {
         "sessions": 30.0,
         "file_listings": 60.0,
         "slack_api": 120.0,
+        "memory": 300.0,
         "default": 300.0,
     }
     assert all(registry.get(name).maxsize == CACHE_SPECS[name].maxsize for name in registry.names())
@@ -183,9 +184,21 @@ def test_expire_all_removes_each_caches_expired_entries_by_its_own_ttl(clock: Fa
     registry.get("sessions").set("young", 2)
     clock.advance(20)  # 35 s: past sessions' 30 s only
 
-    assert registry.expire_all() == {"sessions": 1, "file_listings": 0, "slack_api": 0, "default": 0}
+    assert registry.expire_all() == {
+        "sessions": 1,
+        "file_listings": 0,
+        "slack_api": 0,
+        "memory": 0,
+        "default": 0,
+    }
 
     clock.advance(110)  # 145 s: past file_listings' 60 s and slack_api's 120 s, not default's 300 s
-    assert registry.expire_all() == {"sessions": 1, "file_listings": 1, "slack_api": 1, "default": 0}
+    assert registry.expire_all() == {
+        "sessions": 1,
+        "file_listings": 1,
+        "slack_api": 1,
+        "memory": 0,
+        "default": 0,
+    }
     assert registry.get("default").get("old") == 1
     assert registry.stats()["sessions"]["expired"] == 2

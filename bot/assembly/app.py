@@ -46,6 +46,9 @@ from bot.delivery.slack_budget import (
     BudgetedRateLimitRetryHandler,
     SlackRateBudget,
 )
+from bot.memory.assembly import build_memory
+from bot.memory.commands import MemoryCommands
+from bot.memory.service import MemoryService
 from bot.operations.admin_alerts import AdminAlerts
 from bot.operations.admins import AdminCheck
 from bot.operations.config_errors import SlackConfigWatch
@@ -102,6 +105,7 @@ class Runtime:
     checkins: CheckinService | None = None
     #: "Now" for the jobs and check-ins: real time, or a test's clock (set before a job runs).
     clock: Callable[[], datetime] = utcnow
+    memory: MemoryService | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -120,6 +124,8 @@ class Runtime:
         await self.model.close()
         if self.edits is not None:  # before the store: it shares the store's SQLite writer
             await self.edits.close()
+        if self.memory is not None:
+            await self.memory.store.close()
         await self.store.close()
         if self.attachments is not None:  # before the Slack session: its feedback calls use it
             await self.attachments.close()
@@ -200,6 +206,8 @@ def build_bolt_app(
     agent_panel: AgentPanel | None = None,
     coach_command: CoachCommand | None = None,
     checkins: CheckinService | None = None,
+    memory: MemoryService | None = None,
+    memory_commands: MemoryCommands | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context."""
     panel = agent_panel or AgentPanel()
@@ -220,6 +228,8 @@ def build_bolt_app(
         context["agent_panel"] = panel
         context["coach_command"] = router
         context["checkins"] = checkins
+        context["memory"] = memory
+        context["memory_commands"] = memory_commands
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
         if context.get("received_at") is None:
@@ -272,6 +282,9 @@ async def build_runtime(settings: Settings) -> Runtime:
     await warm_pool(engine)
     store = ConversationStore(engine, session_cache=caches.get("sessions"))
     model = CoachModel.from_settings(settings)
+    memory, memory_commands = build_memory(settings, engine, store, model, cache=caches.get("memory"))
+    router = CoachCommand()
+    memory_commands.register(router)
     files = build_file_store(settings, on_transfer=metrics.on_transfer)
     turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
     coaching = CoachingService(
@@ -281,6 +294,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         on_model_call=_model_calls_reported(metrics, health),
         turns=turns,
         slack_budget=SlackRateBudget(None if settings.slack_rate_budget else {}),
+        memory=memory,
     )
     coaching.config_health = health
     client = build_slack_client(settings, health, coaching.slack_budget)
@@ -309,7 +323,6 @@ async def build_runtime(settings: Settings) -> Runtime:
         checkin_days=settings.checkin_days,
         clock=lambda: runtime.clock(),
     )
-    router = CoachCommand()
     router.add("checkins", checkins.subcommand, CHECKINS_HELP)
     bolt = build_bolt_app(
         settings,
@@ -321,6 +334,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         agent_panel=agent_panel,
         coach_command=router,
         checkins=checkins,
+        memory=memory,
+        memory_commands=memory_commands,
     )
     runtime = Runtime(
         settings=settings,
@@ -340,6 +355,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         alerts=alerts,
         edits=edits,
         checkins=checkins,
+        memory=memory,
     )
     runtime.recovery = OwedReplyRecovery(coaching, turns, client, interval=settings.recovery_interval_seconds)
     runtime.recovery.start()  # its first sweep answers what a previous run of this replica owed

@@ -122,6 +122,11 @@ class Settings:
     # Check-ins (issue 12): a commitment without a due date is asked about this many days after
     # it was made (one with a date, on that date).
     checkin_days: int = 7
+    # Memory across sessions (issue 12): a session with no message for this long is wrapped up
+    # by a job, and a new session's context gives the coach's memory up to 1/memory_share of
+    # CONTEXT_TOKEN_BUDGET.
+    session_idle_hours: float = 24.0
+    memory_share: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -181,6 +186,8 @@ class Settings:
             turn_lease_seconds=_float(env, "TURN_LEASE_SECONDS", 20.0),
             recovery_interval_seconds=_float(env, "RECOVERY_INTERVAL_SECONDS", 10.0),
             checkin_days=_int(env, "CHECKIN_DAYS", 7) or 0,
+            session_idle_hours=_float(env, "SESSION_IDLE_HOURS", 24.0),
+            memory_share=_int(env, "MEMORY_SHARE", 5) or 5,
         )
 
     def with_overrides(self, **changes: object) -> Settings:

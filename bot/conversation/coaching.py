@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 from slack_bolt.context.set_status.async_set_status import AsyncSetStatus
@@ -47,6 +47,10 @@ from bot.operations.config_errors import openai_problem
 from bot.operations.health import ConfigHealth
 from bot.operations.timing import TurnTimings
 from storage.conversations import Bystander, ConversationStore, RecordedMessage, SessionKey
+from storage.memory_records import Coach
+
+if TYPE_CHECKING:  # memory is handed in at assembly; coaching never imports a capability
+    from bot.memory.service import MemoryService
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +77,7 @@ class CoachingService:
         attachments: AttachmentService | None = None,
         reader: AttachmentReader | None = None,
         turns: TurnLeases | None = None,
+        memory: MemoryService | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -88,6 +93,9 @@ class CoachingService:
         self.reader = reader
         # One turn at a time per session, across replicas (conversation.turns); None: no leases (unit tests).
         self.turns = turns
+        # Memory across sessions (bot.memory): the words that wrap a session up, the memory in
+        # each prompt, the Wrap up button under replies; None coaches without memory.
+        self.memory = memory
         # Where configuration errors are recorded (log, /readyz, /perf, the admins' DM).
         self.config_health: ConfigHealth | None = None
         self._replier = Replier(
@@ -154,6 +162,12 @@ class CoachingService:
             await self.attachments.show_listing(message, client)
             return TurnOutcome.FILES_LISTED
         key = SessionKey(message.team_id, message.channel_id, message.thread_ts)
+        if self.memory is not None and not message.files and self.memory.ends_session(message.text):
+            # A command, not coaching: the session ends with a summary, no model reply.
+            session_id = None if message.starts_session else await self._store.find_session_id(key)
+            coach = Coach(message.team_id, message.user_id)
+            if await self.memory.wrap_up_by_words(session_id, coach, client) is not None:
+                return TurnOutcome.WRAPPED_UP
         owner = self.turns.new_owner() if self.turns is not None else None
         try:
             recorded = await self._store.record_user_message(
@@ -292,14 +306,22 @@ class CoachingService:
         images: list[ImageInput] | None = None,
     ) -> TurnOutcome:
         """Build the prompt and stream the model's reply into the thread."""
+        budget = self._model.fit.prompt_budget(self._settings.context_token_budget)
+        memory_text, final_blocks = None, None
+        if self.memory is not None:
+            memory_text = await self.memory.text_for(
+                message.team_id, message.user_id, new_session=recorded.is_new_session, prompt_budget=budget
+            )
+            final_blocks = self.memory.reply_blocks(recorded.session_id)
         prompt = build_messages(
             recorded.history,
             system_prompt=self._system_prompt,
-            token_budget=self._model.fit.prompt_budget(self._settings.context_token_budget),
+            token_budget=budget,
             references=references or (),
             images=images or (),
+            memory_text=memory_text,
         )
-        return await self._replier.reply(message, recorded, prompt, target, client)
+        return await self._replier.reply(message, recorded, prompt, target, client, final_blocks=final_blocks)
 
     async def _tell_slack_failed(
         self, session_id: int, error: BaseException, target: ThreadTarget, client: AsyncWebClient, told: bool

@@ -125,6 +125,15 @@ class CoachModel:
         )
         return cls(client, model=settings.openai_model, fit=model_fit(settings))
 
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The pooled OpenAI client, for the other calls a capability makes (memory's extraction)."""
+        return self._client
+
+    @property
+    def name(self) -> str:
+        return self._model
+
     async def close(self) -> None:
         await self._client.close()
 

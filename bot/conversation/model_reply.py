@@ -81,8 +81,13 @@ class Replier:
         prompt: list[dict[str, Any]],
         target: ThreadTarget,
         client: AsyncWebClient,
+        *,
+        final_blocks: list[dict[str, Any]] | None = None,
     ) -> TurnOutcome:
-        """Stream the model's reply into the thread, store it, and time the turn."""
+        """Stream the model's reply into the thread, store it, and time the turn.
+
+        ``final_blocks`` (memory's Wrap up button) go under the reply's last message.
+        """
         options = self._writer_options
         writer = SlackReplyWriter(
             client,
@@ -91,6 +96,7 @@ class Replier:
             flush_interval=options.flush_interval,
             part_chars=options.part_chars,
             budget=options.budget,
+            final_blocks=final_blocks,
         )
         self._begin_reply(recorded, writer)
         stats = StreamStats()

@@ -98,6 +98,7 @@ def build_messages(
     token_budget: int,
     references: Sequence[Reference] = (),
     images: Sequence[ImageInput] = (),
+    memory_text: str | None = None,
 ) -> list[dict[str, Any]]:
     """The chat messages for one turn: the system prompt, then as much history as fits.
 
@@ -105,12 +106,15 @@ def build_messages(
     stay (the newest one is cut from the front if it alone is over budget).
     ``references`` (sized by the caller) go in a system message just before the newest
     message, and ``images`` onto the newest message as image parts; history gets what
-    the budget has left after them.
+    the budget has left after them. ``memory_text`` (the coach's memory, sized by the caller)
+    is a second system message right after the system prompt.
     """
     excerpts = references_text(references) if references else None
     remaining = token_budget - estimate_tokens(system_prompt) - len(images) * IMAGE_TOKENS
     if excerpts is not None:
         remaining -= estimate_tokens(excerpts)
+    if memory_text:
+        remaining -= estimate_tokens(memory_text)
     kept: list[dict[str, str]] = []
     for message in reversed(history):
         if message.role == "system" or not message.text.strip():
@@ -134,7 +138,10 @@ def build_messages(
             newest = {"role": "user", "content": image_parts}
     elif kept and kept[-1]["role"] == "user":
         newest = kept.pop()
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}, *kept]
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}]
+    if memory_text:
+        messages.append({"role": "system", "content": memory_text})
+    messages.extend(kept)
     if excerpts is not None:
         messages.append({"role": "system", "content": excerpts})
     if newest is not None:

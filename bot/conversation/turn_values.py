@@ -54,6 +54,7 @@ class TurnOutcome(enum.StrEnum):
     FILES_LISTED = "files_listed"
     QUEUED = "queued"  # stored; the turn already running in the session answers it next
     NOT_THE_COACH = "not_the_coach"
+    WRAPPED_UP = "wrapped_up"  # the coach said "wrap up": the session ended, no model reply
 
 
 NOT_SET_UP_TEXT = (

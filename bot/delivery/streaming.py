@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
@@ -81,8 +82,12 @@ class SlackReplyWriter:
         flush_interval: float,
         part_chars: int,
         budget: SlackRateBudget | None = None,
+        final_blocks: list[dict[str, Any]] | None = None,
     ) -> None:
         self._target = target
+        # Blocks under the reply's last message (chat.stopStream's ``blocks``): a streamed
+        # reply that ends whole, not one cut short, gets them.
+        self._final_blocks = final_blocks
         self._streaming = streaming
         self._flush_interval = flush_interval
         # Room beyond a part's size to find a good break and to close a code block, within Slack's limit.
@@ -196,7 +201,7 @@ class SlackReplyWriter:
             room = self._part_chars - part.length
             if len(text) <= room:
                 if final:
-                    await self._end_part(text)
+                    await self._end_part(text, last=True)
                     return ""
                 return await self._add(text)
             hard_room = MARKDOWN_TEXT_LIMIT - part.length - len(FENCE) - 1
@@ -241,7 +246,7 @@ class SlackReplyWriter:
             final=final,
         )
 
-    async def _end_part(self, text: str) -> None:
+    async def _end_part(self, text: str, *, last: bool = False) -> None:
         """Finish the current message with ``text`` as its last words; the next text starts a new one."""
         part = self._part
         if part.mode is None:
@@ -250,7 +255,7 @@ class SlackReplyWriter:
             self._choose_mode(part, final=True)
         part.add(text)
         if part.mode is Mode.STREAM:
-            await self._stop(part, text)
+            await self._stop(part, text, blocks=self._final_blocks if last and not self._cut_note else None)
         elif part.mode is Mode.EDIT:
             await self._edit(part, final=True)
         else:
@@ -302,14 +307,14 @@ class SlackReplyWriter:
         await self._stop_with_note(part, SLACK_TROUBLE_NOTE)
         raise error
 
-    async def _stop(self, part: Part, text: str) -> None:
-        """chat.stopStream with the last text; it was paid for when the stream started."""
+    async def _stop(self, part: Part, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
+        """chat.stopStream with the last text (and ``blocks``); it was paid for when the stream started."""
         for attempt in range(STOP_ATTEMPTS):
             self.stats.slack_calls += 1
             self._mark_first_text()
             try:
                 stream = await self._stream_of(part)
-                await stream.stop(markdown_text=(text if attempt == 0 else None) or None)
+                await stream.stop(markdown_text=(text if attempt == 0 else None) or None, blocks=blocks)
             except SlackApiError as error:
                 code = error_code(error)
                 if not part.started:  # the stream never started: stop() began with startStream

@@ -23,10 +23,10 @@ from devkit import payloads
 from devkit._server import BackgroundServer
 from devkit.slack.arguments import read_args
 from devkit.slack.assistant import AssistantMixin
-from devkit.slack.buttons import ButtonsMixin
 from devkit.slack.chat import ChatMixin
 from devkit.slack.faults import FaultsMixin
 from devkit.slack.files import FilesMixin
+from devkit.slack.interactivity import InteractivityMixin
 from devkit.slack.manifest import REPOSITORY_MANIFEST, read_manifest
 from devkit.slack.rate_limits import RateLimited, RateLimiter
 from devkit.slack.records import Handler, RecordedCall, ResponseUrlPost, SlackError
@@ -37,7 +37,7 @@ from devkit.slack.workspace import WorkspaceMixin
 
 
 class SlackEmulator(
-    ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin, ButtonsMixin
+    ChatMixin, AssistantMixin, WorkspaceMixin, FilesMixin, FaultsMixin, SocketModeMixin, InteractivityMixin
 ):
     """Slack Web API + Events API sender on 127.0.0.1. ``start()`` it, or use it as a context manager."""
 
@@ -83,6 +83,7 @@ class SlackEmulator(
         self._setup_faults()
         self._setup_files()
         self._setup_sender()
+        self._setup_interactivity()
         self._setup_socket_mode()
         self._setup_streams()
         self._setup_assistant(
@@ -113,6 +114,7 @@ class SlackEmulator(
             "files.info": self._files_info,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
+            "views.open": self._views_open,
         }
 
     # ----------------------------------------------------------------- lifecycle

@@ -1,12 +1,22 @@
-"""Block Kit button presses (block_actions)."""
+"""Interactivity: buttons (block_actions) and modal submissions (view_submission)."""
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.checkins.messages import ACTIONS as CHECKIN_ACTIONS
+from bot.memory.blocks import COMMITMENT_DONE_ACTION, DELETE_ACTION, EDIT_ACTION, EDIT_VIEW, WRAP_UP_ACTION
 from bot.operations.metrics import timed
 from handlers.actions.checkin_answer import handle_checkin_answer
+from handlers.actions.commitment_done import handle_commitment_done
+from handlers.actions.memory_delete import handle_memory_delete
+from handlers.actions.memory_edit import handle_memory_edit, handle_memory_edit_submitted
+from handlers.actions.wrap_up import handle_wrap_up
 
 
 def register(app: AsyncApp) -> None:
+    app.action(WRAP_UP_ACTION)(timed(handle_wrap_up))
+    app.action(COMMITMENT_DONE_ACTION)(timed(handle_commitment_done))
+    app.action(EDIT_ACTION)(timed(handle_memory_edit))
+    app.action(DELETE_ACTION)(timed(handle_memory_delete))
+    app.view(EDIT_VIEW)(timed(handle_memory_edit_submitted))
     for action_id in CHECKIN_ACTIONS:
         app.action(action_id)(timed(handle_checkin_answer))

@@ -7,6 +7,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.checkins.service import CheckinPress
+from handlers.actions.presser import presser
 
 
 async def handle_checkin_answer(
@@ -21,11 +22,12 @@ async def handle_checkin_answer(
     if service is None:  # an app assembled without check-ins (some tests)
         return
     container = body.get("container") or {}
+    coach = presser(body)
     press = CheckinPress(
         action_id=str(action.get("action_id") or ""),
         value=str(action.get("value") or ""),
-        team_id=str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or ""),
-        user_id=str((body.get("user") or {}).get("id") or ""),
+        team_id=coach.team_id,
+        user_id=coach.user_id,
         channel_id=str(container.get("channel_id") or (body.get("channel") or {}).get("id") or ""),
         message_ts=str(container.get("message_ts") or ""),
     )

@@ -1,0 +1,228 @@
+"""Interactivity: a user presses a button (block_actions), the app opens a modal (views.open), the
+user submits it (view_submission).
+
+As Slack's pages say:
+
+- a button can be pressed only where it is shown: ``press_button`` finds it by ``action_id`` in
+  the message's blocks (a posted message, or an ephemeral one's blocks) and sends what it holds;
+- the press's ``trigger_id`` may be exchanged once (``exchanged_trigger_id``), within 3 seconds
+  (``expired_trigger_id``); one never issued is ``invalid_trigger_id``;
+- ``views.open`` needs ``view``: a ``modal`` whose title, submit and close are plain text of at
+  most 24 characters, at most 100 blocks, ``callback_id`` at most 255 characters,
+  ``private_metadata`` at most 3,000, a ``submit`` when it has input blocks, at most 250 kB; it
+  needs no scope and is Tier 4;
+- the payloads are POSTed form-encoded (``payload=<json>``), signed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from devkit import payloads
+from devkit.slack.arguments import json_list
+from devkit.slack.records import Delivery, Message, SlackError
+from devkit.slack.sender import EventSenderMixin
+
+TRIGGER_SECONDS = 3.0
+VIEW_TEXT_LIMIT = 24
+VIEW_BLOCK_LIMIT = 100
+CALLBACK_ID_LIMIT = 255
+PRIVATE_METADATA_LIMIT = 3000
+VIEW_BYTES_LIMIT = 250 * 1024
+
+
+class InteractivityMixin(EventSenderMixin):
+    """Buttons, triggers and modals."""
+
+    def _setup_interactivity(self) -> None:
+        self._triggers: dict[str, tuple[float, bool]] = {}  # trigger_id -> (issued at, exchanged)
+        #: Every view views.open opened, newest last (``id`` and ``user`` added as Slack does).
+        self.opened_views: list[dict[str, Any]] = []
+
+    def issue_trigger_id(self) -> str:
+        trigger_id = payloads.new_trigger_id()
+        with self._lock:
+            self._triggers[trigger_id] = (self._clock(), False)
+        return trigger_id
+
+    # ----------------------------------------------------------------- the user's side
+
+    def press_button(
+        self,
+        url: str,
+        *,
+        action_id: str,
+        message: Message | None = None,
+        ephemeral_blocks: list[dict[str, Any]] | None = None,
+        channel: str | None = None,
+        user: str = "U0COACH",
+        value: str | None = None,
+        team_id: str | None = None,
+    ) -> Delivery:
+        """Press the button ``action_id`` (and ``value``, when several share it) shown in ``message``
+        or in an ephemeral message's ``ephemeral_blocks``; AssertionError when no such button shows."""
+        blocks = message.blocks if message is not None else ephemeral_blocks
+        block_id, button = _find_button(blocks or [], action_id, value)
+        response_id = f"{next(self._response_ids)}-{secrets.token_hex(4)}"
+        channel_id = message.channel if message is not None else (channel or "")
+        container: dict[str, Any] = {
+            "type": "message",
+            "message_ts": message.ts if message is not None else self.ts(),
+            "channel_id": channel_id,
+            "is_ephemeral": message is None,
+        }
+        body: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._payload_user(user, team_id),
+            "api_app_id": self.app_id,
+            "token": payloads.VERIFICATION_TOKEN,
+            "container": container,
+            "trigger_id": self.issue_trigger_id(),
+            "team": {"id": team_id or self.team_id, "domain": self.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {
+                "id": channel_id,
+                "name": "directmessage" if channel_id.startswith("D") else "general",
+            },
+            "state": {"values": {}},
+            "response_url": f"{self.origin}/response_url/{response_id}",
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "text": button.get("text"),
+                    "value": button.get("value"),
+                    "style": button.get("style"),
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        if message is not None:
+            container["thread_ts"] = message.thread_ts
+            body["message"] = message.to_slack()
+        return self._post_payload(url, body)
+
+    def submit_view(
+        self, url: str, view: dict[str, Any], values: dict[str, dict[str, str]], *, user: str = "U0COACH"
+    ) -> Delivery:
+        """Submit an opened ``view`` (from ``opened_views``) with ``{block_id: {action_id: value}}``."""
+        state = {
+            block_id: {
+                action_id: {"type": "plain_text_input", "value": text} for action_id, text in actions.items()
+            }
+            for block_id, actions in values.items()
+        }
+        body = {
+            "type": "view_submission",
+            "team": {"id": self.team_id, "domain": self.team_domain},
+            "user": self._payload_user(user, None),
+            "api_app_id": self.app_id,
+            "token": payloads.VERIFICATION_TOKEN,
+            "trigger_id": self.issue_trigger_id(),
+            "view": {**view, "state": {"values": state}},
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        return self._post_payload(url, body)
+
+    def _payload_user(self, user: str, team_id: str | None) -> dict[str, Any]:
+        name = str(self.users.get(user, {}).get("name", user.lower()))
+        return {"id": user, "username": name, "name": name, "team_id": team_id or self.team_id}
+
+    def _post_payload(self, url: str, body: dict[str, Any]) -> Delivery:
+        form = urlencode({"payload": json.dumps(body)}).encode("ascii")
+        return self.post_signed(url, form, "application/x-www-form-urlencoded")
+
+    # ----------------------------------------------------------------- the app's side
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        trigger_id = str(args.get("trigger_id") or args.get("interactivity_pointer") or "")
+        view = _view_arg(args.get("view"))
+        with self._lock:
+            issued = self._triggers.get(trigger_id)
+            if not trigger_id or issued is None:
+                raise SlackError("invalid_trigger_id")
+            at, exchanged = issued
+            if exchanged:
+                raise SlackError("exchanged_trigger_id")
+            if self._clock() - at > TRIGGER_SECONDS:
+                raise SlackError("expired_trigger_id")
+            self._triggers[trigger_id] = (at, True)
+        _check_view(view)
+        opened = {
+            **view,
+            "id": f"V{secrets.token_hex(5).upper()}",
+            "team_id": self.calling_team or self.team_id,
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+            "app_id": self.app_id,
+            "bot_id": self.bot_id,
+        }
+        with self._lock:
+            self.opened_views.append(opened)
+        return {"view": opened}
+
+
+def _find_button(
+    blocks: list[dict[str, Any]], action_id: str, value: str | None
+) -> tuple[str, dict[str, Any]]:
+    for block in blocks:
+        elements = list(block.get("elements") or [])
+        if isinstance(block.get("accessory"), dict):
+            elements.append(block["accessory"])
+        for element in elements:
+            if (
+                isinstance(element, dict)
+                and element.get("type") == "button"
+                and element.get("action_id") == action_id
+                and (value is None or element.get("value") == value)
+            ):
+                return str(block.get("block_id") or secrets.token_hex(3)), element
+    raise AssertionError(f"no button {action_id!r} (value {value!r}) is shown in these blocks")
+
+
+def _view_arg(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise SlackError("invalid_arguments", detail="view must be a JSON-encoded string") from None
+    if not isinstance(raw, dict):
+        raise SlackError("invalid_arguments", detail="view is required")
+    return raw
+
+
+def _check_view(view: dict[str, Any]) -> None:
+    problems = []
+    if len(json.dumps(view).encode("utf-8")) > VIEW_BYTES_LIMIT:
+        raise SlackError("view_too_large")
+    if view.get("type") != "modal":
+        problems.append("view.type must be modal")
+    for key in ("title", "submit", "close"):
+        text = view.get(key)
+        if text is None:
+            if key == "title":
+                problems.append("view.title is required")
+            continue
+        if not isinstance(text, dict) or text.get("type") != "plain_text":
+            problems.append(f"view.{key} must be a plain_text object")
+        elif len(str(text.get("text") or "")) > VIEW_TEXT_LIMIT:
+            problems.append(f"view.{key}.text must be at most {VIEW_TEXT_LIMIT} characters")
+    blocks = json_list(view.get("blocks")) or []
+    if len(blocks) > VIEW_BLOCK_LIMIT:
+        problems.append(f"view.blocks must hold at most {VIEW_BLOCK_LIMIT} blocks")
+    if any(block.get("type") == "input" for block in blocks) and view.get("submit") is None:
+        problems.append("view.submit is required when the view has input blocks")
+    if len(str(view.get("callback_id") or "")) > CALLBACK_ID_LIMIT:
+        problems.append(f"view.callback_id must be at most {CALLBACK_ID_LIMIT} characters")
+    if len(str(view.get("private_metadata") or "")) > PRIVATE_METADATA_LIMIT:
+        problems.append(f"view.private_metadata must be at most {PRIVATE_METADATA_LIMIT} characters")
+    if problems:
+        raise SlackError("invalid_arguments", response_metadata={"messages": problems})
