@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, insert, select
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
-from bot.checkins.messages import DONE, NOT_YET, TALK
+from bot.checkins.messages import ACTIONS, DONE, NOT_YET, TALK
 from bot.checkins.service import NOT_YOURS
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
@@ -97,7 +97,17 @@ def run_checkins(server: BackgroundServer) -> str:
 
 
 def checkin_dms(slack: SlackEmulator) -> list[Message]:
-    return [m for m in slack.messages(DM) if m.blocks and any(b.get("type") == "actions" for b in m.blocks)]
+    """The DM's messages that show check-in buttons (still unanswered)."""
+    return [
+        m
+        for m in slack.messages(DM)
+        if any(
+            e.get("action_id") in ACTIONS
+            for b in m.blocks or ()
+            if b.get("type") == "actions"
+            for e in b["elements"]
+        )
+    ]
 
 
 def commitment_status(db: Engine, commitment_id: int) -> str:
@@ -280,3 +290,36 @@ def test_lets_talk_opens_a_session_that_starts_from_the_commitment(
     sent = fake_openai.requests[-1].body["messages"]
     assert any(WORDS in str(m["content"]) and m["role"] == "assistant" for m in sent)
     assert sent[-1] == {"role": "user", "content": "I haven't found the time."}
+
+
+# ------------------------------------------------------------------ from a wrap-up to a check-in
+
+
+def test_a_commitment_made_in_a_wrapped_up_session_is_checked_in_on_its_due_date(
+    coachbot: BackgroundServer,
+    slack_emulator: SlackEmulator,
+    fake_openai: FakeOpenAI,
+    new_york_coach: str,
+    clock: WallClock,
+) -> None:
+    words = "I'll hand the report to Sam by Friday"
+    reply = converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Help me delegate."))
+    fake_openai.queue_json(
+        {
+            "summary": "You want to delegate the weekly report.",
+            "goals": ["Delegate the weekly report"],
+            "commitments": [{"text": words, "due_date": "2026-12-04", "status": "open"}],
+            "remember": [],
+        }
+    )
+    before = len(slack_emulator.replies_in(DM, reply.thread_ts or ""))
+    wrap = slack_emulator.user_says(channel=DM, text="That's all for now, thanks!", thread_ts=reply.thread_ts)
+    assert slack_emulator.send_event(coachbot.events_url, wrap).status == 200
+    slack_emulator.wait_for_replies(DM, reply.thread_ts or "", count=before + 1, timeout=15)
+
+    assert run_checkins(coachbot) == "skipped: none due"  # Wednesday: not due yet
+    clock.set(datetime(2026, 12, 4, 15, 0, tzinfo=UTC))  # Friday 10:00 in New York
+    assert run_checkins(coachbot) == "ok"
+    [dm] = checkin_dms(slack_emulator)
+    assert words in dm.text
+    assert "by Friday 04 December" in str(dm.blocks)
