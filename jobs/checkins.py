@@ -54,7 +54,7 @@ class CheckinJob:
             candidates = due_checkins(
                 connection, now=now, checkin_days=self.checkin_days, max_rounds=MAX_ROUNDS
             )
-        sent = waiting = elsewhere = 0
+        sent = waiting = elsewhere = failed = 0
         for due in candidates:
             try:
                 coach = CoachTime.at(now, self.zone_of(due.team_id, due.user_id))
@@ -75,6 +75,12 @@ class CheckinJob:
                 elsewhere += 1
             elif self._send(due, now, attempt):
                 sent += 1
+            else:
+                failed += 1
+        if failed:
+            return (
+                f"error: {failed} not sent ({sent} sent); retried after {RETRY_AFTER.seconds // 60} minutes"
+            )
         if sent:
             return "ok"
         if waiting:

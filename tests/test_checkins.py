@@ -158,6 +158,28 @@ def test_a_commitment_due_today_gets_one_checkin_dm_in_working_hours_across_thre
         ]
 
 
+def test_a_failed_checkin_is_sent_once_by_a_later_run_on_another_replica(
+    settings: Settings, slack_emulator: SlackEmulator, new_york_coach: str, clock: WallClock, db: Engine
+) -> None:
+    commitment = commit_to(db)
+    slack_emulator.fail("chat.postMessage", error="fatal_error", status=200, retry_after=None)
+    with contextlib.ExitStack() as stack:
+        first, second = start(settings, clock, stack), start(settings, clock, stack)
+
+        assert run_checkins(first) == "error: 1 not sent (0 sent); retried after 15 minutes"
+        clock.advance(timedelta(minutes=5))
+        assert run_checkins(second) == "skipped: claimed elsewhere"  # not before its back-off
+        clock.advance(timedelta(minutes=11))
+        assert run_checkins(second) == "ok"
+        assert run_checkins(first) == "skipped: none due"
+
+    assert len(checkin_dms(slack_emulator)) == 1
+    with db.connect() as conn:
+        assert conn.execute(select(job_runs.c.period, job_runs.c.outcome)).all() == [
+            (f"{commitment}/1", "ok")
+        ]
+
+
 def test_outside_working_hours_nothing_is_sent_until_the_coachs_day_begins(
     coachbot: BackgroundServer,
     slack_emulator: SlackEmulator,

@@ -51,7 +51,7 @@ ANSWERS = {DONE: CheckinAnswer.DONE, NOT_YET: CheckinAnswer.NOT_YET, TALK: Check
 NOT_YOURS = "This check-in belongs to someone else, so I've left it alone."
 ALREADY = "You've answered this check-in already."
 GONE = "This check-in is no longer current (the commitment may have been forgotten)."
-HELP_LINE = "`on` or `off`: whether I check in on your commitments"
+HELP_LINE = "turn my check-ins on your commitments `on` or `off`"
 TURNED_ON = "Check-ins are on: I'll ask how your commitments went, on their due date, in your working hours."
 TURNED_OFF = "Check-ins are off: I won't message you about commitments. `/coach checkins on` resumes them."
 
