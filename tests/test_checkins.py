@@ -230,8 +230,12 @@ def test_with_checkins_off_none_is_sent(
     assert run_checkins(coachbot) == "skipped: none due"
     assert slack_emulator.calls_to("conversations.open") == []
 
+    slack_emulator.send_command(coachbot.events_url, "/coach", "checkins", user_id=COACH, channel_id=DM)
+    status = eventually(lambda: slack_emulator.response_url_posts()[1:])
+    assert status[-1].body["text"].startswith("Check-ins are off.")
+
     slack_emulator.send_command(coachbot.events_url, "/coach", "checkins on", user_id=COACH, channel_id=DM)
-    eventually(lambda: len(slack_emulator.response_url_posts()) == 2)
+    eventually(lambda: len(slack_emulator.response_url_posts()) == 3)
     assert run_checkins(coachbot) == "ok"
 
 
