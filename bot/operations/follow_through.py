@@ -51,7 +51,7 @@ class FollowThrough:
     @property
     def any_hidden(self) -> bool:
         figures = (self.wrapped_up, self.commitments_made, self.commitments_kept, self.checkins_answered)
-        return any(f.count and not f.shown for f in figures)
+        return any(not f.shown for f in figures)
 
     def line(self) -> str:
         return (

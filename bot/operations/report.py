@@ -293,7 +293,10 @@ def report_text(report: WeeklyReport) -> str:
             figures.follow_through.line(),
         ]
     if any(figures.follow_through.any_hidden for figures in report.workspaces):
-        lines += ["", f"_– : fewer than {MIN_COACHES} coaches behind the figure, so it is not shown._"]
+        lines += [
+            "",
+            f"_– : none, or fewer than {MIN_COACHES} coaches behind the figure, so it is not shown._",
+        ]
     return "\n".join(lines)
 
 
