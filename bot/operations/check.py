@@ -29,7 +29,7 @@ from bot.conversation.llm import model_fit
 from bot.operations.config_errors import openai_problem, slack_problem
 from storage.migrate import current_revision, head_revision
 
-MANIFEST_PATH = Path(__file__).resolve().parent.parent / "manifest.yml"
+MANIFEST_PATH = Path(__file__).resolve().parents[2] / "manifest.yml"
 SLACK_TIMEOUT = 10
 MODEL_TIMEOUT = 30.0
 DATABASE_CONNECT_TIMEOUT = 5
