@@ -2,7 +2,8 @@
 
 It prints a short transcript: two coaching threads, a follow-up that uses the
 thread's history, a restart in between that shows the history survives, a shared
-file the coach reads, the ``files`` listing and what an admin's ``/perf cache`` shows.
+file the coach reads, the ``files`` listing, a wrap-up whose summary the next session
+remembers, and what an admin's ``/perf cache`` shows.
 """
 
 from __future__ import annotations
@@ -28,9 +29,24 @@ NOTES = (
 )
 
 
+#: What the demo's wrap-up extracts (the fake answers the structured call with it).
+WRAP_UP = {
+    "summary": "You prepared a hard 1:1: ask why the deadlines slipped, without sounding annoyed.",
+    "goals": ["Have the 1:1 about the missed deadlines"],
+    "commitments": [
+        {"text": "I'll open with a question, not a verdict", "due_date": "2026-12-02", "status": "open"}
+    ],
+    "remember": ["Sam wants more ownership of the release process"],
+}
+
+
 def coach_reply(request: dict[str, Any]) -> str:
-    """A scripted coach whose answer shows which history it was given."""
+    """A scripted coach whose answer shows which history (and memory) it was given."""
     said = [_text_of(m["content"]) for m in request["messages"] if m["role"] == "user"]
+    memory = [m["content"] for m in request["messages"][1:2] if m["role"] == "system"]
+    if memory and "open commitments" in memory[0] and len(said) == 1:
+        commitment = memory[0].split("Their open commitments:\n- ", 1)[1].splitlines()[0]
+        return f"Welcome back. Last time you committed to: “{commitment}”. How did it go?"
     excerpts = [
         m["content"]
         for m in request["messages"]
@@ -166,6 +182,17 @@ def run_demo(data_dir: str = "demo-data") -> int:
             _turn_quietly(slack, server, shared, dm_thread)
             listing = slack.user_says(channel=DM_CHANNEL, thread_ts=dm_thread, text="files")
             _turn(slack, server, listing, dm_thread)
+
+            print("\nThread 1 — the coach wraps the session up")
+            model.queue_json(WRAP_UP)
+            done = slack.user_says(
+                channel=DM_CHANNEL, thread_ts=dm_thread, text="That's all for now, thanks!"
+            )
+            _turn(slack, server, done, dm_thread)
+
+            print("\nThread 3 — a new DM the next day: the coach remembers")
+            new = slack.user_says(channel=DM_CHANNEL, text="Morning! The 1:1 is in an hour.")
+            _turn(slack, server, new, new["ts"])
 
             print("\nAn admin types /perf cache")
             _print_perf_cache(slack, server)

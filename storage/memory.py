@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -97,6 +98,10 @@ class MemoryStore:
         self._insert = dialect_insert(engine)
         self._sqlite_writer = sqlite_writer if sqlite_writer is not None else SqliteWriter.for_engine(engine)
         self._owns_writer = sqlite_writer is None
+        # Built once: a turn executes the same statement object, so SQLAlchemy neither rebuilds
+        # nor recompiles it (building this UNION costs milliseconds; running it, a fraction).
+        self._load_context = _memory_query(None)
+        self._load_listing = _memory_query(LISTING_LIMIT)
 
     async def close(self) -> None:
         if self._owns_writer and self._sqlite_writer is not None:
@@ -106,9 +111,12 @@ class MemoryStore:
 
     async def load(self, coach: Coach, *, limit: int | None = None) -> CoachMemory:
         """The coach's memory in one query: on or off, goals, commitments, remembered, summaries."""
-        statement = _memory_query(coach, limit)
+        statement = self._load_context if limit is None else self._load_listing
+        if limit not in (None, LISTING_LIMIT):
+            statement = _memory_query(limit)
+        params = {"b_team_id": coach.team_id, "b_user_id": coach.user_id}
         async with self._reads.connect() as conn:
-            rows = (await conn.execute(statement)).all()
+            rows = (await conn.execute(statement, params)).all()
         enabled = True
         found: dict[str, list[MemoryItem]] = {kind.value: [] for kind in MemoryKind}
         for row in rows:
@@ -189,8 +197,11 @@ class MemoryStore:
 
         return await self._write(claim)
 
-    async def latest_active_session(self, coach: Coach) -> int | None:
-        """The coach's newest active session (``idx_user_active_updated``: active sessions, newest first)."""
+    async def latest_active_session(self, coach: Coach, *, channel_id: str | None = None) -> int | None:
+        """The coach's newest active session, in ``channel_id`` when given.
+
+        ``idx_user_active_updated`` serves it: a coach's active sessions, newest first.
+        """
         s = coaching_sessions
         statement = (
             select(s.c.id)
@@ -198,6 +209,8 @@ class MemoryStore:
             .order_by(s.c.updated_at.desc())
             .limit(1)
         )
+        if channel_id is not None:
+            statement = statement.where(s.c.channel_id == channel_id)
         async with self._reads.connect() as conn:
             row = (await conn.execute(statement)).first()
         return None if row is None else int(row[0])
@@ -436,7 +449,7 @@ def _save_goals(conn: Connection, coach: Coach, session_id: int, goals: Sequence
         active[text.casefold()] = -1
 
 
-def _memory_query(coach: Coach, limit: int | None) -> Any:
+def _memory_query(limit: int | None) -> Any:
     """UNION ALL of five indexed ranges; every branch has the same typed columns."""
 
     def branch(
@@ -453,7 +466,9 @@ def _memory_query(coach: Coach, limit: int | None) -> Any:
                 (cast(null(), Date) if due is None else due).label("due"),
                 (table.c.created_at if kind == MemoryKind.SUMMARY else table.c.updated_at).label("at"),
             )
-            .where(_of_coach(table, coach), *where)
+            .where(
+                table.c.team_id == bindparam("b_team_id"), table.c.user_id == bindparam("b_user_id"), *where
+            )
             .order_by(*order)
             .limit(n)
             .subquery()

@@ -232,3 +232,23 @@ def test_coach_memory_lists_each_item_to_edit_in_a_modal_or_delete(
         channel=DM,
     )
     assert eventually(lambda: query(database_url, "SELECT count(*) FROM coach_goals") == [(0,)])
+
+
+def test_a_failed_wrap_up_ends_the_session_says_so_and_can_be_tried_again(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer, database_url: str
+) -> None:
+    reply = start_session(slack_emulator, coachbot)
+    fake_openai.fail_next(500, times=2)  # the client's one retry fails too
+
+    failed = wrap_by_words(slack_emulator, coachbot, reply, "wrap up")
+
+    assert "couldn't write its summary" in failed.text
+    assert query(database_url, "SELECT status FROM session_summaries") == [("failed",)]
+    assert query(database_url, "SELECT is_active FROM coaching_sessions")[0][0] in (False, 0)
+
+    fake_openai.queue_json(WRAP_UP)
+    before = len(slack_emulator.replies_in(DM, reply.thread_ts or ""))
+    slack_emulator.press_button(coachbot.events_url, action_id=WRAP_UP_ACTION, message=reply)
+    summary = wait_for_summary(slack_emulator, reply.thread_ts or "", before)
+    assert summary.text.startswith("Session wrapped up.")
+    assert query(database_url, "SELECT status FROM session_summaries") == [("done",)]

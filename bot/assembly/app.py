@@ -282,9 +282,11 @@ async def build_runtime(settings: Settings) -> Runtime:
     await warm_pool(engine)
     store = ConversationStore(engine, session_cache=caches.get("sessions"))
     model = CoachModel.from_settings(settings)
-    memory, memory_commands = build_memory(settings, engine, store, model, cache=caches.get("memory"))
+    memory, memory_commands = None, None
     router = CoachCommand()
-    memory_commands.register(router)
+    if settings.memory_enabled:
+        memory, memory_commands = build_memory(settings, engine, store, model, cache=caches.get("memory"))
+        memory_commands.register(router)
     files = build_file_store(settings, on_transfer=metrics.on_transfer)
     turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
     coaching = CoachingService(

@@ -127,6 +127,9 @@ class Settings:
     # CONTEXT_TOKEN_BUDGET.
     session_idle_hours: float = 24.0
     memory_share: int = 5
+    # MEMORY=off runs coachbot without memory at all (no wrap-ups, no /coach memory): each
+    # coach can still turn their own off with /coach memory off.
+    memory_enabled: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -188,6 +191,7 @@ class Settings:
             checkin_days=_int(env, "CHECKIN_DAYS", 7) or 0,
             session_idle_hours=_float(env, "SESSION_IDLE_HOURS", 24.0),
             memory_share=_int(env, "MEMORY_SHARE", 5) or 5,
+            memory_enabled=_bool(env.get("MEMORY"), default=True),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -218,6 +222,10 @@ class Settings:
         for name, url in (("SLACK_API_URL", self.slack_api_url), ("OPENAI_BASE_URL", self.openai_base_url)):
             if url and urlsplit(url).scheme not in ("http", "https"):
                 problems.append(f"{name} must be an http(s) URL")
+        if not self.session_idle_hours > 0:
+            problems.append(f"SESSION_IDLE_HOURS must be more than 0, got {self.session_idle_hours}")
+        if not 1 < self.memory_share <= 100:
+            problems.append(f"MEMORY_SHARE must be between 2 and 100, got {self.memory_share}")
         return problems
 
     def missing_for_serving(self) -> list[str]:

@@ -166,7 +166,10 @@ class CoachingService:
             # A command, not coaching: the session ends with a summary, no model reply.
             session_id = None if message.starts_session else await self._store.find_session_id(key)
             coach = Coach(message.team_id, message.user_id)
-            if await self.memory.wrap_up_by_words(session_id, coach, client) is not None:
+            wrapped = await self.memory.wrap_up_by_words(
+                session_id, coach, client, channel_id=message.channel_id
+            )
+            if wrapped is not None:
                 return TurnOutcome.WRAPPED_UP
         owner = self.turns.new_owner() if self.turns is not None else None
         try:

@@ -66,10 +66,19 @@ def _safe(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_WRAP_UP_ROW = ActionsBlock(
+    block_id="memory_wrap_up",
+    elements=[ButtonElement(text="Wrap up", action_id=WRAP_UP_ACTION, value="0")],
+).to_dict()
+
+
 def wrap_up_blocks(session_id: int) -> list[dict[str, Any]]:
-    """The row under a reply: one **Wrap up** button, naming the session (checked against our tables)."""
-    button = ButtonElement(text="Wrap up", action_id=WRAP_UP_ACTION, value=str(session_id))
-    return [ActionsBlock(block_id="memory_wrap_up", elements=[button]).to_dict()]
+    """The row under a reply: one **Wrap up** button, naming the session (checked against our tables).
+
+    Every reply gets one, so it is the validated row with the session's id put in, not rebuilt.
+    """
+    button = {**_WRAP_UP_ROW["elements"][0], "value": str(session_id)}
+    return [{**_WRAP_UP_ROW, "elements": [button]}]
 
 
 def _due(item: MemoryItem) -> str:

@@ -75,14 +75,15 @@ class MemoryService:
         return wrap_up_blocks(session_id)
 
     async def wrap_up_by_words(
-        self, session_id: int | None, coach: Coach, client: AsyncWebClient
+        self, session_id: int | None, coach: Coach, client: AsyncWebClient, *, channel_id: str
     ) -> WrapUpOutcome | None:
-        """The coach said "wrap up": end that session (or, in a new thread, their newest active one).
+        """The coach said "wrap up": end that session (or, in a new thread, their newest active one
+        in the same conversation).
 
         None when there is nothing of theirs to wrap up: the message is then an ordinary one.
         """
         if session_id is None:
-            session_id = await self.store.latest_active_session(coach)
+            session_id = await self.store.latest_active_session(coach, channel_id=channel_id)
             if session_id is None:
                 return None
         outcome = await self.wrap_ups.wrap_up(session_id, client, asked_by=coach)

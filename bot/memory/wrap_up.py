@@ -76,7 +76,7 @@ class WrapUps:
         if summary_id is None:
             return WrapUpOutcome.ALREADY
         self.context.changed(coach)
-        memory = await self.store.load(coach, limit=1)
+        memory = await self.store.load(coach)
         if not memory.enabled:
             await self.store.save_extraction(summary_id, target, Extraction(summary=""), keep=False)
             await self._post(client, target, MEMORY_OFF_TEXT)

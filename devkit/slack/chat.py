@@ -4,7 +4,8 @@ As their method pages say: ``markdown_text`` is not used together with ``text`` 
 and holds at most 12,000 characters; a message holds at most 40,000 (``msg_too_long``). A message
 that is still streaming can't be edited (``streaming_state_conflict``) or deleted
 (``cant_delete_message``) until chat.stopStream ends it (see ``devkit.slack.streams``); a bot
-token edits and deletes only the bot's own messages; a message has at most 50 blocks.
+token edits and deletes only the bot's own messages; a message has at most 50 blocks, each within
+Block Kit's limits (``devkit.slack.blocks``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from devkit.slack.arguments import (
     require_channel,
     thread_of,
 )
+from devkit.slack.blocks import block_problem
 from devkit.slack.records import SlackError
 from devkit.slack.streams import StreamsMixin
 
@@ -87,8 +89,12 @@ class ChatMixin(StreamsMixin):
     def _blocks(self, args: dict[str, Any]) -> list[Any] | None:
         """``blocks``, at most 50 of them (Block Kit's limit per message)."""
         blocks = json_list(args.get("blocks"))
-        if blocks is not None and self.rules.argument_limits and len(blocks) > MAX_BLOCKS:
-            raise SlackError("invalid_blocks", detail="at most 50 blocks in a message")
+        if blocks is not None and self.rules.argument_limits:
+            if len(blocks) > MAX_BLOCKS:
+                raise SlackError("invalid_blocks", detail="at most 50 blocks in a message")
+            problem = block_problem(blocks)
+            if problem is not None:
+                raise SlackError("invalid_blocks", detail=problem)
         return blocks
 
     def _message_text(self, args: dict[str, Any]) -> str | None:

@@ -35,6 +35,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.info": ("files:read",),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
+    "views.open": (),  # "No scopes required": a trigger_id from the user's press is the permission
 }
 # conversations.history/replies need the history scope of the conversation's type.
 _HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}

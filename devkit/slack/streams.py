@@ -17,6 +17,7 @@ import dataclasses
 from typing import Any
 
 from devkit.slack.arguments import MESSAGE_TEXT_LIMIT, json_list, require_channel, stream_text, thread_of
+from devkit.slack.blocks import block_problem
 from devkit.slack.core import EmulatorCore
 from devkit.slack.records import Message, SlackError
 
@@ -81,6 +82,10 @@ class StreamsMixin(EmulatorCore):
     def _chat_stop_stream(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._streaming_message(args)
         blocks = json_list(args.get("blocks"))
+        if blocks is not None and self.rules.argument_limits:
+            problem = block_problem(blocks) if len(blocks) <= 50 else "at most 50 blocks in a message"
+            if problem is not None:
+                raise SlackError("invalid_blocks", detail=problem)
         self._append(message, stream_text(args), finish=True, blocks=blocks)
         return {"channel": message.channel, "ts": message.ts, "message": self._slack_message(message)}
 

@@ -34,4 +34,7 @@ async def handle_memory_edit_submitted(
         return
     values = (view.get("state") or {}).get("values") or {}
     errors = await commands.save_edit(str(view.get("private_metadata") or ""), values, presser(body))
-    await ack(**errors) if errors else await ack()
+    if errors:
+        await ack(**errors)  # response_action "errors": the modal stays open and says why
+    else:
+        await ack()
