@@ -115,3 +115,12 @@ def test_log_levels_are_case_insensitive(level: str) -> None:
 def test_a_malformed_database_url_is_named() -> None:
     with pytest.raises(SettingsError, match="DATABASE_URL is not a database URL"):
         Settings.from_env({"DATABASE_URL": "coachbot.db"})
+
+
+def test_checkin_days_defaults_to_a_week_and_must_be_at_least_one() -> None:
+    assert Settings.from_env({}).checkin_days == 7
+    assert Settings.from_env({"CHECKIN_DAYS": "3"}).checkin_days == 3
+    with pytest.raises(SettingsError, match="CHECKIN_DAYS must be a whole number of days, 1 or more"):
+        Settings.from_env({"CHECKIN_DAYS": "0"})
+    with pytest.raises(SettingsError, match="CHECKIN_DAYS must be a whole number"):
+        Settings.from_env({"CHECKIN_DAYS": "soon"})
