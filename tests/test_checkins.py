@@ -8,6 +8,7 @@ The coach is in New York (users.info ``tz``), so 14:00 UTC is 9:00 for them in w
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -296,7 +297,9 @@ def test_lets_talk_opens_a_session_that_starts_from_the_commitment(
     fake_openai: FakeOpenAI,
     new_york_coach: str,
     db: Engine,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     commit_to(db)
     assert run_checkins(coachbot) == "ok"
     [dm] = checkin_dms(slack_emulator)
@@ -316,6 +319,8 @@ def test_lets_talk_opens_a_session_that_starts_from_the_commitment(
     sent = fake_openai.requests[-1].body["messages"]
     assert any(WORDS in str(m["content"]) and m["role"] == "assistant" for m in sent)
     assert sent[-1] == {"role": "user", "content": "I haven't found the time."}
+    assert any(r.getMessage().endswith("answered: talk") for r in caplog.records)
+    assert not [r for r in caplog.records if WORDS in r.getMessage()]  # no log line holds the words
 
 
 # ------------------------------------------------------------------ from a wrap-up to a check-in
