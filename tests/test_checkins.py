@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, insert, select
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from bot.checkins.messages import ACTIONS, DONE, NOT_YET, TALK
-from bot.checkins.service import NOT_YOURS
+from bot.checkins.service import GONE, NOT_YOURS
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
 from storage.engine import sync_url
@@ -354,3 +354,20 @@ def test_a_commitment_made_in_a_wrapped_up_session_is_checked_in_on_its_due_date
     [dm] = checkin_dms(slack_emulator)
     assert words in dm.text
     assert "by Friday 04 December" in str(dm.blocks)
+
+
+def test_forget_takes_the_checkins_with_the_commitments(
+    coachbot: BackgroundServer, slack_emulator: SlackEmulator, new_york_coach: str, db: Engine
+) -> None:
+    commit_to(db)
+    assert run_checkins(coachbot) == "ok"
+    [dm] = checkin_dms(slack_emulator)
+
+    slack_emulator.send_command(coachbot.events_url, "/coach", "forget", user_id=COACH, channel_id=DM)
+    assert eventually(lambda: slack_emulator.response_url_posts())
+    with db.connect() as conn:
+        assert eventually(lambda: conn.execute(select(checkins.c.id)).all() == [])
+
+    press(slack_emulator, coachbot, dm, DONE)
+    answers = eventually(lambda: slack_emulator.response_url_posts()[1:])
+    assert answers[-1].body["text"] == GONE
