@@ -10,6 +10,8 @@
   uninstalled more than UNINSTALL_RETENTION_DAYS ago, once across replicas;
 - ``event_ledger_prune`` daily at 03:45 in REPORT_TIMEZONE: delivery claims older than a week
   (idempotent, so every replica runs it);
+- ``checkins`` every 5 minutes in every replica: a check-in DM for each commitment due, in the
+  coach's working hours, once across replicas (``jobs.checkins``);
 - ``idle_wrap_up`` every 10 minutes when the Runtime has memory: sessions without a message for
   SESSION_IDLE_HOURS are wrapped up, by one replica per ten-minute slot;
 - ``attachment_retry`` every 10 minutes when the Runtime has an attachments service with
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,6 +34,8 @@ from bot.delivery.workspace_clients import WorkspaceClients
 from bot.operations.report import WeeklyReport, post_weekly_report
 from jobs import claims
 from jobs.cache_cleanup import expire_caches
+from jobs.checkins import INTERVAL_MINUTES as CHECKIN_INTERVAL_MINUTES
+from jobs.checkins import CheckinJob
 from jobs.database import create_jobs_engine
 from jobs.event_ledger import prune_processed_events
 from jobs.idle_wrap_up import SLOT_MINUTES, IdleWrapUpJob
@@ -39,6 +43,7 @@ from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
 from jobs.uninstalls import run_uninstall_purge
 from jobs.weekly_report import WeeklyReportJob
+from storage.models import utcnow
 from storage.workspaces import installed_teams, report_channels, retention_overrides
 
 
@@ -64,6 +69,8 @@ REPORT_RETRY_CHECK_MINUTES = 1
 #: The chart upload is three Slack calls; with slack_sdk's retries this is generous.
 POST_TIMEOUT_SECONDS = 120.0
 FILE_DELETE_TIMEOUT_SECONDS = 60.0
+#: One users.info call, or conversations.open plus chat.postMessage, with slack_sdk's retries.
+CHECKIN_CALL_TIMEOUT_SECONDS = 60.0
 #: A batch of idle wrap-ups: each is one model call and one Slack post.
 IDLE_WRAP_TIMEOUT_SECONDS = 300.0
 
@@ -114,7 +121,8 @@ def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] |
     """Build and start the app's scheduler inside the running event loop; Runtime.close stops it."""
     settings = runtime.settings
     day_of_week, hour, minute = report_schedule(settings)
-    now = clock or (lambda: datetime.now(UTC))
+    # The Runtime's clock, read at each run, so a test can set it after start-up.
+    now = clock or (lambda: getattr(runtime, "clock", utcnow)())
     engine = create_jobs_engine(settings.database_url)
     scheduler = JobScheduler(timezone=settings.report_timezone, loop=asyncio.get_running_loop())
     scheduler.on_shutdown(engine.dispose)
@@ -215,6 +223,21 @@ def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] |
         hour=PURGE_HOUR,
         minute=LEDGER_PRUNE_MINUTE,
     )
+
+    checkins = getattr(runtime, "checkins", None)
+    if checkins is not None:
+        checkin_job = CheckinJob(
+            engine,
+            claimed_by=claimed_by,
+            checkin_days=settings.checkin_days,
+            zone_of=lambda team_id, user_id: scheduler.run_on_loop(
+                checkins.zones.zone(team_id, user_id), timeout=CHECKIN_CALL_TIMEOUT_SECONDS
+            ),
+            send=lambda due: scheduler.run_on_loop(checkins.send(due), timeout=CHECKIN_CALL_TIMEOUT_SECONDS),
+        )
+        scheduler.add_interval_job(
+            "checkins", lambda: checkin_job.run(now()), minutes=CHECKIN_INTERVAL_MINUTES
+        )
 
     memory = getattr(runtime, "memory", None)
     if memory is not None:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, select
 
 from jobs import claims
 from jobs.retention import DeletePrefix, purge_sessions
+from storage.checkin_models import checkin_opt_outs, checkins
 from storage.memory_models import MEMORY_TABLES
 from storage.models import coaching_sessions, processed_events, workspace_settings, workspace_uninstalls
 
@@ -52,7 +53,9 @@ def purge_uninstalled_workspaces(
             with engine.begin() as connection:
                 connection.execute(delete(processed_events).where(processed_events.c.team_id == team))
                 connection.execute(delete(workspace_settings).where(workspace_settings.c.team_id == team))
-                for table in MEMORY_TABLES:  # what the coaches' memory kept of the workspace
+                # What the coaches' memory and check-ins kept of the workspace (check-ins first:
+                # they refer to commitments).
+                for table in (checkins, checkin_opt_outs, *MEMORY_TABLES):
                     connection.execute(delete(table).where(table.c.team_id == team))
             workspaces += 1
             sessions += result.sessions

@@ -44,6 +44,8 @@ CACHE_SPECS: dict[str, CacheSpec] = {
     "file_listings": CacheSpec(ttl=60.0, maxsize=2_000),
     # Slack Web API answers such as users.info (e.g. who is a workspace admin).
     "slack_api": CacheSpec(ttl=120.0, maxsize=5_000),
+    # A coach's timezone (users.info tz) for check-ins, per (team, user): people rarely move.
+    "slack_users": CacheSpec(ttl=3600.0, maxsize=10_000),
     # A coach's memory (goals, commitments, summaries) for the turns of a session that has begun:
     # a new session always reads it afresh, and this process's own changes drop the entry.
     "memory": CacheSpec(ttl=300.0, maxsize=10_000),

@@ -29,6 +29,13 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.checkin_models import (  # noqa: F401  (re-exported)
+    Checkin,
+    CheckinAnswer,
+    CheckinOptOut,
+    checkin_opt_outs,
+    checkins,
+)
 from storage.memory_models import (  # noqa: F401  (re-exported: one place to import tables from)
     CoachCommitment,
     CoachGoal,

@@ -129,3 +129,12 @@ def test_crisis_resources_default_to_emergency_services_and_the_eap_and_can_be_s
     assert "emergency" in default and "Employee Assistance Programme" in default
     ours = Settings.from_env({"CRISIS_RESOURCES": r"Call 000.\nEAP: 1300 687 327"}).crisis_resources
     assert ours == "Call 000.\nEAP: 1300 687 327"
+
+
+def test_checkin_days_defaults_to_a_week_and_must_be_at_least_one() -> None:
+    assert Settings.from_env({}).checkin_days == 7
+    assert Settings.from_env({"CHECKIN_DAYS": "3"}).checkin_days == 3
+    with pytest.raises(SettingsError, match="CHECKIN_DAYS must be a whole number of days, 1 or more"):
+        Settings.from_env({"CHECKIN_DAYS": "0"})
+    with pytest.raises(SettingsError, match="CHECKIN_DAYS must be a whole number"):
+        Settings.from_env({"CHECKIN_DAYS": "soon"})

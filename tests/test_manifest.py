@@ -47,6 +47,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "auth.test": (),
     # Called with the app-level token (its connections:write), never the bot token: no bot scope.
     "apps.connections.open": (),
+    # views.open needs no scope (its method page): the trigger_id is the permission.
+    "views.open": (),
 }
 
 #: The scope each subscribed bot event needs (Slack's event reference pages).

@@ -131,11 +131,12 @@ def test_memory_is_estimated_from_what_the_entries_hold(clock: FakeClock):
 def test_the_registry_has_one_cache_per_kind_of_data_with_the_guides_ttls():
     registry = CacheRegistry()
 
-    assert registry.names() == ["sessions", "file_listings", "slack_api", "memory", "default"]
+    assert registry.names() == ["sessions", "file_listings", "slack_api", "slack_users", "memory", "default"]
     assert {name: registry.get(name).ttl for name in registry.names()} == {
         "sessions": 30.0,
         "file_listings": 60.0,
         "slack_api": 120.0,
+        "slack_users": 3600.0,
         "memory": 300.0,
         "default": 300.0,
     }
@@ -188,6 +189,7 @@ def test_expire_all_removes_each_caches_expired_entries_by_its_own_ttl(clock: Fa
         "sessions": 1,
         "file_listings": 0,
         "slack_api": 0,
+        "slack_users": 0,
         "memory": 0,
         "default": 0,
     }
@@ -197,6 +199,7 @@ def test_expire_all_removes_each_caches_expired_entries_by_its_own_ttl(clock: Fa
         "sessions": 1,
         "file_listings": 1,
         "slack_api": 1,
+        "slack_users": 0,
         "memory": 0,
         "default": 0,
     }

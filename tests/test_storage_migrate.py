@@ -53,6 +53,8 @@ APP_TABLES = {
     "session_summaries",
     "remembered_items",
     "coach_preferences",
+    "checkins",
+    "checkin_opt_outs",
 }
 GUIDE_INDEXES = {
     "coaching_sessions": {"idx_user_active_updated", "idx_vector_store"},

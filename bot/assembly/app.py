@@ -8,29 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.error import BoltUnhandledRequestError
-from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_bolt.response import BoltResponse
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import handlers
+from bot.assembly.bolt_app import (  # noqa: F401  (re-exported: tests build these)
+    answer_what_no_listener_handles,
+    bolt_logger,
+    build_bolt_app,
+    build_slack_client,
+)
 from bot.assembly.config import Settings
 from bot.attachments.reading import AttachmentReader
 from bot.attachments.service import AttachmentService
+from bot.checkins.coach_zones import CoachZones
+from bot.checkins.service import HELP_LINE as CHECKINS_HELP
+from bot.checkins.service import CheckinService
 from bot.commands.coach import CoachCommand
 from bot.conversation.agent_panel import AgentPanel
 from bot.conversation.coaching import CoachingService
@@ -41,23 +39,16 @@ from bot.conversation.tokens import warm as warm_tokenizer
 from bot.conversation.turns import TurnLeases
 from bot.delivery.conversation import SlackDelivery
 from bot.delivery.slack_budget import (
-    APPEND_STREAM,
-    START_STREAM,
-    BudgetedRateLimitRetryHandler,
     SlackRateBudget,
 )
 from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
-from bot.installs.admin_command import AdminCommand
 from bot.installs.assembly import add_admin_command, build_installs, workspace_settings
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.memory.assembly import build_memory
-from bot.memory.commands import MemoryCommands
 from bot.memory.service import MemoryService
 from bot.operations.admin_alerts import AdminAlerts
 from bot.operations.admins import AdminCheck
-from bot.operations.config_errors import SlackConfigWatch
 from bot.operations.health import ConfigHealth
-from bot.operations.logs import safe_error
 from bot.operations.metrics import Metrics
 from bot.operations.perf import PerfService
 from bot.operations.prometheus import register_collector
@@ -71,16 +62,10 @@ from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
 from storage.files import FileStore, build_file_store
 from storage.message_edits import MessageEditStore
+from storage.models import utcnow
 from storage.turn_leases import TurnLeaseStore
 
 logger = logging.getLogger(__name__)
-
-SLACK_TIMEOUT_SECONDS = 30
-SLACK_CONNECTIONS = 100
-#: Slack calls a 429 is not waited out for, as there is a better answer: a reply whose stream
-#: cannot start is posted whole; an append's text rides on the stream's next call; and an
-#: "is thinking…" shown only after Retry-After could land after the reply and outstay it.
-NOT_WAITED_FOR = frozenset({START_STREAM, APPEND_STREAM, "assistant.threads.setStatus"})
 
 
 @dataclass
@@ -107,6 +92,9 @@ class Runtime:
     alerts: AdminAlerts | None = None
     edits: MessageEditService | None = None
     recovery: OwedReplyRecovery | None = None
+    checkins: CheckinService | None = None
+    #: "Now" for the jobs and check-ins: real time, or a test's clock (set before a job runs).
+    clock: Callable[[], datetime] = utcnow
     memory: MemoryService | None = None
     installs: WorkspaceInstalls | None = None
 
@@ -139,118 +127,6 @@ class Runtime:
         if self.files is not None:
             await self.files.close()
         await self.engine.dispose()
-
-
-def build_slack_client(
-    settings: Settings, health: ConfigHealth | None = None, budget: SlackRateBudget | None = None
-) -> AsyncWebClient:
-    """One pooled, keep-alive HTTP session for every Slack call, with slack_sdk's retry handlers.
-
-    With ``health``, every answer that says the token or a scope is wrong is recorded there. With a
-    ``budget``, slack_sdk's rate-limit handler also tells it of every 429, and the calls in
-    ``NOT_WAITED_FOR`` are not retried after a 429 (the reply writer goes on without them).
-    """
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, ttl_dns_cache=300, keepalive_timeout=60),
-    )
-    watch = [SlackConfigWatch(health)] if health is not None else []
-    return AsyncWebClient(
-        token=settings.slack_bot_token or None,  # OAuth installs: each request's own, from Bolt
-        base_url=settings.slack_api_url,
-        timeout=SLACK_TIMEOUT_SECONDS,
-        session=session,
-        retry_handlers=[
-            *watch,  # first: it sees every response, and never retries
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            (
-                AsyncRateLimitErrorRetryHandler(max_retry_count=3)
-                if budget is None
-                else BudgetedRateLimitRetryHandler(budget, max_retry_count=3, fall_back=NOT_WAITED_FOR)
-            ),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-
-
-def bolt_logger() -> logging.Logger:
-    """The logger Bolt is given: WARNING, so none of its per-class loggers logs at INFO.
-
-    Bolt copies this logger's level to the loggers it makes for each part (without a logger they
-    copy the root's), and some of those log a whole request body at INFO: a rejected signature's,
-    for one. Warnings and errors still show, written safely by ``bot.operations.logs``.
-    """
-    logger = logging.getLogger("slack_bolt")
-    logger.setLevel(logging.WARNING)
-    return logger
-
-
-async def answer_what_no_listener_handles(error: Exception) -> BoltResponse | None:
-    """Bolt's error handler: an event no listener takes is answered 200, a failure logged safely.
-
-    Slack counts any other answer to a correctly signed event as a failed delivery: it retries,
-    and disables a subscription that keeps failing. An event type or message subtype coachbot
-    does not act on is simply not for it. Bolt raises ``BoltUnhandledRequestError`` for those
-    (``raise_error_for_unhandled_request``) instead of answering 404 and logging the body.
-    """
-    if isinstance(error, BoltUnhandledRequestError):
-        return BoltResponse(status=200, body="")
-    logger.error("A Slack listener failed: %s", safe_error(error), exc_info=error)
-    return None
-
-
-def build_bolt_app(
-    settings: Settings,
-    client: AsyncWebClient,
-    coaching: CoachingService,
-    *,
-    metrics: Metrics | None = None,
-    perf: PerfService | None = None,
-    edits: MessageEditService | None = None,
-    agent_panel: AgentPanel | None = None,
-    coach_command: CoachCommand | None = None,
-    memory: MemoryService | None = None,
-    memory_commands: MemoryCommands | None = None,
-    oauth_settings: AsyncOAuthSettings | None = None,
-    installs: WorkspaceInstalls | None = None,
-    workspace_admin: AdminCommand | None = None,
-) -> AsyncApp:
-    """Bolt with its request verification on, our services in every listener's context.
-
-    With ``oauth_settings`` (SLACK_CLIENT_ID set) each request is authorized from the
-    installation store and its listeners get that workspace's client; else SLACK_BOT_TOKEN's.
-    """
-    panel = agent_panel or AgentPanel()
-    router = coach_command or CoachCommand()
-    app = AsyncApp(
-        client=client,
-        signing_secret=settings.slack_signing_secret,
-        process_before_response=False,
-        logger=bolt_logger(),
-        raise_error_for_unhandled_request=True,
-        oauth_settings=oauth_settings,
-    )
-    app.error(answer_what_no_listener_handles)
-
-    async def attach_services(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        context["coaching"] = coaching
-        context["delivery"] = coaching.delivery  # builds each turn's SlackConversation
-        context["perf"] = perf
-        context["edits"] = edits
-        context["agent_panel"] = panel
-        context["coach_command"] = router
-        context["memory"] = memory
-        context["memory_commands"] = memory_commands
-        context["installs"] = installs
-        context["workspace_admin"] = workspace_admin
-        if metrics is not None:
-            metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
-        if context.get("received_at") is None:
-            context["received_at"] = time.perf_counter()
-        await next()
-
-    app.use(attach_services)
-    handlers.register(app)
-    return app
 
 
 def build_attachments(
@@ -345,6 +221,14 @@ async def build_runtime(settings: Settings) -> Runtime:
     register_collector(metrics, perf.collect)
     edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
     agent_panel = AgentPanel.on_database(engine, store.sqlite_writer)
+    checkins = CheckinService(
+        store=store,
+        clients=workspace_clients,
+        zones=CoachZones(workspace_clients, caches.get("slack_users")),
+        checkin_days=settings.checkin_days,
+        clock=lambda: runtime.clock(),
+    )
+    router.add("checkins", checkins.subcommand, CHECKINS_HELP)
     bolt = build_bolt_app(
         settings,
         client,
@@ -354,6 +238,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         edits=edits,
         agent_panel=agent_panel,
         coach_command=router,
+        checkins=checkins,
         memory=memory,
         memory_commands=memory_commands,
         oauth_settings=oauth_settings,
@@ -378,6 +263,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         readiness=Readiness(settings, engine=engine, health=health, session=client.session),
         alerts=alerts,
         edits=edits,
+        checkins=checkins,
         memory=memory,
         installs=installs,
     )

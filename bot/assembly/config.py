@@ -133,6 +133,9 @@ class Settings:
     shutdown_grace_seconds: float = 30.0
     turn_lease_seconds: float = 20.0
     recovery_interval_seconds: float = 10.0
+    # Check-ins (issue 12): a commitment without a due date is asked about this many days after
+    # it was made (one with a date, on that date).
+    checkin_days: int = 7
     # Memory across sessions (issue 12): a session with no message for this long is wrapped up
     # by a job, and a new session's context gives the coach's memory up to 1/memory_share of
     # CONTEXT_TOKEN_BUDGET.
@@ -207,6 +210,7 @@ class Settings:
             shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),
             turn_lease_seconds=_float(env, "TURN_LEASE_SECONDS", 20.0),
             recovery_interval_seconds=_float(env, "RECOVERY_INTERVAL_SECONDS", 10.0),
+            checkin_days=_int(env, "CHECKIN_DAYS", 7) or 0,
             session_idle_hours=_float(env, "SESSION_IDLE_HOURS", 24.0),
             memory_share=_int(env, "MEMORY_SHARE", 5) or 5,
             memory_enabled=_bool(env.get("MEMORY"), default=True),
@@ -242,6 +246,10 @@ class Settings:
         database = _database_url_problem(self.database_url)
         if database:
             problems.append(database)
+        if self.checkin_days < 1:
+            problems.append(
+                f"CHECKIN_DAYS must be a whole number of days, 1 or more, got {self.checkin_days}"
+            )
         if not 0 < self.port < 65536:
             problems.append(f"PORT must be between 1 and 65535, got {self.port}")
         for name, url in (("SLACK_API_URL", self.slack_api_url), ("OPENAI_BASE_URL", self.openai_base_url)):

@@ -40,3 +40,15 @@ class SingleWorkspace:
         self, team_id: str | None, enterprise_id: str | None = None
     ) -> AsyncWebClient | None:
         return self._client
+
+
+class WorkspaceNotInstalled(LookupError):
+    """The app is not (or no longer) installed in the workspace a job is working for."""
+
+
+async def client_of(clients: WorkspaceClients, team_id: str | None) -> AsyncWebClient:
+    """``clients.client_for(team_id)``, or WorkspaceNotInstalled: for work that must not go on without it."""
+    client = await clients.client_for(team_id)
+    if client is None:
+        raise WorkspaceNotInstalled(team_id or "")
+    return client

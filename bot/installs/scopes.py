@@ -9,6 +9,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "chat:write",
     "commands",
     "users:read",
+    "im:write",
     "files:read",
     "reactions:write",
     "files:write",

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
+from bot.operations.follow_through import MIN_COACHES, FollowThrough, follow_through_in
 from bot.operations.percentiles import percentile
 from storage.models import AttachmentStatus, MessageType, attachments, chat_messages, coaching_sessions
 
@@ -49,6 +50,8 @@ class WorkspaceFigures:
     reply_ms_median: float | None
     reply_ms_p95: float | None
     messages_per_day: tuple[int, ...]  # one count per day of ``WeeklyReport.days``
+    # Wrap-ups, commitments and check-ins (counts only; see bot.operations.follow_through).
+    follow_through: FollowThrough = field(default_factory=FollowThrough)
 
     def busiest_day(self, days: Sequence[date]) -> date | None:
         """The first of the days with the most messages; None in a week without any."""
@@ -124,7 +127,8 @@ def weekly_report_in(connection: Connection, *, now: datetime, timezone: str | Z
         )
     }
 
-    teams = sorted(set(started) | set(activity.per_day) | set(files))
+    follow_through = follow_through_in(connection, start, end)
+    teams = sorted(set(started) | set(activity.per_day) | set(files) | set(follow_through))
     workspaces = tuple(
         WorkspaceFigures(
             team_id=team_id,
@@ -137,6 +141,7 @@ def weekly_report_in(connection: Connection, *, now: datetime, timezone: str | Z
             reply_ms_median=replies.get(team_id, (None, None))[0],
             reply_ms_p95=replies.get(team_id, (None, None))[1],
             messages_per_day=tuple(activity.per_day.get(team_id, (0,) * DAYS)),
+            follow_through=follow_through.get(team_id, FollowThrough()),
         )
         for team_id in teams
     )
@@ -276,6 +281,12 @@ def report_text(report: WeeklyReport) -> str:
             f"• Attachments: {figures.attachments:,} ({_bytes(figures.attachment_bytes)})",
             f"• Reply time: median {_seconds(figures.reply_ms_median)}, p95 {_seconds(figures.reply_ms_p95)}",
             f"• Busiest day: {busiest_text}",
+            figures.follow_through.line(),
+        ]
+    if any(figures.follow_through.any_hidden for figures in report.workspaces):
+        lines += [
+            "",
+            f"_– : none, or fewer than {MIN_COACHES} coaches behind the figure, so it is not shown._",
         ]
     return "\n".join(lines)
 

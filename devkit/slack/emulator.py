@@ -117,6 +117,7 @@ class SlackEmulator(
             "reactions.add": _just_ok,  # recorded calls are what tests check
             "reactions.remove": _just_ok,
             "users.info": self._users_info,
+            "conversations.open": self._conversations_open,
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "files.info": self._files_info,

@@ -54,6 +54,7 @@ METHOD_LIMITS: dict[str, Limit] = {
     "chat.stopStream": TIER_2,
     "chat.update": TIER_3,
     "conversations.history": TIER_3,
+    "conversations.open": TIER_3,
     "conversations.replies": TIER_3,
     "files.completeUploadExternal": TIER_4,
     "files.getUploadURLExternal": TIER_4,

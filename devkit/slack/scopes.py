@@ -29,6 +29,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "reactions.add": ("reactions:write",),
     "reactions.remove": ("reactions:write",),
     "users.info": ("users:read",),
+    # conversations.open's page: the scope of the conversation's type; a 1:1 DM is im:write
+    # (several users, a group DM, would be mpim:write).
+    "conversations.open": ("im:write",),
     "files.info": ("files:read",),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),

@@ -1,0 +1,1 @@
+"""Follow-through: check-in DMs about a coach's commitments, and the answers to them."""
