@@ -154,7 +154,7 @@ function messageHtml(m, { inThread }) {
     const text = m.format === "markdown" ? Render.markdown(m.text) : m.format === "plain" ? `<p>${E(m.text)}</p>` : Render.mrkdwn(m.text);
     body = `<div class="text">${text}</div>` + (m.format === "markdown" ? body : "");
   }
-  const files = (m.files || []).map((f) => `<div class="file">📎 ${E(f.name || f.title)}${f.size ? ` <span class="when">${f.size} bytes</span>` : ""}</div>`).join("");
+  const files = (m.files || []).map((f) => `<div class="file">▤ ${E(f.name || f.title)}${f.size ? ` <span class="when">${f.size} bytes</span>` : ""}</div>`).join("");
   const reactions = (S.reactions.get(key(m.channel, m.ts)) || []).map((n) => `<span class="reaction">${Render.emoji(n)}</span>`).join("");
   const delivery = m.feedId && S.deliveries.get(m.feedId);
   const failed = delivery && !(delivery.status >= 200 && delivery.status < 300)
