@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from bot.assembly.config import Settings
 from bot.conversation.agent_panel import GREETING, SUGGESTED_PROMPTS
 from devkit.tryout import TryOut, running_tryout
+from tests.fixtures.waiting import eventually
 
 COACH_DM = "D0COACH"
 REPLY_TIMEOUT_MS = 30_000
@@ -143,3 +144,42 @@ def test_a_dropped_file_reaches_the_app_as_a_file_share(page: Any, tryout: TryOu
     assert share["files"][0]["name"] == "notes.txt"
     (delivery,) = [e for e in entries if e["kind"] == "delivery" and e["of"] == share["id"]]
     assert delivery["status"] == 200  # a file_share message event, acked by the app
+
+
+def test_a_modal_opened_from_a_press_shows_its_inputs_and_submits_a_view_submission(
+    page: Any, tryout: TryOut
+) -> None:
+    client = WebClient(token=tryout.slack.bot_token, base_url=tryout.slack.base_url)
+    edit = {"type": "button", "action_id": "edit", "text": {"type": "plain_text", "text": "Edit"}}
+    client.chat_postMessage(
+        channel=COACH_DM,
+        text="A commitment",
+        blocks=[{"type": "actions", "block_id": "c", "elements": [edit]}],
+    )
+    page.locator("#messages .message.bot", has_text="Edit").get_by_role("button", name="Edit").click()
+    press = eventually(
+        lambda: [e for e in tryout.slack.feed.entries() if e["kind"] == "user" and e["action"] == "press"]
+    )
+    # What a capability does with the press's trigger: open a modal for the person who pressed.
+    client.views_open(
+        trigger_id=press[0]["trigger_id"],
+        view={
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "Edit commitment"},
+            "submit": {"type": "plain_text", "text": "Save"},
+            "blocks": [
+                {
+                    "type": "input",
+                    "block_id": "what",
+                    "label": {"type": "plain_text", "text": "What will you do?"},
+                    "element": {"type": "plain_text_input", "action_id": "text", "multiline": True},
+                }
+            ],
+        },
+    )
+    modal = page.locator("#modal")
+    modal.get_by_label("What will you do?").fill("Ask Sam for the release plan by Friday")
+    with page.expect_response(re.compile(r"/act/submit$")) as submitted:
+        modal.get_by_role("button", name="Save").click()
+    assert submitted.value.json()["status"] == 200
+    page.locator("#modal-backdrop").wait_for(state="hidden")  # an empty ack closes the modal, as in Slack

@@ -180,6 +180,9 @@ function ephemeralHtml(e) {
 const sorted = (list) => list.sort((a, b) => parseFloat(a.ts) - parseFloat(b.ts));
 const topLevel = (channel) => sorted([...S.messages.values()].filter((m) => m.channel === channel && (!m.thread_ts || m.thread_ts === m.ts)));
 const threadReplies = (channel, ts) => sorted([...S.messages.values()].filter((m) => m.channel === channel && m.thread_ts === ts && m.ts !== ts));
+// Messages and the ephemeral answers only this person sees, by time (an ephemeral has no ts).
+const inOrder = (messages, ephemerals) => [...messages, ...ephemerals.map((e) => ({ ...e, ephemeral: true }))]
+  .sort((a, b) => (a.ephemeral ? a.at / 1000 : parseFloat(a.ts)) - (b.ephemeral ? b.at / 1000 : parseFloat(b.ts)));
 const ephemeralsIn = (channel, thread_ts) => S.ephemeral.filter((e) => e.user === S.me && e.channel === channel && (e.thread_ts || null) === (thread_ts || null));
 
 function promptsHtml(where) {
@@ -214,7 +217,8 @@ function render() {
     $("#home").innerHTML = !S.cfg.home_tab ? `<div class="placeholder">coachbot has no Home tab: <code>home_tab_enabled</code> is false in manifest.yml, so Slack shows none and sends no <code>app_home_opened</code> for it.</div>`
       : view ? Render.blocks(view.blocks, { view_id: view.id }) : `<div class="placeholder">coachbot has not published a Home view for ${E(person(S.me).name)} yet (no <code>views.publish</code>).</div>`;
   } else {
-    const list = topLevel(channel).map((m) => messageHtml(m, { inThread: false })).join("") + ephemeralsIn(channel, null).map(ephemeralHtml).join("");
+    const list = inOrder(topLevel(channel), ephemeralsIn(channel, null)).map((x) =>
+      x.ephemeral ? ephemeralHtml(x) : messageHtml(x, { inThread: false })).join("");
     stickToBottom($("#messages"), list || `<div class="placeholder">No messages yet. ${S.place === "channel" ? "Say something to @coachbot." : "Ask coachbot anything about your work."}</div>`);
     $("#prompts").innerHTML = S.place === "app" ? promptsHtml(channel) : "";
   }
@@ -223,7 +227,8 @@ function render() {
   if (!pane.hidden) {
     const parent = S.messages.get(key(S.thread.channel, S.thread.ts));
     const list = [parent, ...threadReplies(S.thread.channel, S.thread.ts)].filter(Boolean);
-    stickToBottom($("#thread-messages"), list.map((m) => messageHtml(m, { inThread: true })).join("") + ephemeralsIn(S.thread.channel, S.thread.ts).map(ephemeralHtml).join(""));
+    stickToBottom($("#thread-messages"), inOrder(list, ephemeralsIn(S.thread.channel, S.thread.ts)).map((x) =>
+      x.ephemeral ? ephemeralHtml(x) : messageHtml(x, { inThread: true })).join(""));
     const status = S.statuses.get(key(S.thread.channel, S.thread.ts));
     $("#thread-status").textContent = status ? `coachbot ${status}` : "";
     $("#thread-prompts").innerHTML = promptsHtml(key(S.thread.channel, S.thread.ts));

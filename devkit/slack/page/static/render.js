@@ -25,13 +25,14 @@ const Render = (() => {
   });
 
   // Inline marks shared by both formats, on escaped text outside code spans.
-  const inline = (s, bold, italic, strike) => {
+  const inline = (s, bold, italic, strike, underscore = null) => {
     const parts = s.split(/(`[^`\n]+`)/);
     return parts.map((part) => {
       if (/^`[^`\n]+`$/.test(part)) return `<code>${part.slice(1, -1)}</code>`;
       let out = part;
       out = out.replace(bold, "$1<strong>$2</strong>");
       out = out.replace(italic, "$1<em>$2</em>");
+      if (underscore) out = out.replace(underscore, "$1<em>$2</em>");
       out = out.replace(strike, "$1<del>$2</del>");
       return emoji(out);
     }).join("");
@@ -75,7 +76,8 @@ const Render = (() => {
 
   // Markdown (markdown_text, streams, markdown blocks): **bold**, *italic*, ~~strike~~, [text](url), # headings.
   const markdown = (text) => blocksOfLines(text, (s) => slackLinks(inline(s,
-    /(^|[^*])\*\*([^*\n]+)\*\*/g, /(^|[^*\w])\*([^*\n]+)\*/g, /(^|[^~])~~([^~\n]+)~~/g)
+    /(^|[^*])\*\*([^*\n]+)\*\*/g, /(^|[^*\w])\*([^*\n]+)\*/g, /(^|[^~])~~([^~\n]+)~~/g,
+    /(^|[^\w])_([^_\n]+)_(?!\w)/g)
     .replace(/\[([^\]]+)\]\((https?:[^)\s]+)\)/g, '<a href="$2" target="_blank" rel="noopener">$1</a>')), true);
 
   const textObject = (t) => !t ? "" : t.type === "mrkdwn" ? mrkdwn(t.text) : `<p>${emoji(escape(t.text))}</p>`;
