@@ -45,6 +45,7 @@ def try_settings(base: Settings, slack: SlackEmulator, data_dir: Path, model: Fa
         "attachments_dir": str(data_dir / "attachments"),
         "perf_admin_ids": base.perf_admin_ids | ADMINS,
         "s3_bucket": None,  # shared files stay in data_dir
+        "log_level": "WARNING",  # the terminal shows the URL; the app's warnings and errors still show
     }
     if model is not None:
         overrides.update(openai_api_key=model.api_key, openai_base_url=model.base_url)
@@ -65,7 +66,8 @@ def running_tryout(base: Settings, data_dir: Path, *, port: int = 0) -> Iterator
         settings = try_settings(base, slack, data_dir, model)
         upgrade_database(settings.database_url)
         app = stack.enter_context(BackgroundServer(settings))
-        page = stack.enter_context(PageServer(build_page_app(slack, app.events_url), port=port))
+        page_app = build_page_app(slack, app.events_url)
+        page = stack.enter_context(PageServer(page_app, port=port, before_stop=slack.open_feed().end))
         name = "the scripted fake model" if model is not None else settings.openai_model
         yield TryOut(url=page.url, slack=slack, app=app, model_name=name)
 

@@ -20,9 +20,9 @@ class Subscription:
     """One follower: entries arrive on ``queue``, put there from any thread."""
 
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
 
-    def push(self, entry: dict[str, Any]) -> None:
+    def push(self, entry: dict[str, Any] | None) -> None:
         with contextlib.suppress(RuntimeError):  # the follower's loop is closed: it has gone
             self.loop.call_soon_threadsafe(self.queue.put_nowait, entry)
 
@@ -43,6 +43,13 @@ class Feed:
         for subscription in followers:
             subscription.push(entry)
         return entry
+
+    def end(self) -> None:
+        """Tell every follower the feed is over (``None``), so open SSE streams finish on shutdown."""
+        with self._lock:
+            followers, self._subscriptions = self._subscriptions, []
+        for subscription in followers:
+            subscription.push(None)
 
     def entries(self, after: int = 0) -> list[dict[str, Any]]:
         with self._lock:

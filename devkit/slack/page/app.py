@@ -248,6 +248,8 @@ async def _follow(actions: PageActions, request: Request, after: int) -> AsyncIt
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
+            if entry is None:  # the feed ended: the page's server is stopping
+                return
             yield _event(entry)
     finally:
         actions.feed.unsubscribe(subscription)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 from starlette.applications import Starlette
@@ -12,8 +13,26 @@ from starlette.applications import Starlette
 class PageServer:
     """Serves a Starlette app on 127.0.0.1 until ``stop()``; ``url`` once started."""
 
-    def __init__(self, app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+    def __init__(
+        self,
+        app: Starlette,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        before_stop: Callable[[], None] | None = None,
+    ) -> None:
+        """``before_stop`` ends what would keep a connection open (the feed's SSE streams)."""
+        self._before_stop = before_stop
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,  # an open page's SSE stream never ends by itself
+        )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, name="devkit-page", daemon=True)
@@ -34,6 +53,8 @@ class PageServer:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self._before_stop is not None:
+            self._before_stop()
         self._server.should_exit = True
         self._thread.join(timeout)
 
