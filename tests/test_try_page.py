@@ -72,6 +72,10 @@ def test_a_typed_message_gets_a_reply_that_streams_in(page: Any, tryout: TryOut)
     assert tryout.slack.calls_to("chat.startStream") and tryout.slack.calls_to("chat.stopStream")
     assert "**" in stored and "**" not in shown  # the page rendered the streamed markdown
 
+    page.reload()  # the feed replays from the start: the page redraws the same conversation
+    page.locator("#messages .message.person", has_text="critical feedback").locator(".replies").click()
+    page.locator("#thread-messages .message.bot", has_text="good outcome").wait_for()
+
 
 def test_pressing_a_suggested_prompt_starts_a_session_with_its_words(page: Any, tryout: TryOut) -> None:
     first = SUGGESTED_PROMPTS[0]

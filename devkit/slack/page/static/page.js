@@ -41,7 +41,15 @@ function apply(entry) {
     if (entry.status === 200 && entry.response?.ok) onCall(entry.method, entry.args || {}, entry.response);
   } else if (entry.kind === "response_url") onResponseUrl(entry);
   else if (entry.kind === "delivery") S.deliveries.set(entry.of, entry);
-  render();
+  scheduleRender();
+}
+
+// One redraw per frame however many entries arrive (a reload replays the whole feed at once).
+let redrawPending = false;
+function scheduleRender() {
+  if (redrawPending) return;
+  redrawPending = true;
+  requestAnimationFrame(() => { redrawPending = false; render(); });
 }
 
 function onUser(e) {
