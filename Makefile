@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # so four workers on two cores halve the suite's wall time (10.7 -> 4.8 min measured here).
 PYTEST_WORKERS ?= 4
 
-.PHONY: test test-faults demo lint format bench bench-full serve migrate clean postgres venv
+.PHONY: test test-faults demo try chromium lint format bench bench-full serve migrate clean postgres venv
 
 # The virtualenv itself.
 $(BIN)/python:
@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
-test: $(STAMP) postgres
+test: $(STAMP) postgres chromium
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The fault suite alone (tests/faults: real replicas, a private PostgreSQL); `make test` runs it too.
@@ -41,6 +41,10 @@ test-faults: $(STAMP) postgres
 
 demo: $(STAMP)
 	$(BIN)/coachbot demo
+
+# A local Slack in the browser with the real app (a real model when OPENAI_API_KEY is set).
+try: $(STAMP)
+	$(BIN)/coachbot try
 
 serve: $(STAMP)
 	$(BIN)/coachbot serve
@@ -93,6 +97,12 @@ postgres:
 	echo "postgres: ERROR: nothing answers on $(PG_HOST):$(PG_PORT) after $(PG_WAIT_SECONDS)s" >&2; \
 	tail -n 20 "/var/log/postgresql/postgresql-$$version-main.log" >&2 || true; \
 	exit 1
+
+# The browser tests drive Debian's headless chromium; install it when missing (as for PostgreSQL).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null)"; exit 0; fi; \
+	echo "chromium: not installed; installing with apt-get"; \
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

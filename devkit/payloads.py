@@ -217,6 +217,80 @@ def slash_command(
     return fields
 
 
+def _interaction_user(user_id: str, user_name: str, team_id: str) -> dict[str, Any]:
+    return {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id}
+
+
+def block_actions(
+    *,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    action: dict[str, Any],
+    container: dict[str, Any],
+    trigger_id: str,
+    team_domain: str = "devkit",
+    api_app_id: str = DEFAULT_APP_ID,
+    message: dict[str, Any] | None = None,
+    view: dict[str, Any] | None = None,
+    channel: str | None = None,
+    response_url: str | None = None,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """The ``block_actions`` payload of one press (docs.slack.dev, "block_actions payload")."""
+    fields = ("type", "action_id", "block_id", "text", "value", "style", "selected_option")
+    pressed = {key: action[key] for key in fields if key in action}
+    pressed["action_ts"] = f"{time.time():.6f}"
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": _interaction_user(user_id, user_name, team_id),
+        "api_app_id": api_app_id,
+        "token": token,
+        "container": container,
+        "trigger_id": trigger_id,
+        "team": {"id": team_id, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "actions": [pressed],
+    }
+    if channel is not None:
+        payload["channel"] = {"id": channel, "name": "directmessage" if channel.startswith("D") else channel}
+    if message is not None:
+        payload["message"] = message
+        payload["state"] = {"values": {}}
+    if view is not None:
+        payload["view"] = view
+    if response_url is not None:
+        payload["response_url"] = response_url
+    return payload
+
+
+def view_submission(
+    *,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    view: dict[str, Any],
+    trigger_id: str,
+    team_domain: str = "devkit",
+    api_app_id: str = DEFAULT_APP_ID,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """The ``view_submission`` payload of a modal's submit, its inputs in ``view.state.values``."""
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": team_domain},
+        "user": _interaction_user(user_id, user_name, team_id),
+        "api_app_id": api_app_id,
+        "token": token,
+        "trigger_id": trigger_id,
+        "view": view,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
 def message_changed_event(
     original: dict[str, Any], *, new_text: str, edited_at: str, tombstone: bool = False
 ) -> dict[str, Any]:
@@ -265,7 +339,7 @@ def message_deleted_event(original: dict[str, Any], *, deleted_at: str) -> dict[
     }
 
 
-def block_actions(
+def input_block_actions(
     *,
     actions: list[dict[str, Any]],
     user_id: str,

@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.clock",
     "tests.fixtures.replicas",
+    "tests.fixtures.browser",
 ]

@@ -1,4 +1,4 @@
-"""The ``coachbot`` command: serve, check, migrate, demo, report.
+"""The ``coachbot`` command: serve, check, migrate, demo, try, report.
 
 A setting that cannot work ends the command with one ``coachbot: error: …`` line per
 problem (exit 2 for unusable settings, 1 for a service that refuses them), never a traceback.
@@ -103,6 +103,14 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     return run_demo(data_dir=args.data_dir)
 
 
+def _try(settings: Settings, args: argparse.Namespace) -> int:
+    """A local Slack in the browser: the app, the emulator and (without OPENAI_API_KEY) the fake model."""
+    configure_logging("WARNING")  # the page is the output; the terminal keeps the one URL readable
+    from devkit.tryout import run_try
+
+    return run_try(settings, data_dir=args.data_dir, port=args.port)
+
+
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     """The weekly report now: printed with its chart written (--dry-run), or posted (--post).
 
@@ -189,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="a conversation against the local Slack and OpenAI fakes")
     demo.add_argument("--data-dir", default="demo-data", help="where the demo's SQLite database lives")
     demo.set_defaults(run=_demo)
+
+    tryout = commands.add_parser(
+        "try", help="talk to coachbot in a local Slack in your browser (a real model with OPENAI_API_KEY)"
+    )
+    tryout.add_argument("--data-dir", default="try-data", help="where its SQLite database and files live")
+    tryout.add_argument("--port", type=int, default=0, help="the page's port (default: any free one)")
+    tryout.set_defaults(run=_try)
 
     report = commands.add_parser("report", help="the weekly coaching report, now")
     action = report.add_mutually_exclusive_group(required=True)

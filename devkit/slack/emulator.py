@@ -25,6 +25,7 @@ from devkit.slack.arguments import read_args
 from devkit.slack.assistant import AssistantMixin
 from devkit.slack.chat import ChatMixin
 from devkit.slack.faults import FaultsMixin
+from devkit.slack.feed import Feed
 from devkit.slack.files import FilesMixin
 from devkit.slack.interactivity import InteractivityMixin
 from devkit.slack.manifest import REPOSITORY_MANIFEST, read_manifest
@@ -95,6 +96,9 @@ class SlackEmulator(
         self._setup_interactivity()
         self._setup_socket_mode()
         self._setup_streams()
+        self._setup_views()
+        self.home_tab_enabled = bool(app and app.home_tab)
+        self.feed: Feed | None = None  # what a browser page follows; off until open_feed()
         self._setup_assistant(
             agent_view=agent_view if agent_view is not None else bool(app and app.agent_view)
         )
@@ -124,6 +128,8 @@ class SlackEmulator(
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
         }
 
     # ----------------------------------------------------------------- lifecycle
@@ -144,6 +150,12 @@ class SlackEmulator(
     def implemented_methods(self) -> list[str]:
         """The Web API methods this emulator answers (apps.connections.open included)."""
         return sorted([*self._handlers, "apps.connections.open", "oauth.v2.access"])
+
+    def open_feed(self) -> Feed:
+        """Start keeping a feed of every answered call (for ``devkit.slack.page``); idempotent."""
+        if self.feed is None:
+            self.feed = Feed()
+        return self.feed
 
     def register(self, method: str, handler: Handler) -> None:
         """Answer ``method`` with ``handler(args) -> dict`` (may be async; raise SlackError for ok:false)."""
@@ -205,6 +217,8 @@ class SlackEmulator(
             status, body, headers = await self._answer(method, args, token)
         call.token = token
         call.status, call.error = status, body.get("error")
+        if self.feed is not None:
+            self.feed.publish("call", method=method, args=args, status=status, response=body)
         return web.json_response(body, status=status, headers=headers)
 
     async def _answer(
@@ -286,6 +300,8 @@ class SlackEmulator(
         post = ResponseUrlPost(request.match_info["response_id"], body, time.perf_counter(), time.time())
         with self._lock:
             self._response_posts.append(post)
+        if self.feed is not None:
+            self.feed.publish("response_url", response_id=post.response_id, body=body)
         return web.Response(text="ok")
 
     async def _handle_devkit_calls(self, request: web.Request) -> web.Response:

@@ -26,28 +26,24 @@ from devkit import payloads
 from devkit.slack.arguments import json_list
 from devkit.slack.records import Delivery, Message, SlackError
 from devkit.slack.sender import EventSenderMixin
+from devkit.slack.views import MAX_TITLE_CHARS as VIEW_TEXT_LIMIT
+from devkit.slack.views import MAX_VIEW_BLOCKS as VIEW_BLOCK_LIMIT
+from devkit.slack.views import MAX_VIEW_BYTES as VIEW_BYTES_LIMIT
 
-TRIGGER_SECONDS = 3.0
-VIEW_TEXT_LIMIT = 24
-VIEW_BLOCK_LIMIT = 100
 CALLBACK_ID_LIMIT = 255
 PRIVATE_METADATA_LIMIT = 3000
-VIEW_BYTES_LIMIT = 250 * 1024
 
 
 class InteractivityMixin(EventSenderMixin):
     """Buttons, triggers and modals."""
 
     def _setup_interactivity(self) -> None:
-        self._triggers: dict[str, tuple[float, bool]] = {}  # trigger_id -> (issued at, exchanged)
         #: Every view views.open opened, newest last (``id`` and ``user`` added as Slack does).
         self.opened_views: list[dict[str, Any]] = []
 
     def issue_trigger_id(self) -> str:
-        trigger_id = payloads.new_trigger_id()
-        with self._lock:
-            self._triggers[trigger_id] = (self._clock(), False)
-        return trigger_id
+        """A trigger_id this emulator will exchange once, within 3 s (devkit.slack.views keeps them)."""
+        return self.issue_trigger()
 
     # ----------------------------------------------------------------- the user's side
 
@@ -143,28 +139,14 @@ class InteractivityMixin(EventSenderMixin):
     # ----------------------------------------------------------------- the app's side
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """views.open: the trigger exchanged once, the modal checked, then kept with the other views."""
         trigger_id = str(args.get("trigger_id") or args.get("interactivity_pointer") or "")
         view = _view_arg(args.get("view"))
-        with self._lock:
-            issued = self._triggers.get(trigger_id)
-            if not trigger_id or issued is None:
-                raise SlackError("invalid_trigger_id")
-            at, exchanged = issued
-            if exchanged:
-                raise SlackError("exchanged_trigger_id")
-            if self._clock() - at > TRIGGER_SECONDS:
-                raise SlackError("expired_trigger_id")
-            self._triggers[trigger_id] = (at, True)
+        if not trigger_id:
+            raise SlackError("invalid_trigger_id")
+        self._exchange_trigger(trigger_id)
         _check_view(view)
-        opened = {
-            **view,
-            "id": f"V{secrets.token_hex(5).upper()}",
-            "team_id": self.calling_team or self.team_id,
-            "state": {"values": {}},
-            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
-            "app_id": self.app_id,
-            "bot_id": self.bot_id,
-        }
+        opened = self._store_view(self._view_argument(args, "modal"))
         with self._lock:
             self.opened_views.append(opened)
         return {"view": opened}

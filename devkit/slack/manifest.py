@@ -1,4 +1,5 @@
-"""What the emulator learns from the app's manifest.yml: its bot scopes and whether it is an agent.
+"""What the emulator learns from the app's manifest.yml: its bot scopes, whether it is an agent, and
+whether it has a Home tab.
 
 By default the repository's own manifest, so the emulator grants exactly what an installed
 coachbot would get; a test can pass other scopes or another manifest.
@@ -21,6 +22,7 @@ class AppManifest:
 
     bot_scopes: tuple[str, ...]
     agent_view: bool  # features.agent_view (the agent experience) rather than assistant_view
+    home_tab: bool = False  # features.app_home.home_tab_enabled: Slack shows (and opens) a Home tab
 
 
 def read_manifest(path: Path = REPOSITORY_MANIFEST) -> AppManifest | None:
@@ -30,4 +32,8 @@ def read_manifest(path: Path = REPOSITORY_MANIFEST) -> AppManifest | None:
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     scopes = ((data.get("oauth_config") or {}).get("scopes") or {}).get("bot") or []
     features = data.get("features") or {}
-    return AppManifest(bot_scopes=tuple(str(s) for s in scopes), agent_view="agent_view" in features)
+    return AppManifest(
+        bot_scopes=tuple(str(s) for s in scopes),
+        agent_view="agent_view" in features,
+        home_tab=bool((features.get("app_home") or {}).get("home_tab_enabled")),
+    )

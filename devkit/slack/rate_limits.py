@@ -64,6 +64,8 @@ METHOD_LIMITS: dict[str, Limit] = {
     "reactions.remove": TIER_2,
     "users.info": TIER_4,
     "views.open": TIER_4,
+    "views.publish": TIER_4,
+    "views.update": TIER_4,
 }
 PER_CHANNEL_LIMITS: dict[str, Limit] = {"chat.postMessage": POST_MESSAGE_PER_CHANNEL}
 

@@ -1,5 +1,6 @@
 """Acting as Slack towards the app: user messages and their events, signed deliveries with
-Slack's retries, slash commands with a response_url served here."""
+Slack's retries, slash commands with a response_url served here, and interactions (button
+presses, modal submissions) with trigger_ids the views methods accept."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from urllib.parse import urlencode, urlsplit
 
 from devkit import payloads
 from devkit.signing import sign
-from devkit.slack.core import EmulatorCore
 from devkit.slack.records import Delivery, Message
+from devkit.slack.views import ViewsMixin
 
 
-class EventSenderMixin(EmulatorCore):
+class EventSenderMixin(ViewsMixin):
     """Builds the events a user's action causes and POSTs them, signed, to the app."""
 
     def _setup_sender(self) -> None:
@@ -219,22 +220,25 @@ class EventSenderMixin(EmulatorCore):
         team_id: str | None = None,
     ) -> dict[str, str]:
         """The form fields of a slash command, with a response_url served by this emulator."""
-        response_id = f"{next(self._response_ids)}-{secrets.token_hex(4)}"
         team = self._team_for(channel_id, team_id)
         enterprise = self.enterprise_of(team)
         return payloads.slash_command(
             command=command,
             text=text,
             user_id=user_id,
-            user_name=str(self.users.get(user_id, {}).get("name", user_id.lower())),
+            user_name=self._user_name(user_id),
             channel_id=channel_id,
             team_id=team,
             team_domain=self.team_domain,
             api_app_id=self.app_id,
-            response_url=f"{self.origin}/response_url/{response_id}",
+            response_url=self._new_response_url(),
+            trigger_id=self.issue_trigger(),
             enterprise_id=enterprise,
             is_enterprise_install=self.installed_org_wide(enterprise),
         )
+
+    def _new_response_url(self) -> str:
+        return f"{self.origin}/response_url/{next(self._response_ids)}-{secrets.token_hex(4)}"
 
     def send_command(
         self,
@@ -264,19 +268,79 @@ class EventSenderMixin(EmulatorCore):
         timeout: float = 10,
     ) -> Delivery:
         """POST a signed ``block_actions`` payload (one input used), with a response_url served here."""
-        response_id = f"{next(self._response_ids)}-{secrets.token_hex(4)}"
         team = self._team_for(channel_id, team_id)
-        payload = payloads.block_actions(
+        payload = payloads.input_block_actions(
             actions=[action],
             user_id=user_id,
             team_id=team,
             channel_id=channel_id,
-            response_url=f"{self.origin}/response_url/{response_id}",
+            response_url=self._new_response_url(),
             api_app_id=self.app_id,
             enterprise_id=self.enterprise_of(team),
         )
         body = urlencode({"payload": json.dumps(payload)}).encode("ascii")
         return self.post_signed(url, body, "application/x-www-form-urlencoded", timeout=timeout)
+
+    def block_actions(
+        self,
+        *,
+        user_id: str,
+        action: dict[str, Any],
+        message: Message | None = None,
+        view: dict[str, Any] | None = None,
+        channel: str | None = None,
+    ) -> dict[str, Any]:
+        """The ``block_actions`` payload of a press of ``action`` (an element of the app's blocks,
+        with its ``block_id``) in ``message`` or in ``view`` (a modal or App Home)."""
+        container: dict[str, Any]
+        if view is not None:
+            container = {"type": "view", "view_id": view["id"]}
+        else:
+            assert message is not None, "a button is in a message or a view"
+            container = {
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": message.channel,
+                "is_ephemeral": False,
+            }
+            if message.thread_ts:
+                container["thread_ts"] = message.thread_ts
+        return payloads.block_actions(
+            user_id=user_id,
+            user_name=self._user_name(user_id),
+            team_id=self.team_id,
+            team_domain=self.team_domain,
+            api_app_id=self.app_id,
+            action=action,
+            container=container,
+            message=self._slack_message(message) if message is not None else None,
+            view=view,
+            channel=channel or (message.channel if message is not None else None),
+            trigger_id=self.issue_trigger(),
+            response_url=self._new_response_url() if message is not None else None,
+        )
+
+    def view_submission(
+        self, *, user_id: str, view: dict[str, Any], values: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The ``view_submission`` payload of ``view`` submitted with ``values`` (Slack's state shape)."""
+        return payloads.view_submission(
+            user_id=user_id,
+            user_name=self._user_name(user_id),
+            team_id=self.team_id,
+            team_domain=self.team_domain,
+            api_app_id=self.app_id,
+            view=dict(view, state={"values": values}),
+            trigger_id=self.issue_trigger(),
+        )
+
+    def send_interaction(self, url: str, payload: dict[str, Any], *, timeout: float = 10) -> Delivery:
+        """POST an interaction as Slack does: form-encoded, one ``payload`` field of JSON, signed."""
+        body = urlencode({"payload": json.dumps(payload)}).encode("ascii")
+        return self.post_signed(url, body, "application/x-www-form-urlencoded", timeout=timeout)
+
+    def _user_name(self, user_id: str) -> str:
+        return str(self.users.get(user_id, {}).get("name", user_id.lower()))
 
 
 def _retry_reason(previous: Delivery) -> str:
