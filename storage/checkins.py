@@ -23,11 +23,14 @@ from storage.models import (
     checkins,
     coach_commitments,
     coaching_sessions,
+    workspace_settings,
 )
 from storage.turn_sql import slack_time
 
 #: A coach's local date is at most 14 hours ahead of UTC (UTC+14): the SQL pre-filter's horizon.
 LOCAL_DATE_LEAD = timedelta(hours=14)
+#: The fewest days after an undated commitment a workspace may ask about it (``/coach admin``).
+MIN_CHECKIN_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ def due_checkins(
 ) -> list[DueCheckin]:
     """Open commitments of coaches with check-ins on whose next round may be due by ``now``.
 
-    Round 1 is due on the commitment's due date, or ``checkin_days`` after it was made; a later
+    Round 1 is due on the commitment's due date, or some days after it was made: the workspace's
+    own ``workspace_settings.checkin_days`` (``/coach admin checkins``), else ``checkin_days``; a later
     round at the ``next_due_at`` its predecessor's answer set. A round already sent and not
     answered is never due again. The SQL is a pre-filter a day wide (the coach's calendar may be
     a day ahead of UTC); ``DueCheckin.is_due_on`` decides in the coach's timezone.
@@ -93,7 +97,8 @@ def due_checkins(
         latest.c.round.is_(None),
         or_(
             and_(c.due_date.is_not(None), c.due_date <= horizon.date()),
-            and_(c.due_date.is_(None), c.created_at <= horizon - timedelta(days=checkin_days)),
+            # A workspace may ask after as little as a day; the exact days are applied below.
+            and_(c.due_date.is_(None), c.created_at <= horizon - timedelta(days=MIN_CHECKIN_DAYS)),
         ),
     )
     next_due = and_(
@@ -109,11 +114,12 @@ def due_checkins(
             c.created_at,
             latest.c.round,
             last.c.next_due_at,
+            workspace_settings.c.checkin_days.label("workspace_days"),
         )
         .select_from(
-            coach_commitments.outerjoin(latest, latest.c.commitment_id == c.id).outerjoin(
-                last, and_(last.c.commitment_id == c.id, last.c.round == latest.c.round)
-            )
+            coach_commitments.outerjoin(latest, latest.c.commitment_id == c.id)
+            .outerjoin(last, and_(last.c.commitment_id == c.id, last.c.round == latest.c.round))
+            .outerjoin(workspace_settings, workspace_settings.c.team_id == c.team_id)
         )
         .where(c.status == CommitmentStatus.OPEN.value, ~opted_out, or_(first_due, next_due))
         .order_by(c.id)
@@ -121,7 +127,10 @@ def due_checkins(
     found = []
     for row in rows:
         if row.round is None:
-            due_at = None if row.due_date else row.created_at + timedelta(days=checkin_days)
+            days = row.workspace_days or checkin_days
+            due_at = None if row.due_date else row.created_at + timedelta(days=days)
+            if due_at is not None and due_at > horizon:
+                continue
             found.append(DueCheckin(row.id, 1, row.team_id, row.user_id, row.text, row.due_date, due_at))
         else:
             found.append(

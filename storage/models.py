@@ -283,8 +283,8 @@ class WorkspaceSettings(Base):
     report_channel_id: Mapped[str | None] = mapped_column(String(SLACK_ID_LENGTH))
     perf_admin_ids: Mapped[str | None] = mapped_column(Text)  # space-separated user ids
     retention_days: Mapped[int | None] = mapped_column(Integer)
-    checkin_day_of_week: Mapped[str | None] = mapped_column(String(16))
-    checkin_time: Mapped[str | None] = mapped_column(String(8))
+    # Days after an undated commitment before its check-in (CHECKIN_DAYS is the default).
+    checkin_days: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
 
 

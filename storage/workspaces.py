@@ -55,6 +55,7 @@ class WorkspaceOverrides:
     report_channel_id: str | None = None
     perf_admin_ids: frozenset[str] | None = None
     retention_days: int | None = None
+    checkin_days: int | None = None
 
 
 class WorkspaceStore:
@@ -71,13 +72,14 @@ class WorkspaceStore:
                         workspace_settings.c.report_channel_id,
                         workspace_settings.c.perf_admin_ids,
                         workspace_settings.c.retention_days,
+                        workspace_settings.c.checkin_days,
                     ).where(workspace_settings.c.team_id == team_id)
                 )
             ).first()
         if row is None:
             return WorkspaceOverrides()
         admins = frozenset(row.perf_admin_ids.split()) if row.perf_admin_ids is not None else None
-        return WorkspaceOverrides(row.report_channel_id, admins, row.retention_days)
+        return WorkspaceOverrides(row.report_channel_id, admins, row.retention_days, row.checkin_days)
 
     async def save(self, team_id: str, enterprise_id: str | None, overrides: WorkspaceOverrides) -> None:
         values = {
@@ -87,6 +89,7 @@ class WorkspaceStore:
                 " ".join(sorted(overrides.perf_admin_ids)) if overrides.perf_admin_ids is not None else None
             ),
             "retention_days": overrides.retention_days,
+            "checkin_days": overrides.checkin_days,
             "updated_at": datetime.now(UTC),
         }
         async with self._engine.begin() as connection:

@@ -23,7 +23,7 @@ from bot.checkins.service import GONE, NOT_YOURS
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
 from storage.engine import sync_url
-from storage.models import checkins, coach_commitments, coaching_sessions, job_runs
+from storage.models import checkins, coach_commitments, coaching_sessions, job_runs, workspace_settings
 from tests.fixtures.app import converse
 from tests.fixtures.clock import WallClock
 from tests.fixtures.waiting import eventually, wait_until_handled
@@ -212,6 +212,21 @@ def test_a_commitment_without_a_date_is_asked_about_checkin_days_after_it_was_ma
     commit_to(db, due=None, made=datetime(2026, 11, 26, 15, 0, tzinfo=UTC))  # Thursday, 6 days before
     assert run_checkins(coachbot) == "skipped: none due"
     clock.advance(timedelta(days=1))  # Thursday 3 December, seven days on
+    assert run_checkins(coachbot) == "ok"
+    assert "A while ago you said you'd" in str(checkin_dms(slack_emulator)[0].blocks)
+
+
+def test_a_workspace_that_set_its_own_checkin_days_is_asked_after_those(
+    coachbot: BackgroundServer,
+    slack_emulator: SlackEmulator,
+    new_york_coach: str,
+    clock: WallClock,
+    db: Engine,
+) -> None:
+    # /coach admin checkins 3 in this workspace; CHECKIN_DAYS stays 7 for the others.
+    with db.begin() as connection:
+        connection.execute(insert(workspace_settings).values(team_id=TEAM, checkin_days=3))
+    commit_to(db, due=None, made=datetime(2026, 11, 29, 15, 0, tzinfo=UTC))  # Sunday, 3 days before
     assert run_checkins(coachbot) == "ok"
     assert "A while ago you said you'd" in str(checkin_dms(slack_emulator)[0].blocks)
 

@@ -56,6 +56,17 @@ def test_a_workspace_admin_sets_the_report_channel_for_their_workspace_only(
     assert "none (no weekly report)" in shown(bravo)
 
 
+def test_a_workspace_admin_sets_when_undated_commitments_are_checked_in_on(
+    installable: SlackEmulator, multi_workspace: BackgroundServer
+):
+    slack, server = installable, multi_workspace
+
+    answer = coach_admin(slack, server, "checkins 3", team=ALPHA)
+    assert "Saved." in shown(answer) and "after 3 days (set here)" in shown(answer)
+    assert "after 7 days (default)" in shown(coach_admin(slack, server, "", team=BRAVO))
+    assert "from 1 to 60" in shown(coach_admin(slack, server, "checkins 0", team=ALPHA))
+
+
 def test_only_workspace_admins_can_use_coach_admin(
     installable: SlackEmulator, multi_workspace: BackgroundServer
 ):
@@ -158,6 +169,7 @@ def test_the_settings_message_has_inputs_that_save_what_the_admin_picks(
         "coach_admin_report": "channels_select",
         "coach_admin_admins": "multi_users_select",
         "coach_admin_retention": "static_select",
+        "coach_admin_checkins": "static_select",
     }
 
     before = len(slack.response_url_posts())

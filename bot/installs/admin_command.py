@@ -43,12 +43,15 @@ _USER = re.compile(r"^<?@?(?P<id>[UW][A-Z0-9]{2,})(?:\|[^>]*)?>?$")
 _DEFAULT = "default"
 #: A day is the least the purge can mean; ten years is more than any policy asks for.
 MAX_RETENTION_DAYS = 3650
+#: Asking after more than two months is no follow-through.
+MAX_CHECKIN_DAYS = 60
 #: The inputs' action ids (``handlers/actions`` routes ``coach_admin_*`` to ``choose``).
 ACTION_PREFIX = "coach_admin_"
-REPORT_ACTION, ADMINS_ACTION, RETENTION_ACTION = (
-    f"{ACTION_PREFIX}{n}" for n in ("report", "admins", "retention")
+REPORT_ACTION, ADMINS_ACTION, RETENTION_ACTION, CHECKINS_ACTION = (
+    f"{ACTION_PREFIX}{n}" for n in ("report", "admins", "retention", "checkins")
 )
 RETENTION_CHOICES = ("30", "90", "180", "365", "off", _DEFAULT)
+CHECKIN_CHOICES = ("3", "7", "14", "30", _DEFAULT)
 
 
 class AdminCommand:
@@ -141,7 +144,13 @@ def _changed(current: WorkspaceOverrides, what: str, values: list[str]) -> Works
         if len(values) != 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= MAX_RETENTION_DAYS:
             raise ValueError(f"Give a number of days from 1 to {MAX_RETENTION_DAYS}, `off` or `default`.")
         return replace(current, retention_days=int(values[0]))
-    raise ValueError("I know `report`, `admins` and `retention`.")
+    if what == "checkins":
+        if reset:
+            return replace(current, checkin_days=None)
+        if len(values) != 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= MAX_CHECKIN_DAYS:
+            raise ValueError(f"Give a number of days from 1 to {MAX_CHECKIN_DAYS}, or `default`.")
+        return replace(current, checkin_days=int(values[0]))
+    raise ValueError("I know `report`, `admins`, `retention` and `checkins`.")
 
 
 def _chosen(action: dict[str, Any]) -> tuple[str | None, list[str]]:
@@ -154,11 +163,18 @@ def _chosen(action: dict[str, Any]) -> tuple[str | None, list[str]]:
         return "admins", list(action.get("selected_users") or ()) or [_DEFAULT]
     if action_id == RETENTION_ACTION:
         return "retention", [str((action.get("selected_option") or {}).get("value") or _DEFAULT)]
+    if action_id == CHECKINS_ACTION:
+        return "checkins", [str((action.get("selected_option") or {}).get("value") or _DEFAULT)]
     return None, []
 
 
 def _retention_option(value: str) -> Option:
     label = {"off": "Keep until deleted", _DEFAULT: "The deployment's default"}.get(value, f"{value} days")
+    return Option(value=value, text=label)
+
+
+def _checkin_option(value: str) -> Option:
+    label = "The deployment's default" if value == _DEFAULT else f"After {value} days"
     return Option(value=value, text=label)
 
 
@@ -206,13 +222,26 @@ def settings_blocks(config: WorkspaceConfig, note: str | None) -> list[Any]:
                 options=[_retention_option(value) for value in RETENTION_CHOICES],
             ),
         ),
+        SectionBlock(
+            block_id="checkins",
+            text=MarkdownTextObject(
+                text=f"*Check-in on a commitment with no date:* after {config.checkin_days} days "
+                f"({origin(own.checkin_days)})"
+            ),
+            accessory=StaticSelectElement(
+                action_id=CHECKINS_ACTION,
+                placeholder="When",
+                options=[_checkin_option(value) for value in CHECKIN_CHOICES],
+            ),
+        ),
     ]
     blocks.append(
         ContextBlock(
             elements=[
                 MarkdownTextObject(
                     text="Change: `/coach admin report #channel` · `/coach admin admins @ana @ben` · "
-                    "`/coach admin retention 90` (or `off`); `default` puts one back."
+                    "`/coach admin retention 90` (or `off`) · `/coach admin checkins 7`; "
+                    "`default` puts one back."
                 )
             ]
         )

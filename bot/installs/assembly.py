@@ -51,6 +51,7 @@ def workspace_settings(settings: Settings, engine: AsyncEngine) -> WorkspaceSett
         report_channel_id=settings.report_channel_id,
         perf_admin_ids=settings.perf_admin_ids,
         retention_days=settings.retention_days,
+        checkin_days=settings.checkin_days,
     )
     return WorkspaceSettings(WorkspaceStore(engine), defaults)
 

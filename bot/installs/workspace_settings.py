@@ -26,6 +26,7 @@ class WorkspaceConfig:
     report_channel_id: str | None
     perf_admin_ids: frozenset[str]
     retention_days: int | None
+    checkin_days: int | None
     overrides: WorkspaceOverrides
 
 
@@ -48,6 +49,7 @@ class WorkspaceSettings:
             report_channel_id=_first(own.report_channel_id, self.defaults.report_channel_id),
             perf_admin_ids=_first(own.perf_admin_ids, self.defaults.perf_admin_ids) or frozenset(),
             retention_days=_first(own.retention_days, self.defaults.retention_days),
+            checkin_days=_first(own.checkin_days, self.defaults.checkin_days),
             overrides=own,
         )
         self._cache.set(team_id, config)

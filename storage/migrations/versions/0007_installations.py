@@ -58,8 +58,7 @@ def upgrade() -> None:
             sa.Column("report_channel_id", _ID, nullable=True),
             sa.Column("perf_admin_ids", sa.Text(), nullable=True),
             sa.Column("retention_days", sa.Integer(), nullable=True),
-            sa.Column("checkin_day_of_week", sa.String(16), nullable=True),
-            sa.Column("checkin_time", sa.String(8), nullable=True),
+            sa.Column("checkin_days", sa.Integer(), nullable=True),
             sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
             sa.PrimaryKeyConstraint("team_id", name="pk_workspace_settings"),
         )
