@@ -7,10 +7,8 @@ As Slack's pages say:
   the message's blocks (a posted message, or an ephemeral one's blocks) and sends what it holds;
 - the press's ``trigger_id`` may be exchanged once (``exchanged_trigger_id``), within 3 seconds
   (``expired_trigger_id``); one never issued is ``invalid_trigger_id``;
-- ``views.open`` needs ``view``: a ``modal`` whose title, submit and close are plain text of at
-  most 24 characters, at most 100 blocks, ``callback_id`` at most 255 characters,
-  ``private_metadata`` at most 3,000, a ``submit`` when it has input blocks, at most 250 kB; it
-  needs no scope and is Tier 4;
+- ``views.open`` needs ``view``, a modal within Slack's limits (checked and kept by
+  ``devkit.slack.views``); it needs no scope and is Tier 4;
 - the payloads are POSTed form-encoded (``payload=<json>``), signed.
 """
 
@@ -23,15 +21,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from devkit import payloads
-from devkit.slack.arguments import json_list
 from devkit.slack.records import Delivery, Message, SlackError
 from devkit.slack.sender import EventSenderMixin
-from devkit.slack.views import MAX_TITLE_CHARS as VIEW_TEXT_LIMIT
-from devkit.slack.views import MAX_VIEW_BLOCKS as VIEW_BLOCK_LIMIT
-from devkit.slack.views import MAX_VIEW_BYTES as VIEW_BYTES_LIMIT
-
-CALLBACK_ID_LIMIT = 255
-PRIVATE_METADATA_LIMIT = 3000
 
 
 class InteractivityMixin(EventSenderMixin):
@@ -139,17 +130,13 @@ class InteractivityMixin(EventSenderMixin):
     # ----------------------------------------------------------------- the app's side
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        """views.open: the trigger exchanged once, the modal checked, then kept with the other views."""
-        trigger_id = str(args.get("trigger_id") or args.get("interactivity_pointer") or "")
-        view = _view_arg(args.get("view"))
-        if not trigger_id:
+        """views.open as devkit.slack.views answers it, each opened modal also kept in ``opened_views``."""
+        if not (args.get("trigger_id") or args.get("interactivity_pointer")):
             raise SlackError("invalid_trigger_id")
-        self._exchange_trigger(trigger_id)
-        _check_view(view)
-        opened = self._store_view(self._view_argument(args, "modal"))
+        opened = super()._views_open(args)
         with self._lock:
-            self.opened_views.append(opened)
-        return {"view": opened}
+            self.opened_views.append(opened["view"])
+        return opened
 
 
 def _find_button(
@@ -168,43 +155,3 @@ def _find_button(
             ):
                 return str(block.get("block_id") or secrets.token_hex(3)), element
     raise AssertionError(f"no button {action_id!r} (value {value!r}) is shown in these blocks")
-
-
-def _view_arg(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            raise SlackError("invalid_arguments", detail="view must be a JSON-encoded string") from None
-    if not isinstance(raw, dict):
-        raise SlackError("invalid_arguments", detail="view is required")
-    return raw
-
-
-def _check_view(view: dict[str, Any]) -> None:
-    problems = []
-    if len(json.dumps(view).encode("utf-8")) > VIEW_BYTES_LIMIT:
-        raise SlackError("view_too_large")
-    if view.get("type") != "modal":
-        problems.append("view.type must be modal")
-    for key in ("title", "submit", "close"):
-        text = view.get(key)
-        if text is None:
-            if key == "title":
-                problems.append("view.title is required")
-            continue
-        if not isinstance(text, dict) or text.get("type") != "plain_text":
-            problems.append(f"view.{key} must be a plain_text object")
-        elif len(str(text.get("text") or "")) > VIEW_TEXT_LIMIT:
-            problems.append(f"view.{key}.text must be at most {VIEW_TEXT_LIMIT} characters")
-    blocks = json_list(view.get("blocks")) or []
-    if len(blocks) > VIEW_BLOCK_LIMIT:
-        problems.append(f"view.blocks must hold at most {VIEW_BLOCK_LIMIT} blocks")
-    if any(block.get("type") == "input" for block in blocks) and view.get("submit") is None:
-        problems.append("view.submit is required when the view has input blocks")
-    if len(str(view.get("callback_id") or "")) > CALLBACK_ID_LIMIT:
-        problems.append(f"view.callback_id must be at most {CALLBACK_ID_LIMIT} characters")
-    if len(str(view.get("private_metadata") or "")) > PRIVATE_METADATA_LIMIT:
-        problems.append(f"view.private_metadata must be at most {PRIVATE_METADATA_LIMIT} characters")
-    if problems:
-        raise SlackError("invalid_arguments", response_metadata={"messages": problems})

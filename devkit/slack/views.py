@@ -23,6 +23,8 @@ TRIGGER_SECONDS = 3.0
 MAX_VIEW_BLOCKS = 100
 MAX_TITLE_CHARS = 24
 MAX_VIEW_BYTES = 250 * 1024
+MAX_CALLBACK_ID_CHARS = 255
+MAX_PRIVATE_METADATA_CHARS = 3000
 
 
 class ViewsMixin(EmulatorCore):
@@ -99,10 +101,19 @@ class ViewsMixin(EmulatorCore):
         blocks = view.get("blocks")
         if not isinstance(blocks, list) or len(blocks) > MAX_VIEW_BLOCKS:
             raise SlackError("invalid_arguments", detail="view.blocks: a list of at most 100 blocks")
+        if len(str(view.get("callback_id") or "")) > MAX_CALLBACK_ID_CHARS:
+            raise SlackError("invalid_arguments", detail="view.callback_id: at most 255 characters")
+        if len(str(view.get("private_metadata") or "")) > MAX_PRIVATE_METADATA_CHARS:
+            raise SlackError("invalid_arguments", detail="view.private_metadata: at most 3,000 characters")
         if kind == "modal":
-            title = (view.get("title") or {}).get("text", "")
-            if not title or len(title) > MAX_TITLE_CHARS:
-                raise SlackError("invalid_arguments", detail="a modal's title: 1 to 24 characters")
+            for key in ("title", "submit", "close"):
+                text = view.get(key)
+                if text is None and key != "title":
+                    continue
+                if not isinstance(text, dict) or text.get("type") != "plain_text":
+                    raise SlackError("invalid_arguments", detail=f"view.{key} must be a plain_text object")
+                if not text.get("text") or len(str(text["text"])) > MAX_TITLE_CHARS:
+                    raise SlackError("invalid_arguments", detail=f"view.{key}: 1 to 24 characters")
             if any(b.get("type") == "input" for b in blocks if isinstance(b, dict)) and not view.get(
                 "submit"
             ):
