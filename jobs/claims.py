@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -89,6 +89,19 @@ def finish(
             .where(job_runs.c.job == job, job_runs.c.period == period, job_runs.c.claimed_by == claimed_by)
             .values(finished_at=now or utcnow(), outcome=outcome[:255])
         )
+
+
+def prune(engine: Engine, job: str, *, claimed_before: datetime) -> int:
+    """Delete ``job``'s finished claims older than ``claimed_before``; how many went.
+
+    For jobs that claim a short slot (the idle wrap-up: 144 a day), whose old rows only guarded a
+    moment long past. Unfinished claims stay: whether their work reached Slack is unknown.
+    """
+    statement = delete(job_runs).where(
+        job_runs.c.job == job, job_runs.c.claimed_at < claimed_before, job_runs.c.finished_at.is_not(None)
+    )
+    with engine.begin() as connection:
+        return connection.execute(statement.execution_options(preserve_rowcount=True)).rowcount
 
 
 def find(engine: Engine, job: str, period: str) -> Claim | None:

@@ -2,7 +2,8 @@
 
 Every replica's scheduler fires; the (job, slot) claim (``jobs.claims``) lets one of them scan.
 Each session it finds is then claimed again on its own (``MemoryStore.claim_wrap_up``), so a
-coach's Wrap up press racing the job still gives one summary.
+coach's Wrap up press racing the job still gives one summary. The winner prunes the job's
+claims older than a week, so the 144 slots a day don't pile up.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 JOB = "idle_wrap_up"
 SLOT_MINUTES = 10
+#: How long a slot's claim row is kept (for /perf jobs and an operator's look), then pruned.
+CLAIMS_KEPT = timedelta(days=7)
 
 
 def slot_of(now: datetime) -> str:
@@ -51,4 +54,5 @@ class IdleWrapUpJob:
             raise
         outcome = f"wrapped up {wrapped} idle session(s)"
         claims.finish(self._engine, JOB, slot, self._claimed_by, outcome)
+        claims.prune(self._engine, JOB, claimed_before=now - CLAIMS_KEPT)
         return outcome

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
@@ -67,6 +68,26 @@ def test_finishing_records_the_outcome_on_the_claimers_row(db: Engine):
         row = conn.execute(select(job_runs)).one()
     assert row.outcome == "error: SlackApiError"
     assert row.finished_at is not None and row.finished_at >= row.claimed_at
+
+
+def test_pruning_deletes_only_that_jobs_old_finished_claims(db: Engine):
+    old, recent = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
+    for period, when in [("old-done", old), ("old-running", old), ("recent", recent)]:
+        claims.claim(db, "idle_wrap_up", period, "a", now=when)
+    claims.claim(db, "weekly_report", "2026-W44", "a", now=old)
+    for period in ["old-done", "recent"]:
+        claims.finish(db, "idle_wrap_up", period, "a", "done")
+    claims.finish(db, "weekly_report", "2026-W44", "a", "done")
+
+    assert claims.prune(db, "idle_wrap_up", claimed_before=recent - timedelta(days=7)) == 1
+
+    with db.connect() as connection:
+        left = connection.execute(select(job_runs.c.job, job_runs.c.period)).all()
+    assert sorted(left) == [
+        ("idle_wrap_up", "old-running"),
+        ("idle_wrap_up", "recent"),
+        ("weekly_report", "2026-W44"),
+    ]
 
 
 def test_replica_ids_differ_even_within_one_process():
