@@ -71,6 +71,8 @@ class SentCheckin:
     answer: str | None
     words: str
     commitment_status: str
+    #: The workspace's own ``/coach admin checkins`` days, if it set them (the next round's interval).
+    workspace_checkin_days: int | None = None
 
 
 def due_checkins(
@@ -175,6 +177,7 @@ SENT_COLUMNS = (
     checkins.c.answer,
     coach_commitments.c.text,
     coach_commitments.c.status,
+    workspace_settings.c.checkin_days,
 )
 
 
@@ -184,6 +187,7 @@ def find_checkin(connection: Connection, commitment_id: int, round_: int) -> Sen
     row = connection.execute(
         select(*SENT_COLUMNS)
         .join_from(checkins, coach_commitments, c.id == k.commitment_id)
+        .outerjoin(workspace_settings, workspace_settings.c.team_id == k.team_id)
         .where(k.commitment_id == commitment_id, k.round == round_)
     ).first()
     if row is None:

@@ -338,6 +338,25 @@ def test_lets_talk_opens_a_session_that_starts_from_the_commitment(
     assert not [r for r in caplog.records if WORDS in r.getMessage()]  # no log line holds the words
 
 
+def test_after_lets_talk_the_next_round_follows_the_workspaces_own_checkin_days(
+    coachbot: BackgroundServer, slack_emulator: SlackEmulator, new_york_coach: str, db: Engine
+) -> None:
+    with db.begin() as connection:  # /coach admin checkins 2; CHECKIN_DAYS stays 7
+        connection.execute(insert(workspace_settings).values(team_id=TEAM, checkin_days=2))
+    commit_to(db)
+    assert run_checkins(coachbot) == "ok"
+    [dm] = checkin_dms(slack_emulator)
+    press(slack_emulator, coachbot, dm, TALK)
+
+    def next_due() -> datetime | None:
+        with db.connect() as conn:
+            return conn.execute(select(checkins.c.next_due_at).where(checkins.c.answer == "talk")).scalar()
+
+    due = eventually(next_due)
+    pressed = NINE_AM_NEW_YORK + timedelta(hours=1)  # the test clock
+    assert due.replace(tzinfo=UTC) - pressed == timedelta(days=2)
+
+
 # ------------------------------------------------------------------ from a wrap-up to a check-in
 
 

@@ -124,7 +124,8 @@ class CheckinService:
             return
         assert answer is not None
         now = self.clock()
-        next_due = next_due_at(answer, checkin.round, now=now, checkin_days=self._checkin_days)
+        days = checkin.workspace_checkin_days or self._checkin_days  # the workspace's, as for round 1
+        next_due = next_due_at(answer, checkin.round, now=now, checkin_days=days)
         recorded = await self._store.run_write(
             functools.partial(answer_checkin, checkin=checkin, answer=answer, now=now, next_due_at=next_due)
         )
