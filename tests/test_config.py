@@ -63,7 +63,7 @@ def test_retention_keeps_a_year_by_default_and_zero_keeps_everything() -> None:
     assert Settings.from_env({"RETENTION_DAYS": "90"}).retention_days == 90
     assert Settings.from_env({"RETENTION_DAYS": "0"}).retention_days == 0
     assert Settings.from_env({"RETENTION_DAYS": ""}).retention_days == 365
-    with pytest.raises(SettingsError, match="RETENTION_DAYS must be 0 .keep forever. or more, got -1"):
+    with pytest.raises(SettingsError, match=r"RETENTION_DAYS must be 0 \(keep forever\) or more, got -1"):
         Settings.from_env({"RETENTION_DAYS": "-1"})
 
 
