@@ -76,8 +76,9 @@ def _message(row: Row) -> str:
 
 def _session_heading(row: Row) -> str:
     state = "open" if row["is_active"] else "wrapped up"
+    title = " ".join(str(row["title"] or "").split()) or f"Session {row['session_id']}"  # one line
     return (
-        f"### {row['title'] or 'Session ' + str(row['session_id'])}\n\n"
+        f"### {title}\n\n"
         f"Started {when(row['started_at'])}, last activity {when(row['last_activity_at'])} ({state}); "
         f"channel `{row['channel_id']}`, thread `{row['thread_ts']}`.\n"
     )
@@ -126,7 +127,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(
         "checkin_opt_outs",
-        "Check-ins turned off",
+        "Check-in setting",
         coach_rows(checkin_opt_outs, checkin_opt_outs.c.created_at),
         lambda r: f"- Check-ins off since {when(r['created_at'])}",
         empty="Check-ins are on.",
