@@ -8,18 +8,21 @@ a failure says so in a short message with **Try again**, which only its coach ca
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.request
 from typing import Any
 
 from slack_sdk import WebClient
 
+from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from bot.export.service import EXPORT_ACTION
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
 from tests.fixtures.app import converse
 from tests.fixtures.waiting import eventually
+from tests.test_log_canary import CANARY, log_output  # noqa: F401  (the fixture: logging as served)
 
 COACH, OTHER = "U0COACH", "U0OTHER"
 DM, OTHER_DM = "D0COACH", "D0OTHER"
@@ -163,3 +166,42 @@ def test_a_failed_export_says_so_and_only_its_coach_may_press_try_again(
     data, _ = exported(slack, export_message(slack))
     assert data["export"]["user_id"] == COACH
     assert [c.args.get("channel_id") for c in slack.calls_to("files.completeUploadExternal")] == [DM]
+
+
+def test_a_second_export_while_one_is_on_its_way_is_told_so(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer
+) -> None:
+    slack = slack_emulator
+    converse(slack, coachbot, slack.user_says(channel=DM, text="Let's plan my week."))
+    slack.delay("files.getUploadURLExternal", 1.0)  # the first export is still uploading
+
+    export_by_command(slack, coachbot)
+    assert eventually(lambda: any("Preparing your export" in t for t in ephemeral_texts(slack)))
+    export_by_command(slack, coachbot)
+
+    assert eventually(lambda: any("already being prepared" in t for t in ephemeral_texts(slack)))
+    export_message(slack)
+    assert len(slack.calls_to("files.completeUploadExternal")) == 1
+
+
+def test_no_log_line_holds_the_coachs_words_or_file_names_when_exporting(
+    slack_emulator: SlackEmulator,
+    settings: Settings,
+    log_output: io.StringIO,  # noqa: F811  (pytest's fixture, imported above)
+) -> None:
+    slack = slack_emulator
+    with BackgroundServer(settings) as server:
+        converse(slack, server, slack.user_says(channel=DM, text=f"My {CANARY} plan."))
+        shared = slack.add_file(f"{CANARY}.txt", content=f"{CANARY}\n".encode())
+        converse(slack, server, slack.file_share(channel=DM, files=[shared], text="notes"))
+        slack.fail("files.completeUploadExternal", error="internal_error", status=200, retry_after=None)
+        export_by_command(slack, server)
+        assert eventually(lambda: [m for m in slack.messages(DM) if "couldn't prepare your export" in m.text])
+
+        export_by_command(slack, server)
+        export_message(slack)
+        assert eventually(lambda: "Data export delivered" in log_output.getvalue())
+
+    logged = log_output.getvalue()
+    assert "The data export failed" in logged
+    assert [line for line in logged.splitlines() if CANARY in line] == []
