@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.memory_records import Coach
-from storage.models import attachments, chat_messages, coaching_sessions
+from storage.models import attachments, bystander_notes, chat_messages, coaching_sessions
 
 STREAM_CHUNK = 500
 #: Who the rows belong to; the export names the coach once, in its header.
@@ -83,6 +83,17 @@ def session_files(coach: Coach) -> Select[Any]:
         .join(s, s.c.id == a.c.session_id)
         .where(s.c.team_id == coach.team_id, s.c.user_id == coach.user_id)
         .order_by(a.c.created_at, a.c.id)
+    )
+
+
+def bystander_notices(coach: Coach) -> Select[Any]:
+    """Where the coach wrote in another coach's session in the workspace, and was told so once."""
+    b, s = bystander_notes, coaching_sessions
+    return (
+        select(b.c.session_id, s.c.channel_id, s.c.thread_ts, b.c.noted_at)
+        .join(s, s.c.id == b.c.session_id)
+        .where(s.c.team_id == coach.team_id, b.c.user_id == coach.user_id)
+        .order_by(b.c.noted_at, b.c.id)
     )
 
 

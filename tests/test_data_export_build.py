@@ -21,6 +21,7 @@ from storage.engine import sync_url
 from storage.memory_records import Coach
 from storage.models import (
     attachments,
+    bystander_notes,
     chat_messages,
     checkin_opt_outs,
     checkins,
@@ -59,6 +60,14 @@ def seed_everything(database_url: str, coach: Coach) -> None:
                     slack_ts=f"1.{n}",
                     text=f"{role} of {who}",
                 )
+            mine_elsewhere = add(
+                coaching_sessions,
+                team_id=coach.team_id,
+                user_id="U0SOMEONE",
+                channel_id="C0TEAM",
+                thread_ts=f"9.{who}",
+            )
+            add(bystander_notes, session_id=mine_elsewhere, user_id=coach.user_id)
             add(session_summaries, **owner, session_id=session, status="done", summary=f"Summary of {who}")
             add(coach_goals, **owner, text=f"Goal of {who}", status="active")
             commitment = add(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from storage.export_rows import Statement, coach_rows, session_files, session_messages
+from storage.export_rows import Statement, bystander_notices, coach_rows, session_files, session_messages
 from storage.models import (
     checkin_opt_outs,
     checkins,
@@ -167,4 +167,13 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     FILES,
+    Section(
+        "bystander_notes",
+        "Other people's sessions you wrote in",
+        bystander_notices,
+        lambda r: (
+            f"- {when(r['noted_at'])}: channel `{r['channel_id']}`, thread `{r['thread_ts']}` (not stored)"
+        ),
+        empty="None.",
+    ),
 )
