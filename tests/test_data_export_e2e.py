@@ -97,22 +97,38 @@ def test_coach_export_sends_every_session_message_and_memory_to_the_coachs_dm_on
     assert [c.args.get("channel_id") for c in uploads] == [DM]  # the coach's own DM, nowhere else
 
 
+def share_notes_and_export(slack: SlackEmulator, server: BackgroundServer) -> tuple[dict[str, Any], str]:
+    shared = slack.add_file("1on1-notes.txt", content=b"Sam wants more ownership.\n")
+    converse(slack, server, slack.file_share(channel=DM, files=[shared], text="Here are my notes."))
+    export_by_command(slack, server)
+    return exported(slack, export_message(slack))
+
+
 def test_the_export_lists_the_coachs_files_with_fresh_links_that_work(
     slack_emulator: SlackEmulator, coachbot: BackgroundServer
 ) -> None:
-    slack = slack_emulator
-    shared = slack.add_file("1on1-notes.txt", content=b"Sam wants more ownership.\n")
-    converse(slack, coachbot, slack.file_share(channel=DM, files=[shared], text="Here are my notes."))
+    data, markdown = share_notes_and_export(slack_emulator, coachbot)
 
-    export_by_command(slack, coachbot)
-
-    data, markdown = exported(slack, export_message(slack))
     (file,) = data["files"]
     assert (file["name"], file["status"]) == ("1on1-notes.txt", "stored")
     assert "storage_key" not in file
     with urllib.request.urlopen(file["link"], timeout=10) as response:
         assert response.read() == b"Sam wants more ownership.\n"
+    assert "u=U0COACH" in file["link"]  # the app's signed link, made out to the coach
     assert "**1on1-notes.txt**" in markdown and file["link"] in markdown
+
+
+def test_files_kept_in_s3_come_with_presigned_links_that_work(
+    slack_emulator: SlackEmulator, settings: Settings, s3_settings: Settings
+) -> None:
+    s3 = settings.with_overrides(s3_bucket=s3_settings.s3_bucket, s3_endpoint_url=s3_settings.s3_endpoint_url)
+    with BackgroundServer(s3) as server:
+        data, _ = share_notes_and_export(slack_emulator, server)
+
+    (file,) = data["files"]
+    assert "X-Amz-Expires=300" in file["link"]
+    with urllib.request.urlopen(file["link"], timeout=10) as response:
+        assert response.read() == b"Sam wants more ownership.\n"
 
 
 def test_the_home_tabs_export_button_sends_the_export_to_the_presser(
