@@ -133,7 +133,8 @@ class DataExport:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            logger.error("The data export failed (team=%s): %s", coach.team_id, type(error).__name__)
+            # The class and Slack's error code only: never a response body or a row.
+            logger.error("The data export failed (team=%s): %s", coach.team_id, slack_error_name(error))
             await self._tell_failure(coach, client, dm)
         finally:
             self._running.discard(coach)
