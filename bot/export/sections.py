@@ -1,9 +1,14 @@
-"""What a coach's export holds: one ``Section`` per kind of data, in the order the files show them.
+r"""What a coach's export holds: one ``Section`` per kind of data, in the order the files show them.
 
 A new per-coach table joins the export as one entry in ``SECTIONS``, e.g. reply feedback::
 
-    Section("feedback", "Feedback on replies", coach_rows(reply_feedback, reply_feedback.c.created_at),
-            lambda r: f"- {r['rating']} on the reply {r['message_ts']}" + note_of(r))
+    Section(
+        "feedback",
+        "Your feedback on my replies",
+        coach_rows(reply_feedback, reply_feedback.c.created_at),
+        lambda r: f"- {when(r['created_at'])}: {r['rating']} on the reply `{r['message_ts']}`"
+        + (f"\n\n{quoted(r['note'])}\n" if r.get("note") else ""),
+    ),
 
 The JSON file gets every column but ``team_id``/``user_id`` (named once, in its header); the
 Markdown file one line per row, from ``markdown``.

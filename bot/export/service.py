@@ -92,11 +92,13 @@ class DataExport:
         await self._start(coach, request.client, acknowledge=tell)
 
     async def press(self, body: dict[str, Any], coach: Coach, client: AsyncWebClient, respond: Any) -> None:
-        """The Export button: honoured in the presser's own Home tab or DM with the bot, else refused."""
+        """The Export button: honoured in the presser's own Home tab (or a modal of theirs) or DM with
+        the bot, else refused."""
         container = body.get("container") or {}
         dm = await self._dm_of(coach, client)
         if container.get("type") == "view":
-            where_ok = (body.get("view") or {}).get("type") == "home"  # Slack shows a Home to its owner only
+            # Slack shows a Home tab, or a modal, only to the person it was published or opened for.
+            where_ok = (body.get("view") or {}).get("type") in ("home", "modal")
         else:
             where_ok = dm is not None and container.get("channel_id") == dm
         if not where_ok:
