@@ -221,3 +221,17 @@ def test_no_log_line_holds_the_coachs_words_or_file_names_when_exporting(
     logged = log_output.getvalue()
     assert "The data export failed" in logged
     assert [line for line in logged.splitlines() if CANARY in line] == []
+
+
+def test_asked_for_in_a_channel_the_export_still_goes_only_to_the_coachs_dm(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer
+) -> None:
+    slack = slack_emulator
+    delivery = slack.send_command(
+        coachbot.events_url, "/coach", "export", user_id=COACH, channel_id="C0LEADS"
+    )
+    assert delivery.status == 200
+
+    export_message(slack, DM)
+    assert [p.body.get("response_type") for p in slack.response_url_posts()] == ["ephemeral"]
+    assert not [m for m in slack.messages("C0LEADS") if m.files or m.is_bot]
