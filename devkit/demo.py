@@ -3,8 +3,8 @@
 It prints a short transcript: two coaching threads, a follow-up that uses the
 thread's history, a restart in between that shows the history survives, a shared
 file the coach reads, the ``files`` listing, a wrap-up whose summary the next session
-remembers, and what an admin's ``/perf cache`` shows; then two workspaces installing the same
-deployment through the local OAuth flow and coaching side by side.
+remembers, what an admin's ``/perf cache`` shows and the coach's data export; then two
+workspaces installing the same deployment through the local OAuth flow and coaching side by side.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
+from devkit.demo_export import run_export
 from devkit.demo_workspaces import run_two_workspaces
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
@@ -199,7 +200,14 @@ def run_demo(data_dir: str = "demo-data") -> int:
             print("\nAn admin types /perf cache")
             _print_perf_cache(slack, server)
 
-        reads = [c.method for c in slack.calls if c.method.startswith("conversations.")]
+            print("\nThe coach asks for a copy of their data")
+            run_export(slack, server, DM_CHANNEL)
+
+        reads = [  # conversations.open (the export's DM) opens a channel, it reads nothing
+            c.method
+            for c in slack.calls
+            if c.method.startswith("conversations.") and c.method != "conversations.open"
+        ]
         print(f"\nSlack conversations.* reads: {len(reads)} (history comes from our database)")
 
         print("\n" + "-" * WIDTH)

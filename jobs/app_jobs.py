@@ -4,8 +4,8 @@
 - ``weekly_report`` on REPORT_DAY_OF_WEEK at REPORT_TIME in REPORT_TIMEZONE, once across replicas;
   ``weekly_report_retry`` every minute in every replica: a failed post is retried with back-off
   until it succeeds or the week ends, by one replica;
-- ``retention_purge`` daily at 03:30 in REPORT_TIMEZONE when RETENTION_DAYS is set, once across
-  replicas;
+- ``retention_purge`` daily at 03:30 in REPORT_TIMEZONE unless RETENTION_DAYS is 0 (it defaults to
+  365), once across replicas;
 - ``uninstall_purge`` daily at 03:15 in REPORT_TIMEZONE with OAuth installs: the data of workspaces
   uninstalled more than UNINSTALL_RETENTION_DAYS ago, once across replicas;
 - ``event_ledger_prune`` daily at 03:45 in REPORT_TIMEZONE: delivery claims older than a week

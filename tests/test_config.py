@@ -56,7 +56,15 @@ def test_attachment_and_operations_settings_have_safe_defaults() -> None:
     assert settings.max_attachment_mb == 100
     assert settings.slow_request_ms == 1000
     assert settings.perf_admin_ids == frozenset()
-    assert settings.retention_days is None
+    assert settings.retention_days == 365  # a year; RETENTION_DAYS=0 keeps everything
+
+
+def test_retention_keeps_a_year_by_default_and_zero_keeps_everything() -> None:
+    assert Settings.from_env({"RETENTION_DAYS": "90"}).retention_days == 90
+    assert Settings.from_env({"RETENTION_DAYS": "0"}).retention_days == 0
+    assert Settings.from_env({"RETENTION_DAYS": ""}).retention_days == 365
+    with pytest.raises(SettingsError, match=r"RETENTION_DAYS must be 0 \(keep forever\) or more, got -1"):
+        Settings.from_env({"RETENTION_DAYS": "-1"})
 
 
 def test_perf_admin_ids_accept_commas_or_spaces() -> None:

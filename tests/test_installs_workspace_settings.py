@@ -83,7 +83,7 @@ def test_a_bad_value_is_explained_and_nothing_changes(
     answer = coach_admin(installable, multi_workspace, "retention forever", team=ALPHA)
 
     assert "number of days" in shown(answer)
-    assert "kept until deleted" in shown(answer)
+    assert "365 days after a session's last message" in shown(answer)
 
 
 def test_the_weekly_report_goes_to_each_workspaces_own_channel_with_its_own_figures(
@@ -197,4 +197,4 @@ def test_a_non_admin_cannot_change_a_setting_through_the_inputs(
 
     posts = eventually(lambda: slack.response_url_posts()[before:], timeout=10.0)
     assert "Only this workspace's admins" in shown(posts[0].body)
-    assert "kept until deleted" in shown(coach_admin(slack, server, "", team=ALPHA))
+    assert "365 days after a session's last message" in shown(coach_admin(slack, server, "", team=ALPHA))

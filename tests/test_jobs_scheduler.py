@@ -150,7 +150,7 @@ def test_the_scheduler_starts_and_stops_with_the_server(settings: Settings):
         assert scheduler is not None and scheduler.running
         jobs = {job["id"]: job for job in scheduler.status()}
         assert {"cache_cleanup", "weekly_report"} <= set(jobs)
-        assert "retention_purge" not in jobs  # RETENTION_DAYS is not set
+        assert "retention_purge" in jobs  # RETENTION_DAYS defaults to 365
         next_report = datetime.fromisoformat(jobs["weekly_report"]["next_run"])
         assert (next_report.weekday(), next_report.hour, next_report.minute) == (0, 9, 30)
         assert jobs["cache_cleanup"]["last_outcome"] is None
@@ -160,11 +160,11 @@ def test_the_scheduler_starts_and_stops_with_the_server(settings: Settings):
     assert all(job["next_run"] is None for job in scheduler.status())
 
 
-def test_the_retention_purge_is_scheduled_only_when_retention_days_is_set(settings: Settings):
-    with BackgroundServer(settings.with_overrides(retention_days=30)) as server:
+def test_retention_days_zero_keeps_everything_so_no_purge_is_scheduled(settings: Settings):
+    with BackgroundServer(settings.with_overrides(retention_days=0)) as server:
         scheduler = server.runtime.scheduler
         assert scheduler is not None
-        assert "retention_purge" in scheduler.job_names
+        assert "retention_purge" not in scheduler.job_names
 
 
 def test_no_scheduler_when_it_is_disabled(settings: Settings):

@@ -42,6 +42,8 @@ from bot.delivery.slack_budget import (
     SlackRateBudget,
 )
 from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
+from bot.export.service import HELP_LINE as EXPORT_HELP
+from bot.export.service import DataExport
 from bot.installs.assembly import add_admin_command, build_installs, workspace_settings
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.memory.assembly import build_memory
@@ -229,6 +231,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         clock=lambda: runtime.clock(),
     )
     router.add("checkins", checkins.subcommand, CHECKINS_HELP)
+    data_export = DataExport(engine, background=coaching.delivery.background, listing=attachments.listing)
+    router.add("export", data_export.subcommand, EXPORT_HELP)
     bolt = build_bolt_app(
         settings,
         client,
@@ -244,6 +248,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         oauth_settings=oauth_settings,
         installs=installs,
         workspace_admin=admin_command,
+        data_export=data_export,
     )
     runtime = Runtime(
         settings=settings,

@@ -124,7 +124,8 @@ class Settings:
     report_timezone: str = "UTC"
     report_day_of_week: str = "mon"
     report_time: str = "09:00"
-    retention_days: int | None = None
+    # Sessions idle this long are deleted daily with their messages and files; 0 keeps them.
+    retention_days: int = 365
     cache_cleanup_minutes: int = 5
     scheduler_enabled: bool = True
     # Durable turns: SIGTERM lets replies in flight finish this long; a turn's lease lasts this
@@ -204,7 +205,7 @@ class Settings:
             report_timezone=env.get("REPORT_TIMEZONE") or "UTC",
             report_day_of_week=(env.get("REPORT_DAY_OF_WEEK") or "mon").lower(),
             report_time=env.get("REPORT_TIME") or "09:00",
-            retention_days=_int(env, "RETENTION_DAYS", None),
+            retention_days=_int(env, "RETENTION_DAYS", 365) or 0,
             cache_cleanup_minutes=_int(env, "CACHE_CLEANUP_MINUTES", 5) or 5,
             scheduler_enabled=_bool(env.get("SCHEDULER_ENABLED"), default=True),
             shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),
@@ -250,6 +251,8 @@ class Settings:
             problems.append(
                 f"CHECKIN_DAYS must be a whole number of days, 1 or more, got {self.checkin_days}"
             )
+        if self.retention_days < 0:
+            problems.append(f"RETENTION_DAYS must be 0 (keep forever) or more, got {self.retention_days}")
         if not 0 < self.port < 65536:
             problems.append(f"PORT must be between 1 and 65535, got {self.port}")
         for name, url in (("SLACK_API_URL", self.slack_api_url), ("OPENAI_BASE_URL", self.openai_base_url)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.attachments.file_listing import format_listing
 from bot.conversation.turn_values import CoachMessage, Surface
@@ -96,22 +96,24 @@ class FileListing:
         return rows
 
     async def _links(self, rows: Sequence[AttachmentRecord], *, for_user: str) -> dict[int, str]:
-        """Fresh links for the stored rows, made for the coach: never cached, each lives
-        ``LINK_EXPIRY_SECONDS``. Shown only to ``for_user``; a local link carries that user."""
-        stored = [row for row in rows if row.status == "stored" and row.storage_key]
+        stored = {row.id: str(row.storage_key) for row in rows if row.status == "stored" and row.storage_key}
+        return await self.signed_links(stored, for_user=for_user)
+
+    async def signed_links(self, keys: Mapping[int, str], *, for_user: str) -> dict[int, str]:
+        """Fresh links to stored files (attachment id -> storage key), made for the coach: never
+        cached, each lives ``LINK_EXPIRY_SECONDS``. Shown only to ``for_user``; a local link
+        carries that user. The one presigner: ``files`` and the data export use it."""
         urls = await asyncio.gather(
             *(
-                self.files.download_url(
-                    str(row.storage_key), expires_in=LINK_EXPIRY_SECONDS, for_user=for_user
-                )
-                for row in stored
+                self.files.download_url(key, expires_in=LINK_EXPIRY_SECONDS, for_user=for_user)
+                for key in keys.values()
             ),
             return_exceptions=True,
         )
         links = {}
-        for row, url in zip(stored, urls, strict=True):
+        for attachment_id, url in zip(keys, urls, strict=True):
             if isinstance(url, BaseException):
-                logger.warning("No download link for attachment %s: %s", row.id, type(url).__name__)
+                logger.warning("No download link for attachment %s: %s", attachment_id, type(url).__name__)
             else:
-                links[row.id] = url
+                links[attachment_id] = url
         return links

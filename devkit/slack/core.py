@@ -88,6 +88,10 @@ class EmulatorCore:
         with self._lock:
             self._channel_teams.setdefault(channel, team_id)
 
+    def dm_channel_of(self, user_id: str) -> str:
+        """The bot's DM channel with ``user_id``: what conversations.open answers for them."""
+        return "D" + user_id.removeprefix("U").removeprefix("W")
+
     def channel_visible(self, channel: str) -> bool:
         """Whether the calling workspace may use ``channel`` (unplaced channels: every workspace)."""
         with self._lock:

@@ -1,4 +1,13 @@
-"""Files: shared files served at ``url_private`` to the bot token, and the files_upload_v2 flow."""
+"""Files: shared files served at ``url_private`` to the bot token, and the files_upload_v2 flow.
+
+files_upload_v2 as its method pages say: files.getUploadURLExternal needs ``filename`` and
+``length`` (``missing_argument`` when the length is 0), ``alt_txt`` of at most 1,000 characters
+(``alt_txt_too_large``) and a snippet of at most 1 MB (``snippet_too_large``); the bytes are
+POSTed to the upload URL; files.completeUploadExternal needs ``files`` (an array of ids with
+optional titles), refuses a file whose bytes never arrived or that another workspace reserved
+(``file_not_found``) and a channel the workspace can't post in (``invalid_channel``), takes
+``thread_ts`` with one channel only, and shares each file with one bot message per channel.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +31,8 @@ from devkit.slack.records import RecordedCall, SlackError
 # 1 MiB at a time: a 1 GB file costs one block of memory and its sha256 is reproducible.
 _PATTERN_BLOCK = 64 * 1024
 _SERVE_CHUNK = 1024 * 1024
+MAX_ALT_TXT_CHARS = 1000  # files.getUploadURLExternal: alt_txt_too_large beyond it
+MAX_SNIPPET_BYTES = 1024 * 1024  # snippet_too_large: snippets are limited to 1 MB
 
 LOGIN_PAGE_HTML = (
     "<!DOCTYPE html><html><head><title>Sign in | Slack</title></head>"
@@ -36,6 +47,7 @@ class _Upload:
 
     name: str
     length: int
+    team_id: str
     content: bytes | None = None
 
 
@@ -234,9 +246,15 @@ class FilesMixin(EmulatorCore):
             length = -1
         if not name or length < 0:
             raise SlackError("invalid_arguments", detail="filename and length are required")
+        if length == 0:
+            raise SlackError("missing_argument", detail="length is 0")
+        if len(str(args.get("alt_txt") or "")) > MAX_ALT_TXT_CHARS:
+            raise SlackError("alt_txt_too_large")
+        if args.get("snippet_type") and length > MAX_SNIPPET_BYTES:
+            raise SlackError("snippet_too_large")
         file_id = f"F{next(self._file_ids):04d}{secrets.token_hex(3).upper()}"
         with self._lock:
-            self._uploads[file_id] = _Upload(name=name, length=length)
+            self._uploads[file_id] = _Upload(name=name, length=length, team_id=self.calling_team)
         return {"upload_url": f"{self.origin}/upload/v1/{file_id}", "file_id": file_id}
 
     async def _handle_upload(self, request: web.Request) -> web.Response:
@@ -254,16 +272,24 @@ class FilesMixin(EmulatorCore):
         return web.Response(text=f"OK - {len(body)}")
 
     def _files_complete_upload_external(self, args: dict[str, Any]) -> dict[str, Any]:
-        entries = [e for e in json_list(args.get("files")) or [] if isinstance(e, dict)]
-        if not entries:
-            raise SlackError("invalid_arguments", detail="files is required")
+        entries = json_list(args.get("files")) or []
+        if not entries or not all(isinstance(e, dict) and e.get("id") for e in entries):
+            raise SlackError("invalid_arguments", detail="files: an array of {id, title}")
         channels = [c for c in str(args.get("channels") or args.get("channel_id") or "").split(",") if c]
+        if args.get("thread_ts") and len(channels) != 1:
+            raise SlackError("invalid_arguments", detail="thread_ts needs exactly one channel")
+        for channel in channels:
+            if not self._may_post_in(channel):
+                raise SlackError("invalid_channel")
+        with self._lock:
+            uploads = [self._uploads.get(str(entry["id"])) for entry in entries]
+        if any(u is None or u.content is None or u.team_id != self.calling_team for u in uploads):
+            raise SlackError("file_not_found")
         shared = []
         for entry in entries:
             with self._lock:
-                upload = self._uploads.pop(str(entry.get("id", "")), None)
-            if upload is None or upload.content is None:
-                raise SlackError("file_not_found")
+                upload = self._uploads.pop(str(entry["id"]))
+            assert upload.content is not None
             file_id = str(entry["id"])
             info = self._uploaded_file_info(file_id, upload, str(entry.get("title") or upload.name), channels)
             with self._lock:
@@ -274,6 +300,13 @@ class FilesMixin(EmulatorCore):
         for channel in channels:
             self._new_bot_message(channel, thread_of(args), text, files=[dict(f) for f in shared])
         return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
+    def _may_post_in(self, channel: str) -> bool:
+        """A channel of the calling workspace, or the bot's DM with one of its members."""
+        if channel.startswith("D"):
+            with self._lock:
+                return channel in {self.dm_channel_of(u) for u in self.users}
+        return self.channel_visible(channel)
 
     def _uploaded_file_info(
         self, file_id: str, upload: _Upload, title: str, channels: list[str]

@@ -83,10 +83,6 @@ class WorkspaceMixin(EmulatorCore):
         base.update(tz_fields(str(profile.get("tz") or DEFAULT_TZ)))
         return base
 
-    def dm_channel_of(self, user_id: str) -> str:
-        """The bot's DM channel with ``user_id``: what conversations.open answers for them."""
-        return "D" + user_id.removeprefix("U").removeprefix("W")
-
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel") or "")
         users = [u.strip() for u in str(args.get("users") or "").split(",") if u.strip()]
