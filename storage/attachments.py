@@ -319,3 +319,27 @@ class AttachmentStore:
             return await self._sqlite_writer.run(transaction)
         async with self._engine.connect() as conn:
             return await conn.run_sync(transaction)
+
+
+def stored_files_of_coach(
+    connection: Connection, team_id: str, user_id: str, limit: int
+) -> list[AttachmentRecord]:
+    """A coach's stored files across their sessions, newest first, at most ``limit`` (the App Home).
+
+    Only sessions with a stored file (``attachment_count``) are joined, each by the
+    ``idx_attachments_session_created`` range: a coach with 500 sessions and few files reads few rows.
+    """
+    s = coaching_sessions
+    rows = connection.execute(
+        select(*_COLUMNS)
+        .join(s, s.c.id == _a.c.session_id)
+        .where(
+            s.c.user_id == user_id,
+            s.c.team_id == team_id,
+            s.c.attachment_count > 0,
+            _a.c.status == AttachmentStatus.STORED.value,
+        )
+        .order_by(_a.c.created_at.desc(), _a.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [_record(row) for row in rows]

@@ -52,7 +52,7 @@ def test_opening_app_home_greets_the_coach_with_the_suggested_prompts(page: Any,
     assert tryout.slack.calls_to("assistant.threads.setSuggestedPrompts")  # the app's own call
 
     page.locator("#tabs [data-tab=home]").click()
-    page.locator("#home .placeholder", has_text="home_tab_enabled").wait_for()
+    page.locator("#home", has_text="Your sessions").wait_for()
 
 
 def test_a_typed_message_gets_a_reply_that_streams_in(page: Any, tryout: TryOut) -> None:

@@ -96,22 +96,25 @@ class FileListing:
         return rows
 
     async def _links(self, rows: Sequence[AttachmentRecord], *, for_user: str) -> dict[int, str]:
-        """Fresh links for the stored rows, made for the coach: never cached, each lives
-        ``LINK_EXPIRY_SECONDS``. Shown only to ``for_user``; a local link carries that user."""
-        stored = [row for row in rows if row.status == "stored" and row.storage_key]
-        urls = await asyncio.gather(
-            *(
-                self.files.download_url(
-                    str(row.storage_key), expires_in=LINK_EXPIRY_SECONDS, for_user=for_user
-                )
-                for row in stored
-            ),
-            return_exceptions=True,
-        )
-        links = {}
-        for row, url in zip(stored, urls, strict=True):
-            if isinstance(url, BaseException):
-                logger.warning("No download link for attachment %s: %s", row.id, type(url).__name__)
-            else:
-                links[row.id] = url
-        return links
+        return await fresh_links(self.files, rows, for_user=for_user)
+
+
+async def fresh_links(files: FileStore, rows: Sequence[AttachmentRecord], *, for_user: str) -> dict[int, str]:
+    """Fresh links for the stored rows, made for the coach: never cached, each lives
+    ``LINK_EXPIRY_SECONDS``. Shown only to ``for_user``; a local link carries that user.
+    The one presigner of coachbot's listings (``files`` and the App Home)."""
+    stored = [row for row in rows if row.status == "stored" and row.storage_key]
+    urls = await asyncio.gather(
+        *(
+            files.download_url(str(row.storage_key), expires_in=LINK_EXPIRY_SECONDS, for_user=for_user)
+            for row in stored
+        ),
+        return_exceptions=True,
+    )
+    links = {}
+    for row, url in zip(stored, urls, strict=True):
+        if isinstance(url, BaseException):
+            logger.warning("No download link for attachment %s: %s", row.id, type(url).__name__)
+        else:
+            links[row.id] = url
+    return links
