@@ -18,13 +18,15 @@ def publishes(slack: SlackEmulator, user: str | None = None) -> list[Any]:
     return [c for c in calls if user is None or c.args.get("user_id") == user]
 
 
-def open_home(slack: SlackEmulator, server: BackgroundServer, user: str = "U0COACH") -> dict[str, Any]:
+def open_home(
+    slack: SlackEmulator, server: BackgroundServer, user: str = "U0COACH", *, team_id: str | None = None
+) -> dict[str, Any]:
     """Send ``app_home_opened`` (tab "home") signed, and return the view the app then published."""
     before = len(publishes(slack, user))
     event = payloads.app_home_opened_event(
         user=user, channel=DM, tab="home", event_ts=slack.ts(), view=slack.home_view(user)
     )
-    assert slack.send_event(server.events_url, event).status == 200
+    assert slack.send_event(server.events_url, slack.envelope(event, team_id=team_id)).status == 200
     return wait_for_publish(slack, user, before)
 
 

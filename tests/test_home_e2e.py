@@ -20,6 +20,8 @@ from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url
 from tests.fixtures.app import converse
+from tests.fixtures.installs import ALPHA
+from tests.fixtures.waiting import eventually
 from tests.home_helpers import DM, open_home, publishes, text_of, wait_for_publish
 
 WRAP_UP = {
@@ -112,6 +114,30 @@ def test_the_admin_section_shows_only_to_workspace_admins(
     assert "Workspace settings" not in text_of(coach_view)
     shown = text_of(admin_view)
     assert "Workspace settings (admins)" in shown and "Sessions kept" in shown and "RETENTION_DAYS" in shown
+
+
+def test_with_oauth_installs_a_workspace_admin_sees_their_workspaces_own_settings_and_where_to_change_them(
+    installable: SlackEmulator, multi_workspace: BackgroundServer
+) -> None:
+    installable.send_command(
+        multi_workspace.events_url,
+        "/coach",
+        "admin retention 90",
+        user_id="U0ADMIN",
+        team_id=ALPHA,
+        channel_id="C0ALPHAGEN",
+    )
+    assert eventually(lambda: any("Saved." in str(p.body) for p in installable.response_url_posts()))
+
+    admin = text_of(open_home(installable, multi_workspace, user="U0ADMIN", team_id=ALPHA))
+    coach = text_of(open_home(installable, multi_workspace, user="U0COACH", team_id=ALPHA))
+
+    assert (
+        "Workspace settings (admins)" in admin
+        and "90 days after a session's last message (set here)" in admin
+    )
+    assert "`/coach admin`" in admin
+    assert "Workspace settings" not in coach
 
 
 def test_an_opened_home_is_republished_when_a_session_starts_and_when_it_is_wrapped_up(
