@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
+from devkit.demo_home import show_home
 from devkit.demo_workspaces import run_two_workspaces
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
@@ -198,6 +199,9 @@ def run_demo(data_dir: str = "demo-data") -> int:
 
             print("\nAn admin types /perf cache")
             _print_perf_cache(slack, server)
+
+            print("\nThe coach opens coachbot's Home tab")
+            show_home(slack, server)
 
         reads = [c.method for c in slack.calls if c.method.startswith("conversations.")]
         print(f"\nSlack conversations.* reads: {len(reads)} (history comes from our database)")
