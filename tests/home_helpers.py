@@ -22,7 +22,7 @@ def open_home(
     slack: SlackEmulator, server: BackgroundServer, user: str = "U0COACH", *, team_id: str | None = None
 ) -> dict[str, Any]:
     """Send ``app_home_opened`` (tab "home") signed, and return the view the app then published."""
-    before = len(publishes(slack, user))
+    before = mark(slack, user)
     event = payloads.app_home_opened_event(
         user=user, channel=DM, tab="home", event_ts=slack.ts(), view=slack.home_view(user)
     )
@@ -30,12 +30,25 @@ def open_home(
     return wait_for_publish(slack, user, before)
 
 
-def wait_for_publish(slack: SlackEmulator, user: str, before: int, timeout: float = 10.0) -> dict[str, Any]:
-    published = eventually(lambda: len(publishes(slack, user)) > before, timeout=timeout)
-    assert published, f"no views.publish for {user}"
-    assert all(c.ok for c in publishes(slack, user)), [c.error for c in publishes(slack, user)]
+def mark(slack: SlackEmulator, user: str) -> tuple[int, str | None]:
+    """Where the user's Home stands now: its publishes so far, and its view's hash."""
     view = slack.home_view(user)
-    assert view is not None
+    return len(publishes(slack, user)), view["hash"] if view else None
+
+
+def wait_for_publish(
+    slack: SlackEmulator, user: str, before: tuple[int, str | None], timeout: float = 10.0
+) -> dict[str, Any]:
+    """The Home view published after ``before`` (``mark``): the call arrived and the view is stored."""
+
+    def published() -> dict[str, Any] | None:
+        view = slack.home_view(user)
+        fresh = len(publishes(slack, user)) > before[0] and view is not None and view["hash"] != before[1]
+        return view if fresh else None
+
+    view = eventually(published, timeout=timeout)
+    assert view is not None, f"no views.publish for {user}"
+    assert all(c.error is None for c in publishes(slack, user)), [c.error for c in publishes(slack, user)]
     return view
 
 

@@ -9,20 +9,16 @@ re-published when a session starts or ends.
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import create_engine, text
-
 from bench.home_seed import HomeHistory, seed_home_coach
 from bot.assembly.serve import BackgroundServer
 from bot.memory.blocks import COMMITMENT_DONE_ACTION, DELETE_ACTION, EDIT_ACTION
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
-from storage.engine import sync_url
 from tests.fixtures.app import converse
+from tests.fixtures.databases import query
 from tests.fixtures.installs import ALPHA
 from tests.fixtures.waiting import eventually
-from tests.home_helpers import DM, open_home, publishes, text_of, wait_for_publish
+from tests.home_helpers import DM, mark, open_home, publishes, text_of, wait_for_publish
 
 WRAP_UP = {
     "summary": "You want to delegate the weekly report so you can focus on hiring.",
@@ -32,15 +28,6 @@ WRAP_UP = {
     ],
     "remember": [],
 }
-
-
-def query(database_url: str, sql: str) -> list[Any]:
-    engine = create_engine(sync_url(database_url))
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(sql)).all())
-    finally:
-        engine.dispose()
 
 
 def test_opening_the_home_tab_publishes_the_coachs_sessions_memory_settings_and_data_buttons(
@@ -144,7 +131,7 @@ def test_an_opened_home_is_republished_when_a_session_starts_and_when_it_is_wrap
     slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
 ) -> None:
     assert "No sessions yet" in text_of(open_home(slack_emulator, coachbot))
-    before = len(publishes(slack_emulator, "U0COACH"))
+    before = mark(slack_emulator, "U0COACH")
 
     reply = converse(
         slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Help me plan my week.")
@@ -152,7 +139,7 @@ def test_an_opened_home_is_republished_when_a_session_starts_and_when_it_is_wrap
     started = wait_for_publish(slack_emulator, "U0COACH", before)
     assert "*Active* (1)" in text_of(started)
 
-    before = len(publishes(slack_emulator, "U0COACH"))
+    before = mark(slack_emulator, "U0COACH")
     fake_openai.queue_json(WRAP_UP)
     slack_emulator.send_command(coachbot.events_url, "/coach", "wrap", user_id="U0COACH", channel_id=DM)
     slack_emulator.wait_for_replies(DM, reply.thread_ts or "", count=2, timeout=15)

@@ -9,23 +9,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
 from bench.home_seed import HomeHistory, seed_home_coach
 from bot.assembly.serve import BackgroundServer
 from bot.home.presses import NOT_YOUR_HOME
 from bot.memory.blocks import COMMITMENT_DONE_ACTION, DELETE_ACTION, EDIT_ACTION, EDIT_BLOCK, EDIT_INPUT
 from bot.memory.service import NOT_YOUR_COMMITMENT_TEXT
 from devkit.slack_emulator import SlackEmulator
-from storage.engine import sync_url
+from tests.fixtures.databases import query
 from tests.fixtures.waiting import eventually
 from tests.home_helpers import (
     DM,
     button,
+    mark,
     notices,
     open_home,
     press_on_home,
-    publishes,
     text_of,
     wait_for_publish,
 )
@@ -33,19 +31,10 @@ from tests.home_helpers import (
 SMALL = HomeHistory(sessions=3, active=1, goals=1, commitments=2, files=0, other_coaches=0)
 
 
-def query(database_url: str, sql: str) -> list[Any]:
-    engine = create_engine(sync_url(database_url))
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(sql)).all())
-    finally:
-        engine.dispose()
-
-
 def press_and_wait(
     slack: SlackEmulator, server: BackgroundServer, view: dict[str, Any], action: dict[str, Any]
 ) -> dict[str, Any]:
-    before = len(publishes(slack, "U0COACH"))
+    before = mark(slack, "U0COACH")
     press_on_home(slack, server, view, action, "U0COACH")
     return wait_for_publish(slack, "U0COACH", before)
 
@@ -67,7 +56,7 @@ def test_done_edit_and_delete_on_the_home_change_the_coachs_memory_and_republish
     )
     modal = eventually(lambda: [v for v in slack_emulator.opened_views if v.get("callback_id")])
     assert modal, "Edit opens the memory's edit modal"
-    before = len(publishes(slack_emulator, "U0COACH"))
+    before = mark(slack_emulator, "U0COACH")
     slack_emulator.submit_view(
         coachbot.events_url, modal[-1], {EDIT_BLOCK: {EDIT_INPUT: "Hand it to Ana instead"}}
     )
@@ -111,7 +100,7 @@ def test_coach_settings_answers_ephemerally_with_the_same_toggles_and_a_press_th
     home_settings = [b for b in home["blocks"] if b.get("block_id") in ("home_checkins", "home_memory")]
     assert [b for b in settings if b.get("block_id") in ("home_checkins", "home_memory")] == home_settings
 
-    before = len(publishes(slack_emulator, "U0COACH"))
+    before = mark(slack_emulator, "U0COACH")
     slack_emulator.press_button(
         coachbot.events_url, action_id="home_checkins", ephemeral_blocks=settings, channel=DM
     )

@@ -8,8 +8,8 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.home.presses import after_change, press_of, refuse
-from handlers.actions.presser import action_value, presser
+from bot.home.presses import after_change
+from handlers.actions.presser import action_value, allowed_press
 
 
 async def handle_commitment_done(
@@ -23,9 +23,8 @@ async def handle_commitment_done(
     memory = context.get("memory")
     if memory is None:
         return
-    press = press_of(body, presser(body), respond, client)
-    if not press.allowed:
-        await refuse(press)
+    press = await allowed_press(body, respond, client)
+    if press is None:
         return
     message = body.get("message") or {}
     await memory.press_done(

@@ -8,8 +8,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.home.presses import press_of, refuse
-from handlers.actions.presser import action_value, presser
+from handlers.actions.presser import action_value, allowed_press, presser
 
 
 async def handle_memory_edit(
@@ -23,9 +22,8 @@ async def handle_memory_edit(
     commands = context.get("memory_commands")
     if commands is None:
         return
-    press = press_of(body, presser(body), respond, client)
-    if not press.allowed:
-        await refuse(press)
+    press = await allowed_press(body, respond, client)
+    if press is None:
         return
     await commands.open_edit(
         action_value(body), press.presser, str(body.get("trigger_id") or ""), client, press.respond
