@@ -9,7 +9,10 @@ re-published when a session starts or ends.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bench.home_seed import HomeHistory, seed_home_coach
+from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from bot.memory.blocks import COMMITMENT_DONE_ACTION, DELETE_ACTION, EDIT_ACTION
 from devkit.fake_openai import FakeOpenAI
@@ -153,3 +156,19 @@ def test_a_coach_who_never_opened_their_home_costs_no_views_publish(
     converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Help me plan my week."))
     coachbot.run_coroutine(coachbot.runtime.coaching.drain(5))
     assert publishes(slack_emulator) == []
+
+
+def test_without_memory_the_home_offers_no_memory_buttons_or_toggle(
+    slack_emulator: SlackEmulator, settings: Settings, database_url: str
+) -> None:
+    seed_home_coach(
+        database_url,
+        "T0DEVKIT",
+        "U0COACH",
+        HomeHistory(sessions=2, active=1, goals=1, commitments=1, files=0),
+    )
+    with BackgroundServer(replace(settings, memory_enabled=False)) as server:
+        shown = text_of(open_home(slack_emulator, server))
+
+    assert "runs without memory" in shown and "Memory: *off* for this whole deployment" in shown
+    assert COMMITMENT_DONE_ACTION not in shown and "home_memory" not in shown and "home_checkins" in shown

@@ -127,6 +127,9 @@ def _commitment(item: MemoryItem) -> list[Block]:
 def _memory(snapshot: HomeSnapshot) -> list[Block]:
     memory = snapshot.records.memory
     blocks: list[Block] = [HeaderBlock(text="Goals and commitments")]
+    if snapshot.settings.memory_on is None:
+        off = "This coachbot runs without memory, so it keeps no goals or commitments."
+        return [*blocks, SectionBlock(text=MarkdownTextObject(text=off))]
     if not memory.enabled:
         off = "Memory is off, so I keep no goals or commitments. Turn it on under Settings."
         return [*blocks, SectionBlock(text=MarkdownTextObject(text=off))]
