@@ -153,8 +153,10 @@ def test_an_opened_home_is_republished_when_a_session_starts_and_when_it_is_wrap
 def test_a_coach_who_never_opened_their_home_costs_no_views_publish(
     slack_emulator: SlackEmulator, coachbot: BackgroundServer
 ) -> None:
+    opened = coachbot.runtime.caches.get("home_opened")
     converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Help me plan my week."))
-    coachbot.run_coroutine(coachbot.runtime.coaching.drain(5))
+
+    assert eventually(lambda: opened.misses >= 1), "the new session asked whether the coach has a Home open"
     assert publishes(slack_emulator) == []
 
 

@@ -21,6 +21,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.reply_message import SLACK_ERRORS, slack_error_name
+from bot.home.service import HomeService
 from bot.home.view import owner_metadata
 from storage.memory_records import Coach
 
@@ -82,7 +83,7 @@ async def refuse(press: Press) -> None:
     await press.respond(text=NOT_YOUR_HOME, replace_original=False)
 
 
-async def after_change(home: Any, press: Press, client: AsyncWebClient) -> None:
+async def after_change(home: HomeService | None, press: Press, client: AsyncWebClient) -> None:
     """Re-publish the presser's Home: at once when the press was on it, else if they opened it."""
     if home is not None:
         await home.refresh(press.presser.team_id, press.presser.user_id, client, force=press.on_home)
