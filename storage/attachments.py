@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, bindparam, or_, select, update
+from sqlalchemy import Integer, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -36,6 +36,8 @@ from storage.models import (
 
 T = TypeVar("T")
 
+#: The App Home's files come from the coach's most recently active sessions holding one, this many.
+FILE_SESSIONS_LIMIT = 200
 #: A row still ``pending`` this long after its last change was left by a crashed intake.
 STALE_PENDING_AFTER = timedelta(hours=1)
 
@@ -326,18 +328,28 @@ def stored_files_of_coach(
 ) -> list[AttachmentRecord]:
     """A coach's stored files across their sessions, newest first, at most ``limit`` (the App Home).
 
-    Only sessions with a stored file (``attachment_count``) are joined, each by the
-    ``idx_attachments_session_created`` range: a coach with 500 sessions and few files reads few rows.
+    Two index ranges: the coach's most recently active sessions that hold a stored file (at most
+    ``FILE_SESSIONS_LIMIT``, off ``idx_user_active_updated``), then those sessions' files
+    (``idx_attachments_session_created``).
+    The ids are sent as a list, not a subquery, so the planner sees how few sessions they are, and
+    the status is compared through ``coalesce``, so SQLite can't prefer the status index (which
+    would walk every coach's stored files).
     """
     s = coaching_sessions
+    session_ids = (
+        connection.execute(
+            select(s.c.id).where(s.c.user_id == user_id, s.c.team_id == team_id, s.c.attachment_count > 0)
+        )
+        .scalars()
+        .all()
+    )
+    if not session_ids:
+        return []
     rows = connection.execute(
         select(*_COLUMNS)
-        .join(s, s.c.id == _a.c.session_id)
         .where(
-            s.c.user_id == user_id,
-            s.c.team_id == team_id,
-            s.c.attachment_count > 0,
-            _a.c.status == AttachmentStatus.STORED.value,
+            _a.c.session_id.in_(session_ids),
+            func.coalesce(_a.c.status, "") == AttachmentStatus.STORED.value,  # not by the status index
         )
         .order_by(_a.c.created_at.desc(), _a.c.id.desc())
         .limit(limit)
