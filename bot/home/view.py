@@ -200,7 +200,8 @@ def home_blocks(snapshot: HomeSnapshot) -> list[Block]:
 def home_view(snapshot: HomeSnapshot) -> dict[str, object]:
     """The ``home`` view views.publish sends; its private_metadata names its owner."""
     blocks: Sequence[Block] = home_blocks(snapshot)
-    assert len(blocks) <= MAX_VIEW_BLOCKS, "the Home's caps keep it within Slack's 100 blocks"
+    if len(blocks) > MAX_VIEW_BLOCKS:  # the caps above keep it within; a change that breaks them fails here
+        raise ValueError(f"a Home of {len(blocks)} blocks is over Slack's {MAX_VIEW_BLOCKS}")
     view = View(
         type="home",
         callback_id=HOME_CALLBACK_ID,
