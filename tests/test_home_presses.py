@@ -133,3 +133,14 @@ def test_a_press_by_anyone_but_the_homes_owner_or_with_someone_elses_values_is_r
     assert query(database_url, f"SELECT status FROM coach_commitments WHERE id = {commitment}") == [("open",)]
     assert query(database_url, "SELECT count(*) FROM checkin_opt_outs") == [(0,)]
     assert "U0COACH" not in json.dumps(slack_emulator.home_view("U0ADMIN")), "nothing of the coach's leaked"
+
+
+def test_a_coach_command_that_changes_a_setting_republishes_an_opened_home(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer
+) -> None:
+    assert "Memory across sessions: *on*" in text_of(open_home(slack_emulator, coachbot))
+    before = mark(slack_emulator, "U0COACH")
+
+    slack_emulator.send_command(coachbot.events_url, "/coach", "memory off", user_id="U0COACH", channel_id=DM)
+
+    assert "Memory is off" in text_of(wait_for_publish(slack_emulator, "U0COACH", before))
