@@ -72,6 +72,8 @@ class HomeService:
         Never raises: a Home that could not be published is logged and stays as it was.
         """
         key = (team_id, user_id)
+        if not team_id or not user_id:
+            return False
         if not force and self._parts.opened.get(key) is None:
             return False
         self._parts.opened.set(key, True)
