@@ -58,8 +58,6 @@ def seed_home_coach(
     team_id: str,
     user_id: str,
     history: HomeHistory = HomeHistory(),
-    *,
-    first_id: int = 1_000,
 ) -> list[int]:
     """Load the coach's history; returns their session ids, newest first."""
     now = datetime.now(UTC)
@@ -105,16 +103,14 @@ def seed_home_coach(
                     [
                         {
                             "session_id": owned[f]["id"],
-                            "slack_file_id": f"F{user_id}{f:05d}",
+                            "slack_file_id": f"F{team_id}{user_id}{f:05d}",
                             "team_id": team_id,
                             "user_id": user_id,
                             "name": f"notes-{f + 1}.txt",
                             "mime_type": "text/plain",
                             "size": 1200 + f,
                             "sha256": "0" * 64,
-                            "storage_key": object_key(
-                                team_id, owned[f]["id"], first_id + f, f"notes-{f + 1}.txt"
-                            ),
+                            "storage_key": object_key(team_id, owned[f]["id"], f + 1, f"notes-{f + 1}.txt"),
                             "status": "stored",
                             "created_at": now - timedelta(hours=f + 1),
                             "updated_at": now - timedelta(hours=f + 1),
