@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sqlalchemy import create_engine, text
+
 from bench.home_seed import HomeHistory, seed_home_coach
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from bot.memory.blocks import COMMITMENT_DONE_ACTION, DELETE_ACTION, EDIT_ACTION
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
+from storage.engine import sync_url
 from tests.fixtures.app import converse
 from tests.fixtures.databases import query
 from tests.fixtures.installs import ALPHA
@@ -174,3 +177,18 @@ def test_without_memory_the_home_offers_no_memory_buttons_or_toggle(
 
     assert "runs without memory" in shown and "Memory: *off* for this whole deployment" in shown
     assert COMMITMENT_DONE_ACTION not in shown and "home_memory" not in shown and "home_checkins" in shown
+
+
+def test_a_home_that_cannot_be_read_says_so_in_a_line(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer, database_url: str
+) -> None:
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE coaching_sessions RENAME TO coaching_sessions_away"))
+    finally:
+        engine.dispose()
+
+    shown = text_of(open_home(slack_emulator, coachbot))
+
+    assert "couldn't load your Home just now" in shown

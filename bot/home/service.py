@@ -23,7 +23,7 @@ from bot.delivery.reply_message import SLACK_ERRORS, slack_error_name
 from bot.home.admin_view import AdminView
 from bot.home.links import TeamUrls
 from bot.home.settings_blocks import CoachSettings
-from bot.home.view import LIMITS, HomeSnapshot, home_view
+from bot.home.view import LIMITS, HomeSnapshot, home_view, unavailable_view
 from bot.memory.service import MemoryService
 from storage.caches import CountingTTLCache
 from storage.checkins import checkins_enabled, set_checkins_enabled
@@ -69,7 +69,8 @@ class HomeService:
     ) -> bool:
         """Re-publish the coach's Home after a change; only if they opened it (or ``force``).
 
-        Never raises: a Home that could not be published is logged and stays as it was.
+        Never raises. A Home that could not be read (the database away) is published as a short
+        note saying so; one Slack refused is logged and stays as it was.
         """
         key = (team_id, user_id)
         if not team_id or not user_id:
@@ -79,14 +80,17 @@ class HomeService:
         self._parts.opened.set(key, True)
         try:
             view = home_view(await self.snapshot(team_id, user_id, client))
+        except Exception:
+            logger.exception("Could not build a Home")
+            view, built = unavailable_view(), False
+        else:
+            built = True
+        try:
             await client.views_publish(user_id=user_id, view=view)
         except SLACK_ERRORS as error:
             logger.warning("Could not publish a Home (error=%s)", slack_error_name(error))
             return False
-        except Exception:
-            logger.exception("Could not build a Home")
-            return False
-        return True
+        return built
 
     async def refresh_coach(self, coach: Coach, client: AsyncWebClient) -> None:
         """``refresh`` for the hooks that hand a Coach (a wrap-up)."""

@@ -46,6 +46,7 @@ LIMITS = HomeLimits(
     files=FILES_SHOWN,
 )
 UNTITLED = "A coaching session"
+UNAVAILABLE_TEXT = "I couldn't load your Home just now. Please open it again in a minute."
 
 
 @dataclass(frozen=True)
@@ -209,3 +210,9 @@ def home_view(snapshot: HomeSnapshot) -> dict[str, object]:
         blocks=list(blocks),
     )
     return view.to_dict()
+
+
+def unavailable_view() -> dict[str, object]:
+    """What the Home says when it could not be read: a short note, never a stale or empty list."""
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=UNAVAILABLE_TEXT))]
+    return View(type="home", callback_id=HOME_CALLBACK_ID, blocks=blocks).to_dict()
