@@ -142,6 +142,7 @@ async def run_scenarios(
     machine: dict[str, Any],
     seeded: SeedResult | None,
     tag: str | None = None,
+    database_url: str | None = None,
 ) -> list[ScenarioResult]:
     results: list[ScenarioResult] = []
     async with client_session() as session:
@@ -157,6 +158,7 @@ async def run_scenarios(
             sender=EventSender(session, app.events_url),
             factory=EventFactory(SIGNING_SECRET, secrets.token_hex(3)),
             seeded=seeded,
+            database_url=database_url,
         )
         for name in names:
             result = await _run_one(name, harness)
@@ -228,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 app = start_coachbot(registry, slack, model, database.url, args.app_root.resolve(), app_env)
                 machine = machine_info(database, seeded, args.app_root.resolve())
                 results = asyncio.run(
-                    run_scenarios(names, options, registry, app, slack, model, machine, seeded, args.tag)
+                    run_scenarios(
+                        names, options, registry, app, slack, model, machine, seeded, args.tag, database.url
+                    )
                 )
             finally:
                 registry.stop_all()  # before the database is dropped

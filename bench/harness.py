@@ -50,6 +50,7 @@ class Harness:
     sender: EventSender
     factory: EventFactory
     seeded: SeedResult | None = None  # what --seed-messages loaded before the app started
+    database_url: str | None = None  # the app's database, for scenarios that seed their own rows
 
     def app_progress(self, app: HttpApp | None = None) -> Progress:
         """Completed turns as the app's own output reports them (no polling of anything remote)."""

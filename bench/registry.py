@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bench.harness import Harness, ScenarioResult
+from bench.home import home
 from bench.scenarios import acks, burst, floor, load, turn
 from bench.workspace import workspace
 
@@ -26,6 +27,7 @@ SCENARIOS: dict[str, Scenario] = {
     "load_100": Scenario(functools.partial(load, coaches=100), lambda quick: 90.0 if quick else 120.0),
     "load_1000": Scenario(functools.partial(load, coaches=1000), lambda quick: 120.0 if quick else 150.0),
     "workspace_200": Scenario(workspace, lambda quick: 120.0 if quick else 200.0, slack_limits=True),
+    "home": Scenario(home, lambda quick: 60.0 if quick else 120.0),
 }
 #: The default set. turn and burst need Slack's tiers on, so the whole run has them unless
 #: ``--slack-limits off`` asks for the lenient Slack (acks, load_* and floor were measured so).

@@ -17,6 +17,7 @@ from typing import Any
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from devkit.demo_export import run_export
+from devkit.demo_home import show_home
 from devkit.demo_workspaces import run_two_workspaces
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
@@ -199,6 +200,9 @@ def run_demo(data_dir: str = "demo-data") -> int:
 
             print("\nAn admin types /perf cache")
             _print_perf_cache(slack, server)
+
+            print("\nThe coach opens coachbot's Home tab")
+            show_home(slack, server)
 
             print("\nThe coach asks for a copy of their data")
             run_export(slack, server, DM_CHANNEL)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, bindparam, or_, select, update
+from sqlalchemy import Integer, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -36,6 +36,8 @@ from storage.models import (
 
 T = TypeVar("T")
 
+#: The App Home's files come from the coach's most recently active sessions holding one, this many.
+FILE_SESSIONS_LIMIT = 200
 #: A row still ``pending`` this long after its last change was left by a crashed intake.
 STALE_PENDING_AFTER = timedelta(hours=1)
 
@@ -319,3 +321,37 @@ class AttachmentStore:
             return await self._sqlite_writer.run(transaction)
         async with self._engine.connect() as conn:
             return await conn.run_sync(transaction)
+
+
+def stored_files_of_coach(
+    connection: Connection, team_id: str, user_id: str, limit: int
+) -> list[AttachmentRecord]:
+    """A coach's stored files across their sessions, newest first, at most ``limit`` (the App Home).
+
+    Two index ranges: the coach's most recently active sessions that hold a stored file (at most
+    ``FILE_SESSIONS_LIMIT``, off ``idx_user_active_updated``), then those sessions' files
+    (``idx_attachments_session_created``).
+    The ids are sent as a list, not a subquery, so the planner sees how few sessions they are, and
+    the status is compared through ``coalesce``, so SQLite can't prefer the status index (which
+    would walk every coach's stored files).
+    """
+    s = coaching_sessions
+    session_ids = (
+        connection.execute(
+            select(s.c.id).where(s.c.user_id == user_id, s.c.team_id == team_id, s.c.attachment_count > 0)
+        )
+        .scalars()
+        .all()
+    )
+    if not session_ids:
+        return []
+    rows = connection.execute(
+        select(*_COLUMNS)
+        .where(
+            _a.c.session_id.in_(session_ids),
+            func.coalesce(_a.c.status, "") == AttachmentStatus.STORED.value,  # not by the status index
+        )
+        .order_by(_a.c.created_at.desc(), _a.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [_record(row) for row in rows]

@@ -91,6 +91,29 @@ def test_views_publish_sets_a_users_home_tab_which_app_home_opened_carries(emula
     assert emulator.home_view("U0ADMIN") is None
 
 
+def test_views_publish_keeps_the_home_views_documented_limits(emulator: SlackEmulator) -> None:
+    client = web(emulator)
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+    assert error_of(client.views_publish, user_id="", view=HOME) == "invalid_arguments"
+    assert error_of(client.views_publish, user_id="U0COACH", view={**HOME, "blocks": [section] * 101}) == (
+        "invalid_arguments"
+    )
+    too_long = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+    assert error_of(client.views_publish, user_id="U0COACH", view={**HOME, "blocks": [too_long]}) == (
+        "invalid_arguments"
+    )
+    with_submit = {**HOME, "submit": {"type": "plain_text", "text": "Save"}}
+    assert error_of(client.views_publish, user_id="U0COACH", view=with_submit) == "invalid_arguments"
+    published = client.views_publish(user_id="U0COACH", view=HOME)["view"]
+    assert error_of(client.views_publish, user_id="U0COACH", view=HOME, hash="stale") == "hash_conflict"
+    assert client.views_publish(user_id="U0COACH", view=HOME, hash=published["hash"])["ok"]
+
+
+def test_views_publish_is_not_enabled_for_an_app_whose_home_tab_is_off(emulator: SlackEmulator) -> None:
+    emulator.home_tab_enabled = False  # as a manifest with home_tab_enabled: false
+    assert error_of(web(emulator).views_publish, user_id="U0COACH", view=HOME) == "not_enabled"
+
+
 async def test_a_button_press_is_a_signed_form_post_bolt_reads_as_block_actions(
     emulator: SlackEmulator,
 ) -> None:

@@ -210,6 +210,7 @@ def test_users_can_message_the_always_online_coachbot(any_manifest) -> None:
     features = any_manifest["features"]
     assert features["bot_user"] == {"display_name": "coachbot", "always_online": True}
     assert features["app_home"]["messages_tab_enabled"] is True
+    assert features["app_home"]["home_tab_enabled"] is True  # the coach's Home (views.publish)
     assert features["app_home"]["messages_tab_read_only_enabled"] is False
 
 

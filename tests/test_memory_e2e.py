@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
 from bot.assembly.serve import BackgroundServer
 from bot.memory.blocks import (
     COMMITMENT_DONE_ACTION,
@@ -24,8 +22,8 @@ from bot.memory.blocks import (
 )
 from devkit.fake_openai import FakeOpenAI, RecordedRequest
 from devkit.slack_emulator import Message, SlackEmulator
-from storage.engine import sync_url
 from tests.fixtures.app import converse
+from tests.fixtures.databases import query
 from tests.fixtures.waiting import eventually
 
 DM = "D0COACH"
@@ -37,15 +35,6 @@ WRAP_UP = {
     ],
     "remember": ["Prefers short answers"],
 }
-
-
-def query(database_url: str, sql: str) -> list[Any]:
-    engine = create_engine(sync_url(database_url))
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(sql)).all())
-    finally:
-        engine.dispose()
 
 
 def structured_requests(fake: FakeOpenAI) -> list[RecordedRequest]:

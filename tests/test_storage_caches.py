@@ -131,13 +131,22 @@ def test_memory_is_estimated_from_what_the_entries_hold(clock: FakeClock):
 def test_the_registry_has_one_cache_per_kind_of_data_with_the_guides_ttls():
     registry = CacheRegistry()
 
-    assert registry.names() == ["sessions", "file_listings", "slack_api", "slack_users", "memory", "default"]
+    assert registry.names() == [
+        "sessions",
+        "file_listings",
+        "slack_api",
+        "slack_users",
+        "memory",
+        "home_opened",
+        "default",
+    ]
     assert {name: registry.get(name).ttl for name in registry.names()} == {
         "sessions": 30.0,
         "file_listings": 60.0,
         "slack_api": 120.0,
         "slack_users": 3600.0,
         "memory": 300.0,
+        "home_opened": 86_400.0,
         "default": 300.0,
     }
     assert all(registry.get(name).maxsize == CACHE_SPECS[name].maxsize for name in registry.names())
@@ -191,6 +200,7 @@ def test_expire_all_removes_each_caches_expired_entries_by_its_own_ttl(clock: Fa
         "slack_api": 0,
         "slack_users": 0,
         "memory": 0,
+        "home_opened": 0,
         "default": 0,
     }
 
@@ -201,6 +211,7 @@ def test_expire_all_removes_each_caches_expired_entries_by_its_own_ttl(clock: Fa
         "slack_api": 1,
         "slack_users": 0,
         "memory": 0,
+        "home_opened": 0,
         "default": 0,
     }
     assert registry.get("default").get("old") == 1

@@ -52,7 +52,21 @@ def test_opening_app_home_greets_the_coach_with_the_suggested_prompts(page: Any,
     assert tryout.slack.calls_to("assistant.threads.setSuggestedPrompts")  # the app's own call
 
     page.locator("#tabs [data-tab=home]").click()
-    page.locator("#home .placeholder", has_text="home_tab_enabled").wait_for()
+    page.locator("#home", has_text="Your sessions").wait_for()
+
+
+def test_the_home_tab_shows_the_coachs_home_and_its_toggles_work(page: Any, tryout: TryOut) -> None:
+    page.locator("#tabs [data-tab=home]").click()
+    home = page.locator("#home")
+    home.get_by_text("Your sessions").wait_for()
+    home.locator(".bk-section", has_text="Check-ins on your commitments").get_by_role(
+        "button", name="Turn off"
+    ).click()
+
+    home.locator(".bk-section", has_text="Check-ins on your commitments").get_by_role(
+        "button", name="Turn on"
+    ).wait_for()
+    assert [c for c in tryout.slack.calls_to("views.publish") if c.ok], "the app published the Home"
 
 
 def test_a_typed_message_gets_a_reply_that_streams_in(page: Any, tryout: TryOut) -> None:

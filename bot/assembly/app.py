@@ -44,6 +44,8 @@ from bot.delivery.slack_budget import (
 from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
 from bot.export.service import HELP_LINE as EXPORT_HELP
 from bot.export.service import DataExport
+from bot.home.assembly import build_home
+from bot.home.service import HomeService
 from bot.installs.assembly import add_admin_command, build_installs, workspace_settings
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.memory.assembly import build_memory
@@ -99,6 +101,7 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     memory: MemoryService | None = None
     installs: WorkspaceInstalls | None = None
+    home: HomeService | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -223,16 +226,30 @@ async def build_runtime(settings: Settings) -> Runtime:
     register_collector(metrics, perf.collect)
     edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
     agent_panel = AgentPanel.on_database(engine, store.sqlite_writer)
+    zones = CoachZones(workspace_clients, caches.get("slack_users"))
     checkins = CheckinService(
         store=store,
         clients=workspace_clients,
-        zones=CoachZones(workspace_clients, caches.get("slack_users")),
+        zones=zones,
         checkin_days=settings.checkin_days,
         clock=lambda: runtime.clock(),
     )
     router.add("checkins", checkins.subcommand, CHECKINS_HELP)
     data_export = DataExport(engine, background=coaching.delivery.background, listing=attachments.listing)
     router.add("export", data_export.subcommand, EXPORT_HELP)
+    home = build_home(
+        settings,
+        store=store,
+        memory=memory,
+        files=files,
+        zones=zones,
+        caches=caches,
+        workspace=per_workspace,
+        router=router,
+    )
+    coaching.on_new_session = home.refresh  # a new session shows on an opened Home
+    if memory is not None:
+        memory.wrap_ups.on_ended = home.refresh_coach  # so does a session ended
     bolt = build_bolt_app(
         settings,
         client,
@@ -249,6 +266,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         installs=installs,
         workspace_admin=admin_command,
         data_export=data_export,
+        home=home,
     )
     runtime = Runtime(
         settings=settings,
@@ -271,6 +289,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         checkins=checkins,
         memory=memory,
         installs=installs,
+        home=home,
     )
     runtime.recovery = OwedReplyRecovery(
         coaching, turns, workspace_clients, interval=settings.recovery_interval_seconds

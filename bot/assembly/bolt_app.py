@@ -36,6 +36,7 @@ from bot.delivery.slack_budget import (
     SlackRateBudget,
 )
 from bot.export.service import DataExport
+from bot.home.service import HomeService
 from bot.installs.admin_command import AdminCommand
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.memory.commands import MemoryCommands
@@ -130,6 +131,7 @@ def build_bolt_app(
     installs: WorkspaceInstalls | None = None,
     workspace_admin: AdminCommand | None = None,
     data_export: DataExport | None = None,
+    home: HomeService | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context.
 
@@ -161,6 +163,7 @@ def build_bolt_app(
         context["installs"] = installs
         context["workspace_admin"] = workspace_admin
         context["data_export"] = data_export
+        context["home"] = home
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
         if context.get("received_at") is None:

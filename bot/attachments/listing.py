@@ -96,24 +96,34 @@ class FileListing:
         return rows
 
     async def _links(self, rows: Sequence[AttachmentRecord], *, for_user: str) -> dict[int, str]:
-        stored = {row.id: str(row.storage_key) for row in rows if row.status == "stored" and row.storage_key}
-        return await self.signed_links(stored, for_user=for_user)
+        return await fresh_links(self.files, rows, for_user=for_user)
 
     async def signed_links(self, keys: Mapping[int, str], *, for_user: str) -> dict[int, str]:
-        """Fresh links to stored files (attachment id -> storage key), made for the coach: never
-        cached, each lives ``LINK_EXPIRY_SECONDS``. Shown only to ``for_user``; a local link
-        carries that user. The one presigner: ``files`` and the data export use it."""
-        urls = await asyncio.gather(
-            *(
-                self.files.download_url(key, expires_in=LINK_EXPIRY_SECONDS, for_user=for_user)
-                for key in keys.values()
-            ),
-            return_exceptions=True,
-        )
-        links = {}
-        for attachment_id, url in zip(keys, urls, strict=True):
-            if isinstance(url, BaseException):
-                logger.warning("No download link for attachment %s: %s", attachment_id, type(url).__name__)
-            else:
-                links[attachment_id] = url
-        return links
+        """Fresh links to stored files by attachment id (the data export's)."""
+        return await signed_links(self.files, keys, for_user=for_user)
+
+
+async def fresh_links(files: FileStore, rows: Sequence[AttachmentRecord], *, for_user: str) -> dict[int, str]:
+    """Fresh links for the rows that are stored (``files`` and the App Home)."""
+    keys = {row.id: str(row.storage_key) for row in rows if row.status == "stored" and row.storage_key}
+    return await signed_links(files, keys, for_user=for_user)
+
+
+async def signed_links(files: FileStore, keys: Mapping[int, str], *, for_user: str) -> dict[int, str]:
+    """Fresh links to stored files (attachment id -> storage key), made for the coach: never
+    cached, each lives ``LINK_EXPIRY_SECONDS``. Shown only to ``for_user``; a local link
+    carries that user. The one presigner: ``files``, the App Home and the data export use it."""
+    urls = await asyncio.gather(
+        *(
+            files.download_url(key, expires_in=LINK_EXPIRY_SECONDS, for_user=for_user)
+            for key in keys.values()
+        ),
+        return_exceptions=True,
+    )
+    links = {}
+    for attachment_id, url in zip(keys, urls, strict=True):
+        if isinstance(url, BaseException):
+            logger.warning("No download link for attachment %s: %s", attachment_id, type(url).__name__)
+        else:
+            links[attachment_id] = url
+    return links

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -96,6 +96,8 @@ class CoachingService:
         self.memory = memory
         # Where configuration errors are recorded (log, /readyz, /perf, the admins' DM).
         self.config_health: ConfigHealth | None = None
+        # Told (in the background) when a coach's message starts a session: the App Home's refresh.
+        self.on_new_session: Callable[[str, str, Any], Awaitable[Any]] | None = None
         self._replier = Replier(
             store=store,
             model=model,
@@ -384,3 +386,7 @@ class CoachingService:
         conversation.show_status(THINKING_STATUS)
         if message.surface is not Surface.CHANNEL and recorded.is_new_session and message.text:
             conversation.show_title(message.text[:TITLE_CHARS])
+        if recorded.is_new_session and self.on_new_session is not None:
+            conversation.background.spawn(
+                self.on_new_session(message.team_id, message.user_id, conversation.client)
+            )

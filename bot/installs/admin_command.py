@@ -178,26 +178,44 @@ def _checkin_option(value: str) -> Option:
     return Option(value=value, text=label)
 
 
-def settings_blocks(config: WorkspaceConfig, note: str | None) -> list[Any]:
-    """The settings in effect, each marked as this workspace's own or the deployment's default."""
+#: The settings' labels, in the order they are shown (here and on an admin's App Home).
+SETTING_LABELS = {
+    "report": "Weekly report channel",
+    "admins": "/perf also for",
+    "retention": "Sessions kept",
+    "checkins": "Check-in on a commitment with no date",
+}
+
+
+def setting_lines(config: WorkspaceConfig, *, default_label: str = "default") -> dict[str, str]:
+    """Each setting in effect, in words, marked as this workspace's own or ``default_label``."""
     own = config.overrides
 
     def origin(value: object) -> str:
-        return "set here" if value is not None else "default"
+        return "set here" if value is not None else default_label
 
     channel = f"<#{config.report_channel_id}>" if config.report_channel_id else "none (no weekly report)"
     admins = " ".join(f"<@{u}>" for u in sorted(config.perf_admin_ids)) or "workspace admins and owners only"
     days = config.retention_days
     retention = f"{days} days after a session's last message" if days else "kept until deleted"
+    return {
+        "report": f"{channel} ({origin(own.report_channel_id)})",
+        "admins": f"{admins} ({origin(own.perf_admin_ids)})",
+        "retention": f"{retention} ({origin(own.retention_days)})",
+        "checkins": f"after {config.checkin_days} days ({origin(own.checkin_days)})",
+    }
+
+
+def settings_blocks(config: WorkspaceConfig, note: str | None) -> list[Any]:
+    """The settings in effect, each marked as this workspace's own or the deployment's default."""
+    lines = setting_lines(config)
     blocks: list[Any] = []
     if note:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=note)))
     blocks += [
         SectionBlock(
             block_id="report",
-            text=MarkdownTextObject(
-                text=f"*Weekly report channel:* {channel} ({origin(own.report_channel_id)})"
-            ),
+            text=MarkdownTextObject(text=f"*{SETTING_LABELS['report']}:* {lines['report']}"),
             accessory=ChannelSelectElement(
                 action_id=REPORT_ACTION,
                 placeholder="Pick a channel",
@@ -206,7 +224,7 @@ def settings_blocks(config: WorkspaceConfig, note: str | None) -> list[Any]:
         ),
         SectionBlock(
             block_id="admins",
-            text=MarkdownTextObject(text=f"*/perf also for:* {admins} ({origin(own.perf_admin_ids)})"),
+            text=MarkdownTextObject(text=f"*{SETTING_LABELS['admins']}:* {lines['admins']}"),
             accessory=UserMultiSelectElement(
                 action_id=ADMINS_ACTION,
                 placeholder="Pick people",
@@ -215,7 +233,7 @@ def settings_blocks(config: WorkspaceConfig, note: str | None) -> list[Any]:
         ),
         SectionBlock(
             block_id="retention",
-            text=MarkdownTextObject(text=f"*Sessions kept:* {retention} ({origin(own.retention_days)})"),
+            text=MarkdownTextObject(text=f"*{SETTING_LABELS['retention']}:* {lines['retention']}"),
             accessory=StaticSelectElement(
                 action_id=RETENTION_ACTION,
                 placeholder="How long",
@@ -224,10 +242,7 @@ def settings_blocks(config: WorkspaceConfig, note: str | None) -> list[Any]:
         ),
         SectionBlock(
             block_id="checkins",
-            text=MarkdownTextObject(
-                text=f"*Check-in on a commitment with no date:* after {config.checkin_days} days "
-                f"({origin(own.checkin_days)})"
-            ),
+            text=MarkdownTextObject(text=f"*{SETTING_LABELS['checkins']}:* {lines['checkins']}"),
             accessory=StaticSelectElement(
                 action_id=CHECKINS_ACTION,
                 placeholder="When",

@@ -61,7 +61,8 @@ def parse_item_value(value: str) -> tuple[MemoryKind, int] | None:
     return MemoryKind(kind), int(raw_id)
 
 
-def _safe(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
+def safe_text(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
+    """Words from the model or a coach, made safe to show: no mention pings, within ``limit``."""
     text = neutralize_mentions(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -81,26 +82,31 @@ def wrap_up_blocks(session_id: int) -> list[dict[str, Any]]:
     return [{**_WRAP_UP_ROW, "elements": [button]}]
 
 
-def _due(item: MemoryItem) -> str:
+def due_text(item: MemoryItem) -> str:
     return f" _(due {item.due_date.strftime('%a %d %b')})_" if item.due_date is not None else ""
+
+
+def commitment_done_button(commitment_id: int) -> ButtonElement:
+    """**Done** on an open commitment (under a summary, on the App Home); the value is checked on press."""
+    return ButtonElement(
+        text="Done", action_id=COMMITMENT_DONE_ACTION, value=str(commitment_id), style="primary"
+    )
 
 
 def summary_blocks(extraction: Extraction, commitments: Sequence[MemoryItem]) -> list[dict[str, Any]]:
     """The wrap-up posted in the thread: summary, goals, and each open commitment with **Done**."""
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=_safe(f"*Session wrapped up.* {extraction.summary}")))
+        SectionBlock(text=MarkdownTextObject(text=safe_text(f"*Session wrapped up.* {extraction.summary}")))
     ]
     if extraction.goals:
         goals = "\n".join(f"• {goal}" for goal in extraction.goals)
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_safe(f"*Goals*\n{goals}"))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=safe_text(f"*Goals*\n{goals}"))))
     if commitments:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*Your commitments*")))
     for item in commitments:
-        text = MarkdownTextObject(text=_safe(f"• {item.text}{_due(item)}"))
+        text = MarkdownTextObject(text=safe_text(f"• {item.text}{due_text(item)}"))
         if item.status == "open":
-            done = ButtonElement(
-                text="Done", action_id=COMMITMENT_DONE_ACTION, value=str(item.id), style="primary"
-            )
+            done = commitment_done_button(item.id)
             blocks.append(SectionBlock(block_id=f"commitment_{item.id}", text=text, accessory=done))
         else:
             blocks.append(SectionBlock(block_id=f"commitment_{item.id}", text=text))
@@ -110,7 +116,7 @@ def summary_blocks(extraction: Extraction, commitments: Sequence[MemoryItem]) ->
 
 def summary_fallback(extraction: Extraction) -> str:
     """The notification text of the summary message (screen readers and previews)."""
-    return _safe(f"Session wrapped up. {extraction.summary}")
+    return safe_text(f"Session wrapped up. {extraction.summary}")
 
 
 def mark_done(blocks: Sequence[dict[str, Any]], commitment_id: int) -> list[dict[str, Any]]:
@@ -158,7 +164,7 @@ def _item_section(item: MemoryItem) -> SectionBlock:
     label = KIND_LABELS[item.kind]
     if item.kind is MemoryKind.SUMMARY:
         label = f"{label}, {item.created_at.date().isoformat()}"
-    return SectionBlock(text=MarkdownTextObject(text=_safe(f"*{label}*{_due(item)}\n{item.text}")))
+    return SectionBlock(text=MarkdownTextObject(text=safe_text(f"*{label}*{due_text(item)}\n{item.text}")))
 
 
 def memory_actions(item: MemoryItem) -> ActionsBlock:

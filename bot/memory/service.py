@@ -132,13 +132,16 @@ class MemoryService:
         message_ts: str,
         blocks: list[dict[str, Any]],
     ) -> None:
-        """A commitment's Done button under a summary (or a check-in)."""
+        """A commitment's Done button under a summary, a check-in or on the App Home (no message:
+        nothing to update in Slack; the Home is re-published by its caller)."""
         if not value.isdigit():
             return
         if not await self.store.set_commitment_status(presser, int(value), CommitmentStatus.DONE):
             await respond(response_type="ephemeral", replace_original=False, text=NOT_YOUR_COMMITMENT_TEXT)
             return
         self.context.changed(presser)
+        if not message_ts:
+            return
         try:
             await client.chat_update(
                 channel=channel_id,

@@ -9,7 +9,7 @@ A failed extraction ends the session too; the coach is told, and a later wrap-up
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -61,26 +61,37 @@ class WrapUps:
         self.context = context
         self._extractor = extractor
         self._today = today
+        #: Told of each session ended (the App Home re-publishes the coach's): set at assembly.
+        self.on_ended: Callable[[Coach, AsyncWebClient], Awaitable[None]] | None = None
 
     async def wrap_up(
         self, session_id: int, client: AsyncWebClient, *, asked_by: Coach | None
     ) -> WrapUpOutcome:
         """End the session; ``asked_by`` (None for the idle job) must be its coach in its workspace."""
+        outcome, coach = await self._wrap_up(session_id, client, asked_by=asked_by)
+        ended = (WrapUpOutcome.WRAPPED, WrapUpOutcome.MEMORY_OFF, WrapUpOutcome.FAILED)
+        if outcome in ended and coach is not None and self.on_ended is not None:
+            await self.on_ended(coach, client)
+        return outcome
+
+    async def _wrap_up(
+        self, session_id: int, client: AsyncWebClient, *, asked_by: Coach | None
+    ) -> tuple[WrapUpOutcome, Coach | None]:
         target = await self.store.wrap_target(session_id)
         if target is None:
-            return WrapUpOutcome.NOT_A_SESSION
+            return WrapUpOutcome.NOT_A_SESSION, None
         coach = Coach(target.team_id, target.user_id)
         if asked_by is not None and asked_by != coach:
-            return WrapUpOutcome.NOT_THE_COACH
+            return WrapUpOutcome.NOT_THE_COACH, None
         summary_id = await self.store.claim_wrap_up(target)
         if summary_id is None:
-            return WrapUpOutcome.ALREADY
+            return WrapUpOutcome.ALREADY, None
         self.context.changed(coach)
         memory = await self.store.load(coach)
         if not memory.enabled:
             await self.store.save_extraction(summary_id, target, Extraction(summary=""), keep=False)
             await self._post(client, target, MEMORY_OFF_TEXT)
-            return WrapUpOutcome.MEMORY_OFF
+            return WrapUpOutcome.MEMORY_OFF, coach
         try:
             transcript = await self.store.transcript(session_id, limit=TRANSCRIPT_LIMIT)
             extraction = await self._extractor.extract(transcript, today=self._today())
@@ -90,16 +101,16 @@ class WrapUps:
             )
             await self.store.fail_wrap_up(summary_id)
             await self._post(client, target, FAILED_TEXT)
-            return WrapUpOutcome.FAILED
+            return WrapUpOutcome.FAILED, coach
         saved = await self.store.save_extraction(summary_id, target, extraction)
         self.context.changed(coach)
         ts = await self._post(
             client, target, summary_fallback(extraction), summary_blocks(extraction, saved.commitments)
         )
         if ts is None:
-            return WrapUpOutcome.FAILED
+            return WrapUpOutcome.FAILED, coach
         await self.store.record_posted(summary_id, target.channel_id, ts)
-        return WrapUpOutcome.WRAPPED
+        return WrapUpOutcome.WRAPPED, coach
 
     async def _post(
         self, client: AsyncWebClient, target: WrapTarget, text: str, blocks: list[dict] | None = None

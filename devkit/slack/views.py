@@ -5,7 +5,9 @@ From the method pages: no scope is needed (Tier 4); ``view`` is required. views.
 (``exchanged_trigger_id``), within 3 seconds (``expired_trigger_id``); one Slack never issued is
 ``invalid_trigger_id``. views.update names the view by ``view_id`` or ``external_id`` and, with a
 ``hash``, refuses a view changed since (``hash_conflict``). views.publish needs ``user_id`` and a
-``home`` view. A view holds at most 100 blocks, its title at most 24 characters, and a view over
+``home`` view, and an app whose Home tab is off gets ``not_enabled``; a ``home`` view has no
+``submit`` or ``close`` (those are a modal's). A view holds at most 100 blocks, each within
+Block Kit's limits (``devkit.slack.blocks``), its title at most 24 characters, and a view over
 250 kB is ``view_too_large``; ``external_id`` is unique in a team (``duplicate_external_id``).
 """
 
@@ -16,6 +18,7 @@ import secrets
 import time
 from typing import Any
 
+from devkit.slack.blocks import block_problem
 from devkit.slack.core import EmulatorCore
 from devkit.slack.records import SlackError
 
@@ -71,6 +74,8 @@ class ViewsMixin(EmulatorCore):
         if not user_id:
             raise SlackError("invalid_arguments", detail="user_id is required")
         view = self._view_argument(args, "home")
+        if not getattr(self, "home_tab_enabled", True):
+            raise SlackError("not_enabled")
         with self._lock:
             current = self._views.get(self._home_views.get(user_id, ""))
         if current is not None and args.get("hash") and args["hash"] != current["hash"]:
@@ -101,6 +106,11 @@ class ViewsMixin(EmulatorCore):
         blocks = view.get("blocks")
         if not isinstance(blocks, list) or len(blocks) > MAX_VIEW_BLOCKS:
             raise SlackError("invalid_arguments", detail="view.blocks: a list of at most 100 blocks")
+        problem = block_problem(blocks)
+        if problem:
+            raise SlackError("invalid_arguments", detail=f"view.{problem}")
+        if kind == "home" and (view.get("submit") or view.get("close")):
+            raise SlackError("invalid_arguments", detail="a home view has no submit or close")
         if len(str(view.get("callback_id") or "")) > MAX_CALLBACK_ID_CHARS:
             raise SlackError("invalid_arguments", detail="view.callback_id: at most 255 characters")
         if len(str(view.get("private_metadata") or "")) > MAX_PRIVATE_METADATA_CHARS:

@@ -1,10 +1,12 @@
-"""Done / Not yet / Let's talk under a check-in: ack at once, then the check-in service answers."""
+"""Done / Not yet / Let's talk under a check-in: ack at once, then the check-in service answers
+(and the coach's App Home, if they opened it, shows the commitment's new state)."""
 
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.checkins.service import CheckinPress
 from handlers.actions.presser import presser
@@ -15,6 +17,7 @@ async def handle_checkin_answer(
     body: dict[str, Any],
     action: dict[str, Any],
     respond: AsyncRespond,
+    client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
     await ack()
@@ -32,3 +35,6 @@ async def handle_checkin_answer(
         message_ts=str(container.get("message_ts") or ""),
     )
     await service.answer(press, respond)
+    home = context.get("home")
+    if home is not None:
+        await home.refresh(coach.team_id, coach.user_id, client)

@@ -1,4 +1,8 @@
-"""/coach <subcommand>: ack at once, then the router in bot/commands/coach.py answers."""
+"""/coach <subcommand>: ack at once, then the router in bot/commands/coach.py answers.
+
+Many subcommands change what the coach's App Home shows (memory on or off, forget, check-ins,
+wrap): afterwards it is re-published, only if the coach opened it (a cache look-up otherwise).
+"""
 
 from typing import Any
 
@@ -21,3 +25,6 @@ async def handle_coach(
         await respond(response_type="ephemeral", text="/coach is not available on this server.")
         return
     await router.answer(command, respond=respond, client=client, context=context)
+    home = context.get("home")
+    if home is not None:
+        await home.refresh(str(command.get("team_id") or ""), str(command.get("user_id") or ""), client)

@@ -5,7 +5,9 @@ from slack_bolt.async_app import AsyncApp
 from bot.operations.metrics import timed
 from handlers.events.app_home_opened import (
     acknowledge_home_tab_opened,
+    handle_home_tab_opened,
     handle_messages_tab_opened,
+    is_home_tab,
     is_messages_tab,
 )
 from handlers.events.app_mention import handle_app_mention
@@ -22,6 +24,7 @@ def register(app: AsyncApp) -> None:
     app.event("app_uninstalled")(handle_app_uninstalled)
     app.event("tokens_revoked")(handle_tokens_revoked)
     app.event("app_home_opened", matchers=[is_messages_tab])(timed(handle_messages_tab_opened))
+    app.event("app_home_opened", matchers=[is_home_tab])(timed(handle_home_tab_opened))
     app.event("app_home_opened")(timed(acknowledge_home_tab_opened))
     # app.event rather than app.message: the latter drops messages without text (a file alone).
     app.event("message", matchers=[is_top_level_direct_message])(timed(handle_direct_message))

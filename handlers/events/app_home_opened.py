@@ -1,8 +1,9 @@
-"""The coach opened the bot's App Home: the Messages tab is the agent view.
+"""The coach opened the bot's App Home: the Messages tab is the agent view, the Home tab their Home.
 
 ``tab == "messages"`` replaces ``assistant_thread_started`` in Slack's agent view: greet a new
 coach and set the suggested prompts, with Bolt's ``say`` and ``set_suggested_prompts`` (bound to
-the DM, no thread). The Home tab is off in the manifest; an open of it is only acknowledged.
+the DM, no thread). ``tab == "home"``: the Home service publishes the coach's Home (one
+views.publish), with the workspace URL Bolt's authorization already has for the thread links.
 """
 
 from typing import Any
@@ -10,10 +11,15 @@ from typing import Any
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.say.async_say import AsyncSay
 from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import AsyncSetSuggestedPrompts
+from slack_sdk.web.async_client import AsyncWebClient
 
 
 async def is_messages_tab(event: dict[str, Any]) -> bool:
     return event.get("tab") == "messages"
+
+
+async def is_home_tab(event: dict[str, Any]) -> bool:
+    return event.get("tab") == "home"
 
 
 async def handle_messages_tab_opened(
@@ -23,6 +29,17 @@ async def handle_messages_tab_opened(
     set_suggested_prompts: AsyncSetSuggestedPrompts,
 ) -> None:
     await context["agent_panel"].opened(context.team_id, event["user"], say, set_suggested_prompts)
+
+
+async def handle_home_tab_opened(
+    event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+) -> None:
+    home = context.get("home")
+    if home is None:  # an app assembled without it (some tests)
+        return
+    authorized = context.authorize_result
+    team_url = authorized.url if authorized is not None else None
+    await home.opened(str(context.team_id or ""), str(event.get("user") or ""), client, team_url=team_url)
 
 
 async def acknowledge_home_tab_opened() -> None:

@@ -19,6 +19,7 @@ const Render = (() => {
   const slackLinks = (s) => s.replace(/&lt;([@#!]?)([^|&]+?)(?:\|([^&]*?))?&gt;/g, (m, sigil, target, label) => {
     if (sigil === "@") return `<span class="mention">@${escape(names[target] || label || target)}</span>`;
     if (sigil === "#") return `<span class="mention">#${escape(label || target)}</span>`;
+    if (sigil === "!" && target.startsWith("date^")) return label || "";  // <!date^…|fallback>, already escaped
     if (sigil === "!") return `<span class="mention">@${escape(label || target)}</span>`;
     if (/^(https?:|mailto:)/.test(target)) return `<a href="${target}" target="_blank" rel="noopener">${label || target}</a>`;
     return m;

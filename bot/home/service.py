@@ -1,0 +1,161 @@
+"""The App Home: read a coach's Home for them, publish it with one views.publish, refresh it.
+
+Everything shown is read for the (team, user) Slack names as the viewer, from our tables; the
+Slack look-ups (their timezone, whether they are an admin, the workspace URL) are cached, so a
+Home opened again costs the database reads and one views.publish. ``refresh`` re-publishes
+after a change only for coaches who opened their Home in the last day (``opened``, the
+"home_opened" cache of this process): a coach who never opens it costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.attachments.listing import fresh_links
+from bot.checkins.coach_zones import CoachZones
+from bot.delivery.reply_message import SLACK_ERRORS, slack_error_name
+from bot.home.admin_view import AdminView
+from bot.home.links import TeamUrls
+from bot.home.settings_blocks import CoachSettings
+from bot.home.view import LIMITS, HomeSnapshot, home_view, unavailable_view
+from bot.memory.service import MemoryService
+from storage.caches import CountingTTLCache
+from storage.checkins import checkins_enabled, set_checkins_enabled
+from storage.conversations import ConversationStore
+from storage.files import FileStore
+from storage.home import HomeRecords, home_records
+from storage.memory_records import Coach
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class HomeParts:
+    """What the Home service reads from: the stores, the file store, the cached Slack look-ups."""
+
+    store: ConversationStore
+    memory: MemoryService | None
+    files: FileStore | None
+    zones: CoachZones
+    admin: AdminView
+    team_urls: TeamUrls
+    opened: CountingTTLCache[tuple[str, str], bool]
+
+
+class HomeService:
+    """One per process: the listeners publish and refresh Homes through it."""
+
+    def __init__(self, parts: HomeParts) -> None:
+        self._parts = parts
+        self._store = parts.store
+
+    # ----------------------------------------------------------------- publishing
+
+    async def opened(
+        self, team_id: str, user_id: str, client: AsyncWebClient, *, team_url: str | None
+    ) -> bool:
+        """``app_home_opened`` on the Home tab: remember it, and publish the coach's Home."""
+        await self._parts.team_urls.url_for(team_id, client, known=team_url)
+        return await self.refresh(team_id, user_id, client, force=True)
+
+    async def refresh(
+        self, team_id: str, user_id: str, client: AsyncWebClient, *, force: bool = False
+    ) -> bool:
+        """Re-publish the coach's Home after a change; only if they opened it (or ``force``).
+
+        Never raises. A Home that could not be read (the database away) is published as a short
+        note saying so; one Slack refused is logged and stays as it was.
+        """
+        key = (team_id, user_id)
+        if not team_id or not user_id:
+            return False
+        if not force and self._parts.opened.get(key) is None:
+            return False
+        self._parts.opened.set(key, True)
+        try:
+            view = home_view(await self.snapshot(team_id, user_id, client))
+        except Exception:
+            logger.exception("Could not build a Home")
+            view, built = unavailable_view(), False
+        else:
+            built = True
+        try:
+            await client.views_publish(user_id=user_id, view=view)
+        except SLACK_ERRORS as error:
+            logger.warning("Could not publish a Home (error=%s)", slack_error_name(error))
+            return False
+        return built
+
+    async def refresh_coach(self, coach: Coach, client: AsyncWebClient) -> None:
+        """``refresh`` for the hooks that hand a Coach (a wrap-up)."""
+        await self.refresh(coach.team_id, coach.user_id, client)
+
+    async def snapshot(self, team_id: str, user_id: str, client: AsyncWebClient) -> HomeSnapshot:
+        """The Home's contents: one database hop, the Slack look-ups alongside, then fresh links."""
+        records, zone, admin, team_url = await asyncio.gather(
+            self._records(team_id, user_id),
+            self._zone(team_id, user_id),
+            self._parts.admin.for_viewer(client, team_id=team_id, user_id=user_id),
+            self._parts.team_urls.url_for(team_id, client),
+        )
+        links = {}
+        if self._parts.files is not None and records.files:
+            links = await fresh_links(self._parts.files, records.files, for_user=user_id)
+        return HomeSnapshot(
+            team_id=team_id,
+            user_id=user_id,
+            records=records,
+            settings=self._settings_of(records.checkins_on, records.memory.enabled, zone),
+            links=links,
+            team_url=team_url,
+            admin=admin,
+        )
+
+    async def _records(self, team_id: str, user_id: str) -> HomeRecords:
+        async with self._store.reading() as connection:
+            return await connection.run_sync(home_records, team_id, user_id, LIMITS)
+
+    async def _zone(self, team_id: str, user_id: str) -> tzinfo | None:
+        try:
+            return await self._parts.zones.zone(team_id, user_id)
+        except SLACK_ERRORS as error:
+            logger.warning("users.info failed for a Home's working hours (error=%s)", slack_error_name(error))
+            return None
+
+    def _settings_of(self, checkins_on: bool, memory_on: bool, zone: tzinfo | None) -> CoachSettings:
+        return CoachSettings(
+            checkins_on=checkins_on,
+            memory_on=memory_on if self._parts.memory is not None else None,
+            zone_name=str(zone) if zone is not None else None,
+        )
+
+    # ----------------------------------------------------------------- settings
+
+    async def settings(self, team_id: str, user_id: str) -> CoachSettings:
+        """The coach's settings alone (``/coach settings``, a toggle's answer)."""
+        async with self._store.reading() as connection:
+            checkins_on = await connection.run_sync(checkins_enabled, team_id, user_id)
+        memory_on = True
+        if self._parts.memory is not None:
+            memory_on = (await self._parts.memory.store.load(Coach(team_id, user_id), limit=1)).enabled
+        return self._settings_of(checkins_on, memory_on, await self._zone(team_id, user_id))
+
+    async def set_checkins(self, coach: Coach, on: bool) -> None:
+        await self._store.run_write(
+            functools.partial(set_checkins_enabled, team_id=coach.team_id, user_id=coach.user_id, enabled=on)
+        )
+
+    async def set_memory(self, coach: Coach, on: bool) -> bool:
+        """False when the deployment runs without memory (nothing to switch)."""
+        memory = self._parts.memory
+        if memory is None:
+            return False
+        await memory.store.set_enabled(coach, on)
+        memory.context.changed(coach)
+        return True
