@@ -7,6 +7,8 @@ From the method pages: no scope is needed (Tier 4); ``view`` is required. views.
 ``hash``, refuses a view changed since (``hash_conflict``). views.publish needs ``user_id`` and a
 ``home`` view. A view holds at most 100 blocks, its title at most 24 characters, and a view over
 250 kB is ``view_too_large``; ``external_id`` is unique in a team (``duplicate_external_id``).
+Its blocks are held to Block Kit's limits for that surface (``devkit.slack.blocks``: no
+``markdown`` or ``context_actions`` block outside messages): ``invalid_blocks`` otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import secrets
 import time
 from typing import Any
 
+from devkit.slack.blocks import block_problem
 from devkit.slack.core import EmulatorCore
 from devkit.slack.records import SlackError
 
@@ -101,6 +104,9 @@ class ViewsMixin(EmulatorCore):
         blocks = view.get("blocks")
         if not isinstance(blocks, list) or len(blocks) > MAX_VIEW_BLOCKS:
             raise SlackError("invalid_arguments", detail="view.blocks: a list of at most 100 blocks")
+        problem = block_problem(blocks, surface=kind)
+        if problem is not None:
+            raise SlackError("invalid_blocks", detail=problem)
         if len(str(view.get("callback_id") or "")) > MAX_CALLBACK_ID_CHARS:
             raise SlackError("invalid_arguments", detail="view.callback_id: at most 255 characters")
         if len(str(view.get("private_metadata") or "")) > MAX_PRIVATE_METADATA_CHARS:
