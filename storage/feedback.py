@@ -108,6 +108,11 @@ class FeedbackStore:
 
         return await self._store.run_write(write)
 
+    async def counts(self, start: datetime, end: datetime) -> dict[str, dict[str | None, FeedbackCounts]]:
+        """The ratings of [start, end): in all ("all"), per "team", "model" and "prompt_version"."""
+        async with self._store.reading() as conn:
+            return await conn.run_sync(lambda sync: counts_in(sync, start, end))
+
     async def add_note(self, coach: Coach, feedback_id: int, note: str) -> bool:
         """The note after a thumbs-down, on the coach's own negative rating only; False otherwise."""
         f = reply_feedback
@@ -127,6 +132,20 @@ class FeedbackStore:
             return bool(changed)
 
         return await self._store.run_write(write)
+
+
+def counts_in(
+    connection: Connection, start: datetime, end: datetime
+) -> dict[str, dict[str | None, FeedbackCounts]]:
+    """``FeedbackStore.counts`` on a connection: the weekly report reads them in its own."""
+    f = reply_feedback
+    groups = (
+        ("all", None),
+        ("team", f.c.team_id),
+        ("model", f.c.model),
+        ("prompt_version", f.c.prompt_version),
+    )
+    return {name: feedback_counts_in(connection, start, end, by=by) for name, by in groups}
 
 
 def feedback_counts_in(

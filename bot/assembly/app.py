@@ -42,6 +42,7 @@ from bot.delivery.slack_budget import (
     SlackRateBudget,
 )
 from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
+from bot.feedback.service import FeedbackService
 from bot.installs.assembly import add_admin_command, build_installs, workspace_settings
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.memory.assembly import build_memory
@@ -60,6 +61,7 @@ from storage.attachments import AttachmentStore
 from storage.caches import CacheRegistry, CountingTTLCache
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
+from storage.feedback import FeedbackStore
 from storage.files import FileStore, build_file_store
 from storage.message_edits import MessageEditStore
 from storage.models import utcnow
@@ -97,6 +99,7 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     memory: MemoryService | None = None
     installs: WorkspaceInstalls | None = None
+    feedback: FeedbackService | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -178,6 +181,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         memory_commands.register(router)
     files = build_file_store(settings.file_store(), on_transfer=metrics.on_transfer)
     turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
+    feedback = FeedbackService(FeedbackStore(store))
     coaching = CoachingService(
         settings=settings,
         store=store,
@@ -187,6 +191,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         turns=turns,
         delivery=SlackDelivery(SlackRateBudget(None if settings.slack_rate_budget else {})),
         memory=memory,
+        feedback=feedback,
     )
     coaching.config_health = health
     client = build_slack_client(settings, health, coaching.delivery.budget)
@@ -217,6 +222,8 @@ async def build_runtime(settings: Settings) -> Runtime:
             admin_ids_for=per_workspace.perf_admins if per_workspace is not None else None,
         ),
         health=health,
+        feedback=feedback.snapshot,
+        before_report=feedback.refresh,
     )
     register_collector(metrics, perf.collect)
     edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
@@ -244,6 +251,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         oauth_settings=oauth_settings,
         installs=installs,
         workspace_admin=admin_command,
+        feedback=feedback,
     )
     runtime = Runtime(
         settings=settings,
@@ -266,6 +274,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         checkins=checkins,
         memory=memory,
         installs=installs,
+        feedback=feedback,
     )
     runtime.recovery = OwedReplyRecovery(
         coaching, turns, workspace_clients, interval=settings.recovery_interval_seconds

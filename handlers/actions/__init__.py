@@ -1,17 +1,21 @@
 """Interactivity: buttons (block_actions) and modal submissions (view_submission)."""
 
 import re
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.checkins.messages import ACTIONS as CHECKIN_ACTIONS
+from bot.feedback.blocks import FEEDBACK_ACTION, NOTE_INPUT, NOTE_SEND_ACTION
 from bot.memory.blocks import COMMITMENT_DONE_ACTION, DELETE_ACTION, EDIT_ACTION, EDIT_VIEW, WRAP_UP_ACTION
 from bot.operations.metrics import timed
 from handlers.actions.checkin_answer import handle_checkin_answer
 from handlers.actions.coach_admin import handle_coach_admin_choice
 from handlers.actions.commitment_done import handle_commitment_done
+from handlers.actions.feedback_note import handle_feedback_note
 from handlers.actions.memory_delete import handle_memory_delete
 from handlers.actions.memory_edit import handle_memory_edit, handle_memory_edit_submitted
+from handlers.actions.reply_feedback import handle_reply_feedback
 from handlers.actions.wrap_up import handle_wrap_up
 
 
@@ -22,5 +26,12 @@ def register(app: AsyncApp) -> None:
     app.action(DELETE_ACTION)(timed(handle_memory_delete))
     app.view(EDIT_VIEW)(timed(handle_memory_edit_submitted))
     app.action(re.compile(r"^coach_admin_"))(timed(handle_coach_admin_choice))
+    app.action(FEEDBACK_ACTION)(timed(handle_reply_feedback))
+    app.action(NOTE_SEND_ACTION)(timed(handle_feedback_note))
+    app.action(NOTE_INPUT)(timed(_typing))  # an input in a message may dispatch; nothing to do
     for action_id in CHECKIN_ACTIONS:
         app.action(action_id)(timed(handle_checkin_answer))
+
+
+async def _typing(ack: Any) -> None:
+    await ack()
