@@ -8,9 +8,10 @@ unique index) and the reply's ``chat_messages.reply_ts``. Nothing else in a payl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, Connection, and_, case, func, select, update
 
@@ -108,7 +109,7 @@ class FeedbackStore:
 
         return await self._store.run_write(write)
 
-    async def counts(self, start: datetime, end: datetime) -> dict[str, dict[str | None, FeedbackCounts]]:
+    async def counts(self, start: datetime, end: datetime) -> dict[str, dict[Key, FeedbackCounts]]:
         """The ratings of [start, end): in all ("all"), per "team", "model" and "prompt_version"."""
         async with self._store.reading() as conn:
             return await conn.run_sync(lambda sync: counts_in(sync, start, end))
@@ -134,37 +135,36 @@ class FeedbackStore:
         return await self._store.run_write(write)
 
 
-def counts_in(
-    connection: Connection, start: datetime, end: datetime
-) -> dict[str, dict[str | None, FeedbackCounts]]:
-    """``FeedbackStore.counts`` on a connection: the weekly report reads them in its own."""
+Key = tuple[str | None, ...]
+
+
+def counts_in(connection: Connection, start: datetime, end: datetime) -> dict[str, dict[Key, FeedbackCounts]]:
+    """``FeedbackStore.counts`` on a connection: in all (key ``()``), per team, model, prompt version."""
     f = reply_feedback
-    groups = (
-        ("all", None),
-        ("team", f.c.team_id),
-        ("model", f.c.model),
-        ("prompt_version", f.c.prompt_version),
-    )
-    return {name: feedback_counts_in(connection, start, end, by=by) for name, by in groups}
+    groups = {
+        "all": (),
+        "team": (f.c.team_id,),
+        "model": (f.c.model,),
+        "prompt_version": (f.c.prompt_version,),
+    }
+    return {name: feedback_counts_in(connection, start, end, by=by) for name, by in groups.items()}
 
 
 def feedback_counts_in(
-    connection: Connection, start: datetime, end: datetime, *, by: Column | None = None
-) -> dict[str | None, FeedbackCounts]:
-    """Ratings given or changed in [start, end), per value of ``by`` (team_id, model, prompt_version)
-    or in all (key None), off ``idx_reply_feedback_updated``. Counts only."""
+    connection: Connection, start: datetime, end: datetime, *, by: Sequence[Column[Any]] = ()
+) -> dict[Key, FeedbackCounts]:
+    """Ratings given or changed in [start, end), per value of the ``by`` columns (e.g. team_id,
+    model), off ``idx_reply_feedback_updated``. Counts only."""
     f = reply_feedback
     helpful = func.sum(case((f.c.rating == Rating.POSITIVE.value, 1), else_=0))
-    columns: Iterable = (helpful, func.count(), func.count(f.c.user_id.distinct()))
-    statement = select(*([by] if by is not None else []), *columns).where(
+    statement = select(*by, helpful, func.count(), func.count(f.c.user_id.distinct())).where(
         f.c.updated_at >= start, f.c.updated_at < end
     )
-    if by is not None:
-        statement = statement.group_by(by)
-    out: dict[str | None, FeedbackCounts] = {}
+    if by:
+        statement = statement.group_by(*by)
+    out: dict[Key, FeedbackCounts] = {}
     for row in connection.execute(statement):
-        key = row[0] if by is not None else None
-        values = row[1:] if by is not None else row
-        if int(values[1]):
-            out[key] = FeedbackCounts(int(values[0] or 0), int(values[1]), int(values[2]))
+        key, (good, rated, coaches) = tuple(row[: len(by)]), row[len(by) :]
+        if int(rated):
+            out[key] = FeedbackCounts(int(good or 0), int(rated), int(coaches))
     return out

@@ -8,10 +8,14 @@ team's report can't tell whose rating it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from bot.operations.follow_through import HIDDEN, Figure
-from storage.feedback import FeedbackCounts
+from storage.feedback import FeedbackCounts, Key, feedback_counts_in
+from storage.models import reply_feedback
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,12 @@ class FeedbackFigures:
     by_prompt_version: dict[str, HelpfulRate] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, counts: dict[str, dict[str | None, FeedbackCounts]]) -> FeedbackFigures:
+    def of(cls, counts: dict[str, dict[Key, FeedbackCounts]]) -> FeedbackFigures:
         def rates(by: str) -> dict[str, HelpfulRate]:
-            return {str(key): HelpfulRate(c) for key, c in counts.get(by, {}).items()}
+            return {str(key[-1] or "unknown"): HelpfulRate(c) for key, c in counts.get(by, {}).items()}
 
         return cls(
-            overall=HelpfulRate(counts.get("all", {}).get(None, FeedbackCounts())),
+            overall=HelpfulRate(counts.get("all", {}).get((), FeedbackCounts())),
             by_team=rates("team"),
             by_model=rates("model"),
             by_prompt_version=rates("prompt_version"),
@@ -72,3 +76,35 @@ class FeedbackFigures:
         lines += [f"Model `{name}`: {rate.text()}" for name, rate in sorted(self.by_model.items())]
         lines += [f"Prompt `{name}`: {rate.text()}" for name, rate in sorted(self.by_prompt_version.items())]
         return lines
+
+    @property
+    def any_hidden(self) -> bool:
+        rates = (self.overall, *self.by_model.values(), *self.by_prompt_version.values())
+        return any(not rate.shown for rate in rates)
+
+    def line(self) -> str:
+        """The weekly report's line for one workspace."""
+        parts = [f"• Reply feedback: {self.overall.text()}"]
+        parts += [f"model `{name}` {rate.text()}" for name, rate in sorted(self.by_model.items())]
+        parts += [f"prompt `{name}` {rate.text()}" for name, rate in sorted(self.by_prompt_version.items())]
+        return " · ".join(parts)
+
+
+def feedback_by_team_in(connection: Connection, start: datetime, end: datetime) -> dict[str, FeedbackFigures]:
+    """Each workspace's helpful rate in [start, end), overall, per model and per prompt version."""
+    f = reply_feedback
+    overall = feedback_counts_in(connection, start, end, by=(f.c.team_id,))
+    models = feedback_counts_in(connection, start, end, by=(f.c.team_id, f.c.model))
+    prompts = feedback_counts_in(connection, start, end, by=(f.c.team_id, f.c.prompt_version))
+
+    def of_team(team: Key, counts: dict[Key, FeedbackCounts]) -> dict[str, HelpfulRate]:
+        return {str(key[1] or "unknown"): HelpfulRate(c) for key, c in counts.items() if key[0] == team[0]}
+
+    return {
+        str(team[0]): FeedbackFigures(
+            overall=HelpfulRate(counts),
+            by_model=of_team(team, models),
+            by_prompt_version=of_team(team, prompts),
+        )
+        for team, counts in overall.items()
+    }
