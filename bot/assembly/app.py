@@ -29,7 +29,10 @@ from bot.attachments.service import AttachmentService
 from bot.checkins.coach_zones import CoachZones
 from bot.checkins.service import HELP_LINE as CHECKINS_HELP
 from bot.checkins.service import CheckinService
+from bot.commands.about import help_intro
 from bot.commands.coach import CoachCommand
+from bot.commands.new_session import HELP_LINE as NEW_HELP
+from bot.commands.new_session import new_session
 from bot.conversation.agent_panel import AgentPanel
 from bot.conversation.coaching import CoachingService
 from bot.conversation.llm import CoachModel, StreamStats
@@ -175,7 +178,8 @@ async def build_runtime(settings: Settings) -> Runtime:
     model = CoachModel.from_settings(settings)
     await asyncio.to_thread(warm_tokenizer)  # the first turn doesn't load the vocabulary (0.1 s)
     memory, memory_commands = None, None
-    router = CoachCommand()
+    router = CoachCommand(help_intro(settings))
+    router.add("new", new_session, NEW_HELP)
     if settings.memory_enabled:
         memory, memory_commands = build_memory(settings, engine, store, model, cache=caches.get("memory"))
         memory_commands.register(router)
