@@ -36,6 +36,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
     "views.open": (),  # "No scopes required": a trigger_id from the user's press is the permission
+    "chat.getPermalink": (),  # "No scope required", bot or user token
 }
 # conversations.history/replies need the history scope of the conversation's type.
 _HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
