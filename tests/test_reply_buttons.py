@@ -15,15 +15,11 @@ from bot.delivery.streaming import SlackReplyWriter, StreamingSupport
 from bot.feedback.blocks import FEEDBACK_ACTION, feedback_blocks
 from bot.memory.blocks import wrap_up_blocks
 from devkit.slack_emulator import Message, SlackEmulator
-from tests.test_streaming_writer import (  # noqa: F401  (budget, client: its fixtures)
-    budget,
-    client,
-    conversation_in,
-    methods,
-    replies,
-    spent_budget,
-    writer_for,
-)
+from tests import test_streaming_writer as writer_tests
+from tests.test_streaming_writer import conversation_in, methods, replies, spent_budget, writer_for
+
+# The writer tests' fixtures: the app's own Slack client against the emulator, and its budget.
+budget, client = writer_tests.budget, writer_tests.client
 
 FINAL = [*wrap_up_blocks(7), *feedback_blocks()]
 
@@ -38,7 +34,7 @@ def block_types(message: Message) -> list[str]:
 
 
 def feedback_element(message: Message) -> dict:
-    row = [b for b in message.blocks or [] if b["type"] == "context_actions"][0]
+    row = next(b for b in message.blocks or [] if b["type"] == "context_actions")
     return row["elements"][0]
 
 
@@ -131,7 +127,7 @@ def test_the_emulator_refuses_feedback_buttons_as_slacks_pages_do(slack_emulator
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
-    client = WebClient(token=slack_emulator.bot_token, base_url=slack_emulator.base_url)
+    web = WebClient(token=slack_emulator.bot_token, base_url=slack_emulator.base_url)
     row = feedback_blocks()[0]
     element = row["elements"][0]
     bad = [
@@ -156,13 +152,13 @@ def test_the_emulator_refuses_feedback_buttons_as_slacks_pages_do(slack_emulator
     ]
     for n, blocks in enumerate(bad):
         try:
-            client.chat_postMessage(channel=f"D0W{n}", text="t", blocks=blocks)  # one post per channel
+            web.chat_postMessage(channel=f"D0W{n}", text="t", blocks=blocks)  # one post per channel
         except SlackApiError as error:
             assert error.response["error"] == "invalid_blocks"
         else:
             raise AssertionError(f"accepted {blocks!r:.120}")
     try:
-        client.views_publish(user_id="U0COACH", view={"type": "home", "blocks": feedback_blocks()})
+        web.views_publish(user_id="U0COACH", view={"type": "home", "blocks": feedback_blocks()})
     except SlackApiError as error:
         assert error.response["error"] == "invalid_blocks"  # context_actions: messages only
     else:
