@@ -170,3 +170,15 @@ def test_a_reply_posted_then_edited_carries_the_buttons_and_its_press_counts(
     assert [b["type"] for b in reply.blocks] == ["markdown", "actions", "context_actions"]
     slack_emulator.press_button(coachbot.events_url, action_id=FEEDBACK_ACTION, message=reply)
     assert eventually(lambda: [r.message_ts for r in rows(database_url)] == [reply.ts])
+
+
+def test_a_crisis_reply_and_a_failures_note_carry_no_feedback_buttons(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+) -> None:
+    fake_openai.moderations.flag_words("quillfeather", "self-harm")
+    cared = a_reply(slack_emulator, coachbot, "I keep thinking about quillfeather.")
+    assert [b["type"] for b in cared.blocks or []] == ["actions"]  # Wrap up only: care is not rated
+
+    fake_openai.fail_next(status=500, times=3)
+    failed = a_reply(slack_emulator, coachbot, "Are you there?")
+    assert not any(b["type"] == "context_actions" for b in failed.blocks or [])
