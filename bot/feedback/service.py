@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.delivery.reply_message import SLACK_ERRORS, slack_error_name
 from bot.feedback.blocks import feedback_blocks, note_request_blocks
@@ -32,6 +33,7 @@ NOTE_NOT_YOURS_TEXT = "Only the coach who rated this reply can add a note to it.
 NOTE_SAVED_TEXT = "Thank you: your note is saved with your rating."
 NO_NOTE_TEXT = "No note sent. Thank you for the rating."
 NOTE_QUESTION_TEXT = "Thanks for telling me. What would have helped? (Optional.)"
+NOT_SAVED_TEXT = "Sorry, I couldn't save that just now. Please try again in a minute."
 #: The period of the /perf figures.
 FIGURES_DAYS = 7
 
@@ -64,11 +66,16 @@ class FeedbackService:
         if value not in set(Rating) or not (channel_id and thread_ts and message_ts):
             return
         rating = Rating(value)
-        reply = await self.store.reply_of(coach, channel_id, thread_ts, message_ts)
-        if reply is None:
-            await respond(response_type="ephemeral", replace_original=False, text=NOT_YOURS_TEXT)
+        try:
+            reply = await self.store.reply_of(coach, channel_id, thread_ts, message_ts)
+            if reply is None:
+                await respond(response_type="ephemeral", replace_original=False, text=NOT_YOURS_TEXT)
+                return
+            feedback_id, before = await self.store.rate(coach, reply, rating)
+        except SQLAlchemyError as error:
+            logger.error("Could not store a rating (error=%s)", type(error).__name__)
+            await respond(response_type="ephemeral", replace_original=False, text=NOT_SAVED_TEXT)
             return
-        feedback_id, before = await self.store.rate(coach, reply, rating)
         logger.info(
             "Reply rated (session=%s, rating=%s, changed=%s)", reply.session_id, value, before is not None
         )
@@ -99,7 +106,13 @@ class FeedbackService:
         if not note:
             await respond(replace_original=True, text=NO_NOTE_TEXT)
             return
-        if not await self.store.add_note(coach, int(value), note):
+        try:
+            saved = await self.store.add_note(coach, int(value), note)
+        except SQLAlchemyError as error:  # never the note itself: the error's class only
+            logger.error("Could not store a feedback note (error=%s)", type(error).__name__)
+            await respond(response_type="ephemeral", replace_original=False, text=NOT_SAVED_TEXT)
+            return
+        if not saved:
             await respond(response_type="ephemeral", replace_original=False, text=NOTE_NOT_YOURS_TEXT)
             return
         logger.info("Feedback note saved (feedback=%s, chars=%d)", value, len(note))

@@ -1,12 +1,11 @@
 """Interactivity: buttons (block_actions) and modal submissions (view_submission)."""
 
 import re
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.checkins.messages import ACTIONS as CHECKIN_ACTIONS
-from bot.feedback.blocks import FEEDBACK_ACTION, NOTE_INPUT, NOTE_SEND_ACTION
+from bot.feedback.blocks import FEEDBACK_ACTION, NOTE_SEND_ACTION
 from bot.memory.blocks import COMMITMENT_DONE_ACTION, DELETE_ACTION, EDIT_ACTION, EDIT_VIEW, WRAP_UP_ACTION
 from bot.operations.metrics import timed
 from handlers.actions.checkin_answer import handle_checkin_answer
@@ -28,10 +27,5 @@ def register(app: AsyncApp) -> None:
     app.action(re.compile(r"^coach_admin_"))(timed(handle_coach_admin_choice))
     app.action(FEEDBACK_ACTION)(timed(handle_reply_feedback))
     app.action(NOTE_SEND_ACTION)(timed(handle_feedback_note))
-    app.action(NOTE_INPUT)(timed(_typing))  # an input in a message may dispatch; nothing to do
     for action_id in CHECKIN_ACTIONS:
         app.action(action_id)(timed(handle_checkin_answer))
-
-
-async def _typing(ack: Any) -> None:
-    await ack()
