@@ -163,3 +163,18 @@ def test_the_emulator_refuses_feedback_buttons_as_slacks_pages_do(slack_emulator
         assert error.response["error"] == "invalid_blocks"  # context_actions: messages only
     else:
         raise AssertionError("a home view took a context_actions block")
+
+
+async def test_a_reply_whose_last_words_end_its_message_on_a_break_still_carries_the_buttons(
+    slack_emulator: SlackEmulator, client: AsyncWebClient, budget: SlackRateBudget
+) -> None:
+    writer = with_buttons(writer_for(client, budget, part_chars=60))
+    writer.write("a" * 40)
+    await asyncio.sleep(0.1)  # streamed: the message holds 40 characters
+    writer.write("b" * 29 + "\n")  # too long for the message; its only break is its very end
+
+    await writer.close()
+
+    (reply,) = replies(slack_emulator)
+    assert reply.text == "a" * 40 + "b" * 29 + "\n"
+    assert block_types(reply) == ["actions", "context_actions"]

@@ -193,8 +193,11 @@ class SlackReplyWriter:
             cut = find_break(part.text, text, room=room, hard_room=hard_room, final=final)
             if cut is None:
                 return text  # the message is nearly full: wait for the text that ends it well
-            await self._end_part(text[: cut.at] + cut.close)
-            text = cut.reopen + text[cut.at :]
+            rest = cut.reopen + text[cut.at :]
+            await self._end_part(
+                text[: cut.at] + cut.close, last=final and not rest
+            )  # the reply may end here
+            text = rest
             if not text:
                 return ""
 
