@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.blocks import MarkdownBlock
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 
 #: What a Slack call can raise: Slack's answer, the SDK's own errors, the network, a timeout
@@ -134,7 +135,7 @@ def message_body(text: str, blocks: list[dict[str, Any]] | None) -> dict[str, An
     """
     if not blocks:
         return {"markdown_text": text}
-    return {"text": text, "blocks": [{"type": "markdown", "text": text}, *blocks]}
+    return {"text": text, "blocks": [MarkdownBlock(text=text).to_dict(), *blocks]}
 
 
 def error_code(error: SlackApiError) -> str:
