@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, create_engine, insert
 
+from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from bot.conversation.prompt import PROMPT_VERSION
 from bot.feedback.blocks import FEEDBACK_ACTION
@@ -81,7 +82,7 @@ def test_the_weekly_report_shows_a_workspaces_helpful_rate_only_with_five_coache
 
 
 def test_perf_shows_the_helpful_rate_per_model_and_prompt_and_metrics_counts_presses(
-    slack_emulator: SlackEmulator, coachbot: BackgroundServer, db: Engine
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer, db: Engine, settings: Settings
 ) -> None:
     for n in range(4):
         seed_rating(db, "T0OTHER", f"U{n}", "positive", at=utcnow())
@@ -103,4 +104,5 @@ def test_perf_shows_the_helpful_rate_per_model_and_prompt_and_metrics_counts_pre
     report = block_text(perf(slack_emulator, coachbot, "feedback"))
     assert "Overall: 83% helpful (5 of 6 rated)" in report  # six coaches, the press included
     assert f"Model `{MODEL}`: 80% helpful (4 of 5 rated)" in report
+    assert f"Model `{settings.openai_model}`: –" in report  # one coach behind it: not shown
     assert "1 presses since start" in report
