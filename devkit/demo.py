@@ -3,8 +3,9 @@
 It prints a short transcript: two coaching threads, a follow-up that uses the
 thread's history, a restart in between that shows the history survives, a shared
 file the coach reads, the ``files`` listing, a wrap-up whose summary the next session
-remembers, what an admin's ``/perf cache`` shows and the coach's data export; then two
-workspaces installing the same deployment through the local OAuth flow and coaching side by side.
+remembers, a 👍 and a 👎 with a note under replies (``devkit.demo_feedback``), the coach's App Home,
+what an admin's ``/perf cache`` shows and the coach's data export; then two workspaces installing
+the same deployment through the local OAuth flow and coaching side by side.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from devkit.demo_export import run_export
+from devkit.demo_feedback import run_feedback
 from devkit.demo_home import show_home
 from devkit.demo_workspaces import run_two_workspaces
 from devkit.fake_openai import FakeOpenAI
@@ -197,6 +199,15 @@ def run_demo(data_dir: str = "demo-data") -> int:
             print("\nThread 3 — a new DM the next day: the coach remembers")
             new = slack.user_says(channel=DM_CHANNEL, text="Morning! The 1:1 is in an hour.")
             _turn(slack, server, new, new["ts"])
+
+            print("\nFeedback — Slack's 👍 / 👎 buttons under every reply")
+            run_feedback(
+                slack,
+                server,
+                settings.database_url,
+                ((TEAM_CHANNEL, team_thread), (DM_CHANNEL, new["ts"])),
+                _print_turn,
+            )
 
             print("\nAn admin types /perf cache")
             _print_perf_cache(slack, server)

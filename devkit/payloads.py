@@ -236,8 +236,12 @@ def block_actions(
     channel: str | None = None,
     response_url: str | None = None,
     token: str = VERIFICATION_TOKEN,
+    state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``block_actions`` payload of one press (docs.slack.dev, "block_actions payload")."""
+    """The ``block_actions`` payload of one press (docs.slack.dev, "block_actions payload").
+
+    ``state``: what the message's inputs hold, ``{block_id: {action_id: {type, value}}}``; a press
+    in a message (posted or ephemeral) carries it as ``state.values``."""
     fields = ("type", "action_id", "block_id", "text", "value", "style", "selected_option")
     pressed = {key: action[key] for key in fields if key in action}
     pressed["action_ts"] = f"{time.time():.6f}"
@@ -257,7 +261,8 @@ def block_actions(
         payload["channel"] = {"id": channel, "name": "directmessage" if channel.startswith("D") else channel}
     if message is not None:
         payload["message"] = message
-        payload["state"] = {"values": {}}
+    if message is not None or state:
+        payload["state"] = {"values": state or {}}
     if view is not None:
         payload["view"] = view
     if response_url is not None:

@@ -301,11 +301,11 @@ class ConversationStore:
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
         latency_ms: int | None = None,
+        reply_ts: str | None = None,
+        model: str | None = None,
+        prompt_version: str | None = None,
     ) -> int:
-        """Store the coach's reply with its cost and latency; returns the message id.
-
-        Idempotent per ``slack_ts``: recording the same posted reply again returns the first id.
-        """
+        """Store the coach's reply with its cost and latency; returns its id (the first, per ``slack_ts``)."""
         return await self._insert_single_message(
             {
                 "session_id": session_id,
@@ -316,6 +316,9 @@ class ConversationStore:
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "latency_ms": latency_ms,
+                "reply_ts": reply_ts,
+                "model": model,
+                "prompt_version": prompt_version,
             }
         )
 

@@ -36,6 +36,13 @@ from storage.checkin_models import (  # noqa: F401  (re-exported)
     checkin_opt_outs,
     checkins,
 )
+from storage.feedback_models import (  # noqa: F401  (re-exported)
+    MODEL_LENGTH,
+    PROMPT_VERSION_LENGTH,
+    Rating,
+    ReplyFeedback,
+    reply_feedback,
+)
 from storage.memory_models import (  # noqa: F401  (re-exported: one place to import tables from)
     CoachCommitment,
     CoachGoal,
@@ -140,6 +147,11 @@ class ChatMessage(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
+    # A reply's Slack message that carries its feedback buttons (a multi-part reply's last part),
+    # and the model and prompt version that wrote it (revision 0010): a press is checked against it.
+    reply_ts: Mapped[str | None] = mapped_column(String(SLACK_ID_LENGTH))
+    model: Mapped[str | None] = mapped_column(String(MODEL_LENGTH))
+    prompt_version: Mapped[str | None] = mapped_column(String(PROMPT_VERSION_LENGTH))
 
 
 class ProcessedEvent(Base):

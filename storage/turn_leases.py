@@ -40,6 +40,10 @@ class ReplyToStore:
     completion_tokens: int | None = None
     latency_ms: int | None = None
     note: str | None = None
+    # The message carrying the reply's feedback buttons (its last part), and what wrote the reply.
+    reply_ts: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,9 @@ class TurnLeaseStore:
                     "prompt_tokens": reply.prompt_tokens,
                     "completion_tokens": reply.completion_tokens,
                     "latency_ms": reply.latency_ms,
+                    "reply_ts": reply.reply_ts,
+                    "model": reply.model,
+                    "prompt_version": reply.prompt_version,
                 },
             )
         if reply is not None and reply.note:

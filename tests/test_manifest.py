@@ -280,7 +280,7 @@ def test_perf_slash_command_is_declared_for_admin_statistics(any_manifest) -> No
     commands = {c["command"]: c for c in any_manifest["features"]["slash_commands"]}
     perf = commands["/perf"]
     assert perf["description"] == "Live performance statistics (admins only)"
-    assert perf["usage_hint"] == "[cache|db|jobs|llm]"
+    assert perf["usage_hint"] == "[cache|db|jobs|llm|feedback]"
     assert perf["should_escape"] is False
 
 

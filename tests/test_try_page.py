@@ -7,6 +7,7 @@ everything the person does reaches the app as a signed Slack event or interactio
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,25 @@ def test_a_modal_opened_from_a_press_shows_its_inputs_and_submits_a_view_submiss
         modal.get_by_role("button", name="Save").click()
     assert submitted.value.json()["status"] == 200
     page.locator("#modal-backdrop").wait_for(state="hidden")  # an empty ack closes the modal, as in Slack
+
+
+def test_a_thumbs_down_on_the_page_asks_what_would_have_helped_and_sends_the_answer(
+    page: Any, tryout: TryOut
+) -> None:
+    composer = page.locator("#composer textarea")
+    composer.fill("Help me plan a hard conversation.")
+    composer.press("Enter")
+    thread = page.locator("#thread-messages")
+    reply = thread.locator(".message.bot:not(.streaming)", has_text="good outcome")
+    reply.wait_for()
+
+    reply.locator("button.feedback[title='This reply did not help']").click()
+    question = thread.locator(".message.ephemeral", has_text="What would have helped?")
+    question.locator("textarea").fill("A first sentence to open with.")
+    question.get_by_role("button", name="Send").click()
+
+    thread.locator(".message.ephemeral", has_text="your note is saved").wait_for()
+    database = tryout.app.runtime.settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT rating, note FROM reply_feedback").fetchall()
+    assert rows == [("negative", "A first sentence to open with.")]

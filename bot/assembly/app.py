@@ -29,7 +29,10 @@ from bot.attachments.service import AttachmentService
 from bot.checkins.coach_zones import CoachZones
 from bot.checkins.service import HELP_LINE as CHECKINS_HELP
 from bot.checkins.service import CheckinService
+from bot.commands.about import help_intro
 from bot.commands.coach import CoachCommand
+from bot.commands.new_session import HELP_LINE as NEW_HELP
+from bot.commands.new_session import new_session
 from bot.conversation.agent_panel import AgentPanel
 from bot.conversation.coaching import CoachingService
 from bot.conversation.llm import CoachModel, StreamStats
@@ -44,6 +47,7 @@ from bot.delivery.slack_budget import (
 from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
 from bot.export.service import HELP_LINE as EXPORT_HELP
 from bot.export.service import DataExport
+from bot.feedback.service import FeedbackService
 from bot.home.assembly import build_home
 from bot.home.service import HomeService
 from bot.installs.assembly import add_admin_command, build_installs, workspace_settings
@@ -64,6 +68,7 @@ from storage.attachments import AttachmentStore
 from storage.caches import CacheRegistry, CountingTTLCache
 from storage.conversations import ConversationStore
 from storage.engine import create_db_engine, warm_pool
+from storage.feedback import FeedbackStore
 from storage.files import FileStore, build_file_store
 from storage.message_edits import MessageEditStore
 from storage.models import utcnow
@@ -102,6 +107,7 @@ class Runtime:
     memory: MemoryService | None = None
     installs: WorkspaceInstalls | None = None
     home: HomeService | None = None
+    feedback: FeedbackService | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -177,12 +183,14 @@ async def build_runtime(settings: Settings) -> Runtime:
     model = CoachModel.from_settings(settings)
     await asyncio.to_thread(warm_tokenizer)  # the first turn doesn't load the vocabulary (0.1 s)
     memory, memory_commands = None, None
-    router = CoachCommand()
+    router = CoachCommand(help_intro(settings))
+    router.add("new", new_session, NEW_HELP)
     if settings.memory_enabled:
         memory, memory_commands = build_memory(settings, engine, store, model, cache=caches.get("memory"))
         memory_commands.register(router)
     files = build_file_store(settings.file_store(), on_transfer=metrics.on_transfer)
     turns = TurnLeases(TurnLeaseStore(store), lease_seconds=settings.turn_lease_seconds)
+    feedback = FeedbackService(FeedbackStore(store))
     coaching = CoachingService(
         settings=settings,
         store=store,
@@ -192,6 +200,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         turns=turns,
         delivery=SlackDelivery(SlackRateBudget(None if settings.slack_rate_budget else {})),
         memory=memory,
+        feedback=feedback,
     )
     coaching.config_health = health
     client = build_slack_client(settings, health, coaching.delivery.budget)
@@ -222,6 +231,8 @@ async def build_runtime(settings: Settings) -> Runtime:
             admin_ids_for=per_workspace.perf_admins if per_workspace is not None else None,
         ),
         health=health,
+        feedback=feedback.snapshot,
+        before_report=feedback.refresh,
     )
     register_collector(metrics, perf.collect)
     edits = MessageEditService(MessageEditStore(engine, sqlite_writer=store.sqlite_writer))
@@ -267,6 +278,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         workspace_admin=admin_command,
         data_export=data_export,
         home=home,
+        feedback=feedback,
     )
     runtime = Runtime(
         settings=settings,
@@ -290,6 +302,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         memory=memory,
         installs=installs,
         home=home,
+        feedback=feedback,
     )
     runtime.recovery = OwedReplyRecovery(
         coaching, turns, workspace_clients, interval=settings.recovery_interval_seconds

@@ -36,6 +36,7 @@ from bot.delivery.slack_budget import (
     SlackRateBudget,
 )
 from bot.export.service import DataExport
+from bot.feedback.service import FeedbackService
 from bot.home.service import HomeService
 from bot.installs.admin_command import AdminCommand
 from bot.installs.lifecycle import WorkspaceInstalls
@@ -132,6 +133,7 @@ def build_bolt_app(
     workspace_admin: AdminCommand | None = None,
     data_export: DataExport | None = None,
     home: HomeService | None = None,
+    feedback: FeedbackService | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context.
 
@@ -164,6 +166,7 @@ def build_bolt_app(
         context["workspace_admin"] = workspace_admin
         context["data_export"] = data_export
         context["home"] = home
+        context["feedback"] = feedback
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
         if context.get("received_at") is None:

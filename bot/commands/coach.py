@@ -1,7 +1,9 @@
 """``/coach <subcommand>``: one slash command, whose subcommands each capability adds.
 
-The router knows no subcommand itself. Memory adds ``wrap``/``memory``/``forget``, installs add
-``admin``, and so on, at assembly (bot/assembly/app.py), so no capability imports another.
+The router knows only ``help`` itself (its opening, from ``bot.commands.about``, is this
+deployment's own, given at assembly). The rest are added at assembly (bot/assembly/app.py):
+``new`` (``bot.commands.new_session``), memory's ``wrap``/``memory``/``forget``, installs'
+``admin``, and so on, so no capability imports another.
 Every answer is ephemeral; anything unknown gets the help.
 """
 
@@ -33,17 +35,21 @@ class CoachRequest:
 
 Subcommand = Callable[[CoachRequest], Awaitable[None]]
 
+#: The help's opening when assembly gives none (``bot.commands.about`` writes this deployment's).
 HELP_INTRO = (
-    "I'm coachbot, an AI coach. Talk to me in a DM, in the agent view, or by @mentioning me in a thread: "
-    "each thread is one coaching session."
+    "I'm coachbot, an AI coach (not therapy, medical, legal or HR advice). Talk to me in a DM, in the "
+    "agent view, or by @mentioning me in a thread: each thread is one coaching session."
 )
+HELP_LINE = "what I do, what I'm not, and where your data lives"
 
 
 class CoachCommand:
     """The ``/coach`` subcommands, in the order they were added, with a one-line help each."""
 
-    def __init__(self) -> None:
+    def __init__(self, intro: str = HELP_INTRO) -> None:
         self._subcommands: dict[str, tuple[Subcommand, str]] = {}
+        self._intro = intro
+        self.add("help", self._show_help, HELP_LINE)
 
     def add(self, name: str, handler: Subcommand, help_line: str) -> None:
         if name in self._subcommands:
@@ -54,9 +60,13 @@ class CoachCommand:
         return list(self._subcommands)
 
     def help_text(self) -> str:
-        lines = [HELP_INTRO, ""]
+        """What the bot does, its boundaries and where the data lives, then every subcommand."""
+        lines = [self._intro, "", "*Commands*"]
         lines += [f"• `/coach {name}`: {help_line}" for name, (_, help_line) in self._subcommands.items()]
         return "\n".join(lines)
+
+    async def _show_help(self, request: CoachRequest) -> None:
+        await request.respond(response_type="ephemeral", text=self.help_text())
 
     async def answer(self, command: dict[str, Any], *, respond: Respond, client: Any, context: Any) -> None:
         """Dispatch ``/coach <name> <argument>``; anything unknown, or nothing, gets the help."""

@@ -49,7 +49,8 @@ from bot.safety.moderation import CrisisCheck
 from storage.conversations import Bystander, ConversationStore, RecordedMessage, SessionKey
 from storage.memory_records import Coach
 
-if TYPE_CHECKING:  # memory is handed in at assembly; coaching never imports a capability
+if TYPE_CHECKING:  # memory and feedback are handed in at assembly; coaching never imports a capability
+    from bot.feedback.service import FeedbackService
     from bot.memory.service import MemoryService
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class CoachingService:
         reader: AttachmentReader | None = None,
         turns: TurnLeases | None = None,
         memory: MemoryService | None = None,
+        feedback: FeedbackService | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -94,6 +96,8 @@ class CoachingService:
         # Memory across sessions (bot.memory): the words that wrap a session up, the memory in
         # each prompt, the Wrap up button under replies; None coaches without memory.
         self.memory = memory
+        # The feedback buttons under each coaching reply (bot.feedback); None shows none.
+        self.feedback = feedback
         # Where configuration errors are recorded (log, /readyz, /perf, the admins' DM).
         self.config_health: ConfigHealth | None = None
         # Told (in the background) when a coach's message starts a session: the App Home's refresh.
@@ -113,6 +117,7 @@ class CoachingService:
             on_slack_failure=self._tell_slack_failed,
             crisis_text=crisis_text(settings.crisis_resources),
             on_crisis=on_crisis,
+            custom_prompt=bool(settings.coach_system_prompt),
         )
         # Each coach message is checked for self-harm or violence alongside the model call.
         self.crisis_check = CrisisCheck(getattr(model, "client", None), mode=settings.openai_moderation)
@@ -335,7 +340,13 @@ class CoachingService:
         if self.crisis_check.enabled and message.text.strip():
             check = functools.partial(self.crisis_check.in_crisis, message.text)
         return await self._replier.reply(
-            message, recorded, prompt, conversation, crisis_check=check, final_blocks=final_blocks
+            message,
+            recorded,
+            prompt,
+            conversation,
+            crisis_check=check,
+            final_blocks=final_blocks,
+            feedback_blocks=self.feedback.reply_blocks() if self.feedback is not None else None,
         )
 
     async def _tell_slack_failed(

@@ -18,6 +18,7 @@ import openai
 
 from bot.conversation.llm import CoachModel, StreamStats
 from bot.conversation.mentions import MentionFilter
+from bot.conversation.prompt import PROMPT_VERSION
 from bot.conversation.turn_values import (
     EMPTY_REPLY_TEXT,
     INTERRUPTED_NOTE,
@@ -66,6 +67,7 @@ class Replier:
         on_slack_failure: Callable[[int, BaseException, SlackConversation, bool], Awaitable[None]],
         crisis_text: str = "",
         on_crisis: Callable[[], None] | None = None,
+        custom_prompt: bool = False,
     ) -> None:
         self._store = store
         self._model = model
@@ -82,6 +84,8 @@ class Replier:
         self._crisis_text = crisis_text
         # Counts a crisis reply (metrics); never told which session, nor anything of the text.
         self._on_crisis = on_crisis
+        # Stored with each reply, so feedback is counted per prompt version (COACH_SYSTEM_PROMPT: "custom").
+        self._prompt_version = "custom" if custom_prompt else PROMPT_VERSION
 
     async def reply(
         self,
@@ -92,10 +96,13 @@ class Replier:
         *,
         crisis_check: Callable[[], Awaitable[bool]] | None = None,
         final_blocks: list[dict[str, Any]] | None = None,
+        feedback_blocks: list[dict[str, Any]] | None = None,
     ) -> TurnOutcome:
         """Stream the model's reply into the thread, store it, and time the turn.
 
-        ``final_blocks`` (memory's Wrap up button) go under the reply's last message.
+        ``final_blocks`` (memory's Wrap up button) go under the reply's last message, and under a
+        coaching reply (not a crisis reply, nor a failure's note) ``feedback_blocks`` too: the
+        feedback buttons, a press checked against the ``reply_ts`` stored with the reply.
 
         ``crisis_check`` asks the crisis check about the coach's message (bot.safety); it runs
         alongside the model, so it never delays the model's request or the first text. When it
@@ -132,6 +139,8 @@ class Replier:
                 else:
                     note = stats.cut_off_note  # "" unless the model stopped short
                     writer.write(tail + note if _has_text(reply) else note.lstrip() or EMPTY_REPLY_TEXT)
+                    if feedback_blocks and _has_text(reply):
+                        writer.final_blocks = [*(final_blocks or []), *feedback_blocks]
             except openai.APIError as error:
                 logger.warning(
                     "Model call failed (session=%s, error=%s)", recorded.session_id, type(error).__name__
@@ -158,7 +167,10 @@ class Replier:
         if outcome is TurnOutcome.CRISIS_CARE and self._on_crisis is not None:
             self._on_crisis()
         failed = outcome not in (TurnOutcome.REPLIED, TurnOutcome.CRISIS_CARE)
-        await self._store_reply(recorded, "".join(reply), stats, writer_stats, message, failed=failed)
+        rated = writer.final_blocks is not final_blocks and bool(writer_stats.message_ts)
+        await self._store_reply(
+            recorded, "".join(reply), stats, writer_stats, message, failed=failed, rated=rated
+        )
         self._record_timing(recorded.session_id, message, stats, writer_stats, failed=failed)
         return outcome
 
@@ -204,9 +216,19 @@ class Replier:
         message: CoachMessage,
         *,
         failed: bool,
+        rated: bool = False,
     ) -> None:
-        """Store the reply (with the messages it answered, under a lease) or at least say it failed."""
+        """Store the reply (with the messages it answered, under a lease) or at least say it failed.
+
+        ``rated``: the reply's last message carries the feedback buttons; its ts is ``reply_ts``.
+        """
         first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
+        reply_ts = writer_stats.message_ts[-1] if rated and writer_stats else None
+        written_by = {
+            "reply_ts": reply_ts,
+            "model": getattr(self._model, "name", None),
+            "prompt_version": self._prompt_version,
+        }
         latency = elapsed_ms(message.received_at, stats.last_token_at)
         latency_ms = round(latency) if latency is not None else None
         note = "reply failed" if failed else None
@@ -223,6 +245,7 @@ class Replier:
                     completion_tokens=stats.completion_tokens,
                     latency_ms=latency_ms,
                     note=note,
+                    **written_by,
                 )
                 await self._turns.finish(held, reply)
                 return
@@ -234,6 +257,7 @@ class Replier:
                     prompt_tokens=stats.prompt_tokens,
                     completion_tokens=stats.completion_tokens,
                     latency_ms=latency_ms,
+                    **written_by,
                 )
             if note is not None:
                 await self._store.record_system_message(recorded.session_id, note)

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.blocks import MarkdownBlock
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 
 #: What a Slack call can raise: Slack's answer, the SDK's own errors, the network, a timeout
@@ -94,6 +95,8 @@ class Part:
     # nothing is edited in between. (False: a workspace that cannot stream, edited once a second.)
     one_edit: bool = False
     finished: bool = False
+    # Blocks under the message once it is complete: set on a reply's last part (its buttons).
+    blocks: list[dict[str, Any]] | None = None
     _pieces: list[str] = field(default_factory=list)
     length: int = 0
     _confirmed: int = 0
@@ -121,6 +124,18 @@ class Part:
     def started(self) -> bool:
         """The stream exists at Slack (chat.startStream succeeded)."""
         return self.stream is not None and self.stream.ts is not None
+
+
+def message_body(text: str, blocks: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """A complete message's arguments for chat.postMessage or chat.update: its markdown, and blocks.
+
+    ``markdown_text`` can't go with ``blocks`` (the methods' pages), so a message with blocks
+    carries its markdown in a ``markdown`` block first, and the same text as ``text``, the
+    notification fallback.
+    """
+    if not blocks:
+        return {"markdown_text": text}
+    return {"text": text, "blocks": [MarkdownBlock(text=text).to_dict(), *blocks]}
 
 
 def error_code(error: SlackApiError) -> str:

@@ -71,9 +71,9 @@ class SlackReplyWriter:
     ) -> None:
         self._conversation = conversation
         self._target = conversation.target
-        # Blocks under the reply's last message (chat.stopStream's ``blocks``): a streamed
-        # reply that ends whole, not one cut short, gets them.
-        self._final_blocks = final_blocks
+        # Blocks under the reply's last message, however it is written (``Part.blocks``): a reply
+        # that ends whole, not one cut short, gets them. The replier may set them until it closes.
+        self.final_blocks = final_blocks
         self._streaming = streaming
         self._flush_interval = flush_interval
         # Room beyond a part's size to find a good break and to close a code block, within Slack's limit.
@@ -88,7 +88,7 @@ class SlackReplyWriter:
         self._closing = asyncio.Event()
         self._cut_note: str | None = None
         self._task: asyncio.Task[None] | None = None
-        self._part = self._new_part()
+        self._part = Part()
         self._stream_was_lost = False
         self._waiting_for_budget = False
         self._last_send = 0.0
@@ -193,8 +193,11 @@ class SlackReplyWriter:
             cut = find_break(part.text, text, room=room, hard_room=hard_room, final=final)
             if cut is None:
                 return text  # the message is nearly full: wait for the text that ends it well
-            await self._end_part(text[: cut.at] + cut.close)
-            text = cut.reopen + text[cut.at :]
+            rest = cut.reopen + text[cut.at :]
+            await self._end_part(
+                text[: cut.at] + cut.close, last=final and not rest
+            )  # the reply may end here
+            text = rest
             if not text:
                 return ""
 
@@ -239,13 +242,15 @@ class SlackReplyWriter:
                 return
             self._choose_mode(part, final=True)
         part.add(text)
+        if last and not self._cut_note:
+            part.blocks = self.final_blocks
         if part.mode is Mode.STREAM:
-            await self._stop(part, text, blocks=self._final_blocks if last and not self._cut_note else None)
+            await self._stop(part, text)
         elif part.mode is Mode.EDIT:
             await self._edit(part, final=True)
         else:
             await self._post_whole(part)
-        self._part = self._new_part()
+        self._part = Part()
 
     # ------------------------------------------------------------------ streamed messages
 
@@ -292,14 +297,14 @@ class SlackReplyWriter:
         await self._stop_with_note(part, SLACK_TROUBLE_NOTE)
         raise error
 
-    async def _stop(self, part: Part, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
-        """chat.stopStream with the last text (and ``blocks``); it was paid for when the stream started."""
+    async def _stop(self, part: Part, text: str) -> None:
+        """chat.stopStream with the last text (and the part's blocks); paid for when the stream started."""
         for attempt in range(STOP_ATTEMPTS):
             self.stats.slack_calls += 1
             self._mark_first_text()
             try:
                 stream = await self._stream_of(part)
-                await stream.stop(markdown_text=(text if attempt == 0 else None) or None, blocks=blocks)
+                await stream.stop(markdown_text=(text if attempt == 0 else None) or None, blocks=part.blocks)
             except SlackApiError as error:
                 code = error_code(error)
                 if not part.started:  # the stream never started: stop() began with startStream
@@ -337,8 +342,7 @@ class SlackReplyWriter:
         self._finished(part, str(part.stream.ts if part.stream else ""))
         self._stream_was_lost = True
         rest = part.unconfirmed
-        self._part = self._new_part()
-        self._part.mode = Mode.WHOLE
+        self._part = Part(mode=Mode.WHOLE, blocks=part.blocks)
         self._part.add(rest)
 
     async def _stop_with_note(self, part: Part, note: str) -> None:
@@ -375,10 +379,6 @@ class SlackReplyWriter:
             self.stats.edited_parts += 1
 
     # ------------------------------------------------------------------ bookkeeping
-
-    @staticmethod
-    def _new_part() -> Part:
-        return Part()
 
     async def _stream_of(self, part: Part) -> AsyncChatStream:
         if part.stream is None:

@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.operations.admins import AdminCheck
+from bot.operations.follow_through import MIN_COACHES
 from bot.operations.health import ConfigHealth
 from bot.operations.metrics import Metrics
 from storage.caches import CacheRegistry
@@ -25,8 +26,8 @@ from storage.engine import pool_status
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = ("cache", "db", "jobs", "llm")
-USAGE = "Usage: `/perf [cache|db|jobs|llm]` (no argument: the whole report)."
+SECTIONS = ("cache", "db", "jobs", "llm", "feedback")
+USAGE = "Usage: `/perf [cache|db|jobs|llm|feedback]` (no argument: the whole report)."
 REFUSAL = "Sorry, /perf is only for workspace admins and owners."
 CHECK_FAILED = "I couldn't check with Slack whether you're an admin. Please try /perf again in a minute."
 MAX_LISTENER_LINES = 15
@@ -52,6 +53,8 @@ class PerfService:
         admins: AdminCheck,
         scheduler: Callable[[], SchedulerStatus | None] = lambda: None,
         health: ConfigHealth | None = None,
+        feedback: Callable[[], dict[str, Any]] | None = None,
+        before_report: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self._caches = caches
         self._metrics = metrics
@@ -60,6 +63,9 @@ class PerfService:
         # A getter, not the scheduler: it is built (and may be replaced) after this service.
         self.scheduler = scheduler
         self._health = health
+        # Reply feedback (bot.feedback): its last figures, and how /perf recounts them first.
+        self._feedback = feedback
+        self._before_report = before_report
 
     # ------------------------------------------------------------------ data
 
@@ -100,6 +106,8 @@ class PerfService:
             data["s3"] = metrics.transfers()
         if section in (None, "jobs"):
             data["jobs"] = self._jobs()
+        if section in (None, "feedback") and self._feedback is not None:
+            data["feedback"] = self._feedback()
         return data
 
     def _jobs(self) -> dict[str, Any]:
@@ -137,6 +145,8 @@ class PerfService:
         if section is not None and section not in SECTIONS:
             await _respond_quietly(respond, text=USAGE)
             return
+        if self._before_report is not None and section in (None, "feedback"):
+            await self._before_report()
         data = await asyncio.to_thread(self.collect, section)
         blocks = report_blocks(data, section)
         title = f"coachbot performance ({section})" if section else "coachbot performance"
@@ -182,6 +192,10 @@ def report_blocks(data: dict[str, Any], section: str | None = None) -> list[dict
         parts.append(("File transfers (S3)", _s3_lines(data["s3"])))
     if "jobs" in data:
         parts.append(("Jobs", _job_lines(data["jobs"])))
+    if "feedback" in data:
+        parts.append(
+            (f"Reply feedback (last {data['feedback']['days']} days)", _feedback_lines(data["feedback"]))
+        )
     for heading, lines in parts:
         text = f"*{heading}*\n" + "\n".join(lines)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
@@ -291,6 +305,14 @@ def _job_lines(jobs: dict[str, Any]) -> list[str]:
             line += f" ({_ms(job['last_duration_ms'])})"
         lines.append(line)
     return lines
+
+
+def _feedback_lines(feedback: dict[str, Any]) -> list[str]:
+    presses = sum(p["count"] for p in feedback["presses"])
+    return [
+        *feedback["lines"],
+        f"{presses} presses since start · – : fewer than {MIN_COACHES} coaches behind it, so not shown",
+    ]
 
 
 def _when(iso: object) -> str:

@@ -38,6 +38,7 @@ class PerfCollector(Collector):
         yield from _transfers(data.get("s3", {}))
         yield from _jobs(data.get("jobs"))
         yield from _config(data.get("config"))
+        yield from _feedback(data.get("feedback"))
 
 
 def register_collector(metrics: Metrics, snapshot: Callable[[], dict[str, Any]]) -> None:
@@ -188,3 +189,17 @@ def _config(config: dict[str, Any] | None) -> Iterator[Metric]:
     for setting, count in sorted(counts.items()):
         problems.add_metric([setting], count)
     yield problems
+
+
+def _feedback(feedback: dict[str, Any] | None) -> Iterator[Metric]:
+    """Presses of the reply feedback buttons since start: counts, labelled by model and prompt only."""
+    if feedback is None:
+        return
+    presses = CounterMetricFamily(
+        "coachbot_reply_feedback",
+        "Feedback button presses stored (a change of mind counts as a press of the new rating).",
+        labels=["model", "prompt_version", "rating"],
+    )
+    for press in feedback["presses"]:
+        presses.add_metric([press["model"], press["prompt_version"], press["rating"]], press["count"])
+    yield presses

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
+from bot.feedback.figures import FeedbackFigures, feedback_by_team_in
 from bot.operations.follow_through import MIN_COACHES, FollowThrough, follow_through_in
 from bot.operations.percentiles import percentile
 from storage.models import AttachmentStatus, MessageType, attachments, chat_messages, coaching_sessions
@@ -52,6 +53,8 @@ class WorkspaceFigures:
     messages_per_day: tuple[int, ...]  # one count per day of ``WeeklyReport.days``
     # Wrap-ups, commitments and check-ins (counts only; see bot.operations.follow_through).
     follow_through: FollowThrough = field(default_factory=FollowThrough)
+    # The helpful rate of the week's rated replies (counts only; see bot.feedback.figures).
+    feedback: FeedbackFigures = field(default_factory=FeedbackFigures)
 
     def busiest_day(self, days: Sequence[date]) -> date | None:
         """The first of the days with the most messages; None in a week without any."""
@@ -128,7 +131,8 @@ def weekly_report_in(connection: Connection, *, now: datetime, timezone: str | Z
     }
 
     follow_through = follow_through_in(connection, start, end)
-    teams = sorted(set(started) | set(activity.per_day) | set(files) | set(follow_through))
+    feedback = feedback_by_team_in(connection, start, end)
+    teams = sorted(set(started) | set(activity.per_day) | set(files) | set(follow_through) | set(feedback))
     workspaces = tuple(
         WorkspaceFigures(
             team_id=team_id,
@@ -142,6 +146,7 @@ def weekly_report_in(connection: Connection, *, now: datetime, timezone: str | Z
             reply_ms_p95=replies.get(team_id, (None, None))[1],
             messages_per_day=tuple(activity.per_day.get(team_id, (0,) * DAYS)),
             follow_through=follow_through.get(team_id, FollowThrough()),
+            feedback=feedback.get(team_id, FeedbackFigures()),
         )
         for team_id in teams
     )
@@ -282,8 +287,9 @@ def report_text(report: WeeklyReport) -> str:
             f"• Reply time: median {_seconds(figures.reply_ms_median)}, p95 {_seconds(figures.reply_ms_p95)}",
             f"• Busiest day: {busiest_text}",
             figures.follow_through.line(),
+            figures.feedback.line(),
         ]
-    if any(figures.follow_through.any_hidden for figures in report.workspaces):
+    if any(f.follow_through.any_hidden or f.feedback.any_hidden for f in report.workspaces):
         lines += [
             "",
             f"_– : none, or fewer than {MIN_COACHES} coaches behind the figure, so it is not shown._",

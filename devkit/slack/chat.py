@@ -1,11 +1,13 @@
-"""chat.postMessage, chat.update, chat.delete, chat.postEphemeral over the message store.
+"""chat.postMessage, chat.update, chat.delete, chat.postEphemeral, chat.getPermalink over the message store.
 
 As their method pages say: ``markdown_text`` is not used together with ``text`` or ``blocks``
 and holds at most 12,000 characters; a message holds at most 40,000 (``msg_too_long``). A message
 that is still streaming can't be edited (``streaming_state_conflict``) or deleted
 (``cant_delete_message``) until chat.stopStream ends it (see ``devkit.slack.streams``); a bot
 token edits and deletes only the bot's own messages; a message has at most 50 blocks, each within
-Block Kit's limits (``devkit.slack.blocks``).
+Block Kit's limits (``devkit.slack.blocks``). chat.getPermalink needs no scope, ``channel`` and
+``message_ts`` of a message that exists (``message_not_found``); a thread reply's link carries
+``thread_ts`` and ``cid``.
 """
 
 from __future__ import annotations
@@ -85,6 +87,14 @@ class ChatMixin(StreamsMixin):
             raise SlackError("no_text")
         check_message_length(text)
         return {"message_ts": self.ts()}
+
+    def _chat_get_permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = require_channel(args)
+        message = self._find({"channel": channel, "ts": args.get("message_ts")})
+        link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{message.ts.replace('.', '')}"
+        if message.thread_ts and message.thread_ts != message.ts:
+            link += f"?thread_ts={message.thread_ts}&cid={channel}"
+        return {"channel": channel, "permalink": link}
 
     def _blocks(self, args: dict[str, Any]) -> list[Any] | None:
         """``blocks``, at most 50 of them (Block Kit's limit per message)."""

@@ -111,6 +111,7 @@ class SlackEmulator(
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
+            "chat.getPermalink": self._chat_get_permalink,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.startStream": self._chat_start_stream,
             "chat.appendStream": self._chat_append_stream,

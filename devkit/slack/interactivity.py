@@ -5,6 +5,10 @@ As Slack's pages say:
 
 - a button can be pressed only where it is shown: ``press_button`` finds it by ``action_id`` in
   the message's blocks (a posted message, or an ephemeral one's blocks) and sends what it holds;
+  a ``feedback_buttons`` element (in a ``context_actions`` block) is pressed on its positive or
+  negative button (``choice``), and the action is Slack's ``{"type": "feedback_buttons", "value":
+  <that button's value>, "text": <its text>}``; what was typed into the message's inputs rides
+  in ``state.values`` (``typed``: ``{block_id: {action_id: text}}``);
 - the press's ``trigger_id`` may be exchanged once (``exchanged_trigger_id``), within 3 seconds
   (``expired_trigger_id``); one never issued is ``invalid_trigger_id``;
 - ``views.open`` needs ``view``, a modal within Slack's limits (checked and kept by
@@ -49,11 +53,16 @@ class InteractivityMixin(EventSenderMixin):
         user: str = "U0COACH",
         value: str | None = None,
         team_id: str | None = None,
+        choice: str = "positive",
+        typed: dict[str, dict[str, str]] | None = None,
+        thread_ts: str | None = None,
     ) -> Delivery:
         """Press the button ``action_id`` (and ``value``, when several share it) shown in ``message``
-        or in an ephemeral message's ``ephemeral_blocks``; AssertionError when no such button shows."""
+        or in an ephemeral message's ``ephemeral_blocks`` (posted in ``thread_ts``); AssertionError
+        when no such button shows. A feedback_buttons element is pressed on its ``choice`` button."""
         blocks = message.blocks if message is not None else ephemeral_blocks
         block_id, button = _find_button(blocks or [], action_id, value)
+        action = _pressed(button, action_id, block_id, choice)
         response_id = f"{next(self._response_ids)}-{secrets.token_hex(4)}"
         channel_id = message.channel if message is not None else (channel or "")
         container: dict[str, Any] = {
@@ -62,6 +71,8 @@ class InteractivityMixin(EventSenderMixin):
             "channel_id": channel_id,
             "is_ephemeral": message is None,
         }
+        if thread_ts is not None:
+            container["thread_ts"] = thread_ts
         body: dict[str, Any] = {
             "type": "block_actions",
             "user": self._payload_user(user, team_id),
@@ -76,19 +87,9 @@ class InteractivityMixin(EventSenderMixin):
                 "id": channel_id,
                 "name": "directmessage" if channel_id.startswith("D") else "general",
             },
-            "state": {"values": {}},
+            "state": {"values": _state(typed or {})},
             "response_url": f"{self.origin}/response_url/{response_id}",
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "text": button.get("text"),
-                    "value": button.get("value"),
-                    "style": button.get("style"),
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
+            "actions": [action],
         }
         if message is not None:
             container["thread_ts"] = message.thread_ts
@@ -99,12 +100,7 @@ class InteractivityMixin(EventSenderMixin):
         self, url: str, view: dict[str, Any], values: dict[str, dict[str, str]], *, user: str = "U0COACH"
     ) -> Delivery:
         """Submit an opened ``view`` (from ``opened_views``) with ``{block_id: {action_id: value}}``."""
-        state = {
-            block_id: {
-                action_id: {"type": "plain_text_input", "value": text} for action_id, text in actions.items()
-            }
-            for block_id, actions in values.items()
-        }
+        state = _state(values)
         body = {
             "type": "view_submission",
             "team": {"id": self.team_id, "domain": self.team_domain},
@@ -139,6 +135,40 @@ class InteractivityMixin(EventSenderMixin):
         return opened
 
 
+def _state(values: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """``{block_id: {action_id: text}}`` as Slack's ``state.values`` of plain_text inputs."""
+    return {
+        block_id: {
+            action_id: {"type": "plain_text_input", "value": text} for action_id, text in actions.items()
+        }
+        for block_id, actions in values.items()
+    }
+
+
+def _pressed(button: dict[str, Any], action_id: str, block_id: str, choice: str) -> dict[str, Any]:
+    """The ``actions[0]`` of a press, as Slack sends it for a button or for feedback buttons."""
+    action_ts = f"{time.time():.6f}"
+    if button.get("type") == "feedback_buttons":
+        chosen = button[f"{choice}_button"]
+        return {
+            "type": "feedback_buttons",
+            "action_id": action_id,
+            "block_id": block_id,
+            "text": chosen.get("text"),
+            "value": chosen.get("value"),
+            "action_ts": action_ts,
+        }
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "block_id": block_id,
+        "text": button.get("text"),
+        "value": button.get("value"),
+        "style": button.get("style"),
+        "action_ts": action_ts,
+    }
+
+
 def _find_button(
     blocks: list[dict[str, Any]], action_id: str, value: str | None
 ) -> tuple[str, dict[str, Any]]:
@@ -149,7 +179,7 @@ def _find_button(
         for element in elements:
             if (
                 isinstance(element, dict)
-                and element.get("type") == "button"
+                and element.get("type") in ("button", "feedback_buttons")
                 and element.get("action_id") == action_id
                 and (value is None or element.get("value") == value)
             ):

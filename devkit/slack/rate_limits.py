@@ -48,6 +48,7 @@ METHOD_LIMITS: dict[str, Limit] = {
     "assistant.threads.setTitle": TIER_4,
     "chat.appendStream": TIER_4,
     "chat.delete": TIER_3,
+    "chat.getPermalink": TIER_4,  # special ("hundreds of requests per minute")
     "chat.postEphemeral": TIER_4,
     "chat.postMessage": POST_MESSAGE_PER_WORKSPACE,  # plus POST_MESSAGE_PER_CHANNEL
     "chat.startStream": TIER_2,

@@ -37,6 +37,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.completeUploadExternal": ("files:write",),
     "views.open": (),  # "No scopes required": a trigger_id from the user's press is the permission
     "views.publish": (),  # "No scopes required" (its method page); a Home tab must be enabled
+    "chat.getPermalink": (),  # "No scope required", bot or user token
 }
 # conversations.history/replies need the history scope of the conversation's type.
 _HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}

@@ -289,12 +289,26 @@ class EventSenderMixin(ViewsMixin):
         message: Message | None = None,
         view: dict[str, Any] | None = None,
         channel: str | None = None,
+        ephemeral: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The ``block_actions`` payload of a press of ``action`` (an element of the app's blocks,
-        with its ``block_id``) in ``message`` or in ``view`` (a modal or App Home)."""
+        with its ``block_id``) in ``message``, in ``view`` (a modal or App Home) or in an
+        ``ephemeral`` message (its channel, thread_ts and the ``values`` typed into its inputs)."""
         container: dict[str, Any]
+        state: dict[str, Any] = {}
         if view is not None:
             container = {"type": "view", "view_id": view["id"]}
+        elif ephemeral is not None:
+            channel = str(ephemeral.get("channel") or "")
+            container = {
+                "type": "message",
+                "message_ts": self.ts(),
+                "channel_id": channel,
+                "is_ephemeral": True,
+            }
+            if ephemeral.get("thread_ts"):
+                container["thread_ts"] = str(ephemeral["thread_ts"])
+            state = dict(ephemeral.get("values") or {})
         else:
             assert message is not None, "a button is in a message or a view"
             container = {
@@ -317,7 +331,8 @@ class EventSenderMixin(ViewsMixin):
             view=view,
             channel=channel or (message.channel if message is not None else None),
             trigger_id=self.issue_trigger(),
-            response_url=self._new_response_url() if message is not None else None,
+            response_url=self._new_response_url() if view is None else None,
+            state=state,
         )
 
     def view_submission(

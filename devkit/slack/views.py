@@ -9,6 +9,8 @@ From the method pages: no scope is needed (Tier 4); ``view`` is required. views.
 ``submit`` or ``close`` (those are a modal's). A view holds at most 100 blocks, each within
 Block Kit's limits (``devkit.slack.blocks``), its title at most 24 characters, and a view over
 250 kB is ``view_too_large``; ``external_id`` is unique in a team (``duplicate_external_id``).
+Its blocks are held to Block Kit's limits for that surface (``devkit.slack.blocks``: no
+``markdown`` or ``context_actions`` block outside messages): ``invalid_blocks`` otherwise.
 """
 
 from __future__ import annotations
@@ -106,8 +108,8 @@ class ViewsMixin(EmulatorCore):
         blocks = view.get("blocks")
         if not isinstance(blocks, list) or len(blocks) > MAX_VIEW_BLOCKS:
             raise SlackError("invalid_arguments", detail="view.blocks: a list of at most 100 blocks")
-        problem = block_problem(blocks)
-        if problem:
+        problem = block_problem(blocks, surface=kind)
+        if problem is not None:  # views answer invalid_arguments, as their method pages say
             raise SlackError("invalid_arguments", detail=f"view.{problem}")
         if kind == "home" and (view.get("submit") or view.get("close")):
             raise SlackError("invalid_arguments", detail="a home view has no submit or close")

@@ -111,15 +111,19 @@ class PageActions:
     async def press(self, user: str, action: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
         """A press of a button (or another interactive element) in a message or a view."""
         message = view = None
+        # An ephemeral message (its blocks, what was typed in them) is only this person's: not stored.
+        ephemeral = target if target.get("ephemeral_id") is not None else None
         if target.get("view_id"):
             view = self.slack.view(str(target["view_id"]))
             if view is None:
                 return {"ok": False, "status": 0, "error": "view_not_found", "body": ""}
-        else:
+        elif ephemeral is None:
             message = self._message(str(target.get("channel", "")), str(target.get("ts", "")))
             if message is None:
                 return {"ok": False, "status": 0, "error": "message_not_found", "body": ""}
-        payload = self.slack.block_actions(user_id=user, action=action, message=message, view=view)
+        payload = self.slack.block_actions(
+            user_id=user, action=action, message=message, view=view, ephemeral=ephemeral
+        )
         entry = self.feed.publish(
             "user", action="press", user=user, action_id=action.get("action_id"), target=target,
             trigger_id=payload["trigger_id"], response_id=_response_id(payload.get("response_url")),

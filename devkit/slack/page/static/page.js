@@ -55,7 +55,7 @@ function scheduleRender() {
 function onUser(e) {
   if (e.trigger_id) S.triggers.set(e.trigger_id, e.user);
   if (e.response_id) S.responseUrls.set(e.response_id, { user: e.user, channel: e.channel || e.target?.channel,
-    thread_ts: e.target?.thread_ts, ts: e.target?.ts });
+    thread_ts: e.target?.thread_ts, ts: e.target?.ts, ephemeral_id: e.target?.ephemeral_id });
   if (e.action === "message") {
     S.messages.set(key(e.channel, e.ts), { channel: e.channel, ts: e.ts, thread_ts: e.thread_ts, user: e.user,
       text: e.text, format: "user", files: e.files, feedId: e.id });
@@ -106,7 +106,7 @@ function onCall(method, args, response) {
       break;
     }
     case "chat.postEphemeral":
-      S.ephemeral.push({ channel, thread_ts: args.thread_ts, user: args.user, ...textOf(args), blocks: parse(args.blocks), at: Date.now() });
+      S.ephemeral.push({ id: S.ephemeral.length, channel, thread_ts: args.thread_ts, user: args.user, ...textOf(args), blocks: parse(args.blocks), at: Date.now() });
       break;
     case "assistant.threads.setStatus":
       if (args.status) S.statuses.set(key(args.channel_id, args.thread_ts), String(args.status));
@@ -146,8 +146,10 @@ function onResponseUrl(e) {
   if (!origin) return;
   if (body.response_type === "in_channel") {
     botMessage(origin.channel, String(Date.now() / 1000), origin.thread_ts, { ...textOf(body), blocks: body.blocks });
+  } else if (body.replace_original && S.ephemeral[origin.ephemeral_id]) {  // an ephemeral's button answered in place
+    Object.assign(S.ephemeral[origin.ephemeral_id], { ...textOf(body), blocks: body.blocks });
   } else {
-    S.ephemeral.push({ channel: origin.channel, thread_ts: origin.thread_ts, user: origin.user, ...textOf(body), blocks: body.blocks, at: Date.now() });
+    S.ephemeral.push({ id: S.ephemeral.length, channel: origin.channel, thread_ts: origin.thread_ts, user: origin.user, ...textOf(body), blocks: body.blocks, at: Date.now() });
   }
 }
 
@@ -181,7 +183,7 @@ function messageHtml(m, { inThread }) {
 
 function ephemeralHtml(e) {
   const text = e.blocks?.length ? Render.blocks(e.blocks, {}) : `<div class="text">${e.format === "markdown" ? Render.markdown(e.text) : Render.mrkdwn(e.text)}</div>`;
-  return `<div class="message bot ephemeral"><span class="avatar bot">C</span><div class="body">
+  return `<div class="message bot ephemeral" data-id="${E(e.id)}"><span class="avatar bot">C</span><div class="body">
     <div><span class="who">coachbot</span><span class="app-tag">APP</span> <span class="only-you">Only visible to you</span></div>${text}</div></div>`;
 }
 
@@ -316,13 +318,18 @@ function targetOf(el) {
   const modal = el.closest("#modal");
   if (modal) return { view_id: modal.dataset.viewId };
   if (el.closest("#home")) return { view_id: S.homes.get(S.me) };
+  const shown = el.closest(".ephemeral"), e = shown && S.ephemeral[Number(shown.dataset.id)];
+  if (e) return { ephemeral_id: e.id, channel: e.channel, thread_ts: e.thread_ts, blocks: e.blocks, values: valuesIn(shown) };
   const message = el.closest(".message");
   return { channel: message?.dataset.channel, ts: message?.dataset.ts };
 }
 
-function modalValues() {
+const modalValues = () => valuesIn(document.querySelector("#modal") || document);
+
+// What is typed or chosen in the inputs under ``root`` (a modal, or an ephemeral message), as Slack's state.values.
+function valuesIn(root) {
   const values = {};
-  for (const el of document.querySelectorAll("#modal [data-input]")) {
+  for (const el of root.querySelectorAll("[data-input]")) {
     const spec = JSON.parse(el.dataset.input);
     let state = { type: spec.type, value: el.value };
     if (spec.type === "static_select") {

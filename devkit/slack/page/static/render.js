@@ -97,7 +97,7 @@ const Render = (() => {
       }
       case "feedback_buttons": {
         const one = (b, label) => b ? `<button type="button" class="bk-button feedback" title="${escape(b.accessibility_label || label)}"
-          data-action="${data({ ...base, value: b.value })}">${plain(b.text) || label}</button>` : "";
+          data-action="${data({ ...base, value: b.value, text: b.text })}">${plain(b.text) || label}</button>` : "";
         return one(el.positive_button, "Good") + one(el.negative_button, "Bad");
       }
       case "static_select": {
