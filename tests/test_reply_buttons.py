@@ -160,7 +160,7 @@ def test_the_emulator_refuses_feedback_buttons_as_slacks_pages_do(slack_emulator
     try:
         web.views_publish(user_id="U0COACH", view={"type": "home", "blocks": feedback_blocks()})
     except SlackApiError as error:
-        assert error.response["error"] == "invalid_blocks"  # context_actions: messages only
+        assert error.response["error"] == "invalid_arguments"  # views: context_actions is for messages only
     else:
         raise AssertionError("a home view took a context_actions block")
 
