@@ -52,10 +52,11 @@ CLAIMS_PER_STATEMENT = 200
 
 @dataclass(frozen=True)
 class ErasedRows:
-    """What an erasure removed, per table, and the stored files counted by the caller."""
+    """What an erasure removed, per table; the sessions it held, and those with stored files."""
 
     rows: dict[str, int] = field(default_factory=dict)
-    files: int = 0
+    session_ids: frozenset[int] = frozenset()
+    file_sessions: frozenset[int] = frozenset()
 
     def count(self, *tables: str) -> int:
         return sum(self.rows.get(table, 0) for table in tables)
@@ -130,13 +131,17 @@ def stored_file_sessions(conn: Connection, coach: Coach) -> list[int]:
 def erase_rows(conn: Connection, coach: Coach) -> ErasedRows:
     """Delete every row of the coach in one transaction, children first; how many per table."""
     conditions = erasure_conditions(Base.metadata, coach)
+    sessions = frozenset(
+        conn.execute(select(coaching_sessions.c.id).where(conditions["coaching_sessions"])).scalars()
+    )
+    with_files = frozenset(stored_file_sessions(conn, coach))
     counts = _named_rows(conn, coach)
     for table in reversed(Base.metadata.sorted_tables):
         condition = conditions.get(table.name)
         if condition is not None:
             counts[table.name] = conn.execute(delete(table).where(condition)).rowcount
     conn.commit()
-    return ErasedRows({name: count for name, count in counts.items() if count})
+    return ErasedRows({name: count for name, count in counts.items() if count}, sessions, with_files)
 
 
 def _named_rows(conn: Connection, coach: Coach) -> dict[str, int]:

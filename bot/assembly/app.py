@@ -42,6 +42,8 @@ from bot.delivery.slack_budget import (
     SlackRateBudget,
 )
 from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
+from bot.erase.service import HELP_LINE as DELETE_HELP
+from bot.erase.service import EraseService
 from bot.installs.assembly import add_admin_command, build_installs, workspace_settings
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.memory.assembly import build_memory
@@ -97,6 +99,7 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     memory: MemoryService | None = None
     installs: WorkspaceInstalls | None = None
+    erase: EraseService | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -229,6 +232,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         clock=lambda: runtime.clock(),
     )
     router.add("checkins", checkins.subcommand, CHECKINS_HELP)
+    erase = EraseService(store, files, caches)  # real time: it is compared with Slack's own ts
+    router.add("delete", erase.subcommand, DELETE_HELP)
     bolt = build_bolt_app(
         settings,
         client,
@@ -244,6 +249,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         oauth_settings=oauth_settings,
         installs=installs,
         workspace_admin=admin_command,
+        erase=erase,
     )
     runtime = Runtime(
         settings=settings,
@@ -266,6 +272,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         checkins=checkins,
         memory=memory,
         installs=installs,
+        erase=erase,
     )
     runtime.recovery = OwedReplyRecovery(
         coaching, turns, workspace_clients, interval=settings.recovery_interval_seconds

@@ -35,6 +35,7 @@ from bot.delivery.slack_budget import (
     BudgetedRateLimitRetryHandler,
     SlackRateBudget,
 )
+from bot.erase.service import EraseService
 from bot.installs.admin_command import AdminCommand
 from bot.installs.lifecycle import WorkspaceInstalls
 from bot.memory.commands import MemoryCommands
@@ -128,6 +129,7 @@ def build_bolt_app(
     oauth_settings: AsyncOAuthSettings | None = None,
     installs: WorkspaceInstalls | None = None,
     workspace_admin: AdminCommand | None = None,
+    erase: EraseService | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context.
 
@@ -158,6 +160,7 @@ def build_bolt_app(
         context["memory_commands"] = memory_commands
         context["installs"] = installs
         context["workspace_admin"] = workspace_admin
+        context["erase"] = erase
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
         if context.get("received_at") is None:

@@ -5,11 +5,15 @@ import re
 from slack_bolt.async_app import AsyncApp
 
 from bot.checkins.messages import ACTIONS as CHECKIN_ACTIONS
+from bot.erase.blocks import CONFIRM_VIEW as DATA_DELETE_VIEW
+from bot.erase.blocks import DELETE_ACTION as DATA_DELETE_ACTION
 from bot.memory.blocks import COMMITMENT_DONE_ACTION, DELETE_ACTION, EDIT_ACTION, EDIT_VIEW, WRAP_UP_ACTION
 from bot.operations.metrics import timed
 from handlers.actions.checkin_answer import handle_checkin_answer
 from handlers.actions.coach_admin import handle_coach_admin_choice
 from handlers.actions.commitment_done import handle_commitment_done
+from handlers.actions.data_delete import handle_data_delete
+from handlers.actions.data_delete_confirmed import handle_data_delete_confirmed
 from handlers.actions.memory_delete import handle_memory_delete
 from handlers.actions.memory_edit import handle_memory_edit, handle_memory_edit_submitted
 from handlers.actions.wrap_up import handle_wrap_up
@@ -22,5 +26,7 @@ def register(app: AsyncApp) -> None:
     app.action(DELETE_ACTION)(timed(handle_memory_delete))
     app.view(EDIT_VIEW)(timed(handle_memory_edit_submitted))
     app.action(re.compile(r"^coach_admin_"))(timed(handle_coach_admin_choice))
+    app.action(DATA_DELETE_ACTION)(timed(handle_data_delete))
+    app.view(DATA_DELETE_VIEW)(timed(handle_data_delete_confirmed))
     for action_id in CHECKIN_ACTIONS:
         app.action(action_id)(timed(handle_checkin_answer))
