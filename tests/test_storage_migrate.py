@@ -55,6 +55,7 @@ APP_TABLES = {
     "coach_preferences",
     "checkins",
     "checkin_opt_outs",
+    "coach_erasures",
 }
 GUIDE_INDEXES = {
     "coaching_sessions": {"idx_user_active_updated", "idx_vector_store"},
