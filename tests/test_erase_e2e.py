@@ -10,9 +10,11 @@ it starts afresh; a submission by anyone but the coach the modal was opened for 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from bot.assembly.config import Settings
@@ -25,7 +27,7 @@ from storage.engine import sync_url
 from storage.memory_records import Coach
 from storage.models import Base
 from tests.fixtures.app import converse
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import eventually, listener_runs, wait_until_handled
 
 DM = "D0COACH"
 OTHER, OTHER_DM = "U0ADMIN", "D0ADMIN"
@@ -191,6 +193,50 @@ def test_a_message_slack_dated_before_the_delete_is_neither_stored_nor_answered_
         sent = [m["content"] for m in fake_openai.requests[-1].body["messages"] if m["role"] != "system"]
         assert sent == ["Starting over."]
         assert query(database_url, "SELECT count(*) FROM chat_messages WHERE message_type = 'user'") == [(1,)]
+
+
+def test_a_reply_still_streaming_when_the_delete_lands_is_not_stored(
+    slack_emulator: SlackEmulator,
+    fake_openai: FakeOpenAI,
+    coachbot: BackgroundServer,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_openai.stall_next(2.0)  # the model is still thinking when the coach confirms
+    asked = len(fake_openai.requests)
+    event = slack_emulator.user_says(channel=DM, text="Tell me something long.")
+    assert slack_emulator.send_event(coachbot.events_url, event).ok
+    assert eventually(lambda: len(fake_openai.requests) > asked)
+
+    delete_through_the_modal(slack_emulator, coachbot)
+    slack_emulator.wait_for_replies(DM, event["ts"], count=1, timeout=15)  # Slack shows it; it is theirs
+    coachbot.run_coroutine(coachbot.runtime.coaching.drain(10))
+
+    assert query(database_url, "SELECT count(*) FROM chat_messages") == [(0,)]
+    assert query(database_url, "SELECT count(*) FROM coaching_sessions") == [(0,)]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [], "it simply stops"
+
+
+def test_a_wrap_up_under_way_when_the_delete_lands_brings_no_memory_back(
+    slack_emulator: SlackEmulator,
+    fake_openai: FakeOpenAI,
+    coachbot: BackgroundServer,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reply = converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="My goal is focus."))
+    fake_openai.queue_json(WRAP_UP)
+    fake_openai.stall_next(2.0)  # the summary is being written when the coach confirms
+    asked, runs = len(fake_openai.requests), listener_runs(coachbot.url)
+    slack_emulator.press_button(coachbot.events_url, action_id=WRAP_UP_ACTION, message=reply)
+    assert eventually(lambda: len(fake_openai.requests) > asked)
+
+    delete_through_the_modal(slack_emulator, coachbot)
+    wait_until_handled(coachbot.url, runs + 3)  # the press (its wrap-up done), the command, the submission
+
+    assert table_counts(database_url) == {name: 0 for name in table_counts(database_url)}
+    assert not [m for m in slack_emulator.replies_in(DM, reply.thread_ts or "") if "wrapped up" in m.text]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [], "it simply stops"
 
 
 def test_a_submission_by_anyone_but_the_coach_it_was_opened_for_deletes_nothing(
