@@ -4,7 +4,8 @@ It prints a short transcript: two coaching threads, a follow-up that uses the
 thread's history, a restart in between that shows the history survives, a shared
 file the coach reads, the ``files`` listing, a wrap-up whose summary the next session
 remembers, and what an admin's ``/perf cache`` shows; then two workspaces installing the same
-deployment through the local OAuth flow and coaching side by side.
+deployment through the local OAuth flow and coaching side by side; last, the first coach deletes
+their data through the confirmation modal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
+from devkit.demo_erase import run_erase
 from devkit.demo_workspaces import run_two_workspaces
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
@@ -206,5 +208,10 @@ def run_demo(data_dir: str = "demo-data") -> int:
         print("One deployment, two workspaces: each installs coachbot through the OAuth flow")
         print("-" * WIDTH)
         run_two_workspaces(slack, model, folder, _print_turn)
+
+        print("\n" + "-" * WIDTH)
+        print("The coach of thread 1 deletes their data")
+        print("-" * WIDTH)
+        run_erase(slack, settings, DM_CHANNEL)
         print("=" * WIDTH)
     return 0
