@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
@@ -27,6 +27,7 @@ from storage.engine import sync_url
 from storage.memory_records import Coach
 from storage.models import Base
 from tests.fixtures.app import converse
+from tests.fixtures.databases import query
 from tests.fixtures.waiting import eventually, listener_runs, wait_until_handled
 
 DM = "D0COACH"
@@ -52,15 +53,6 @@ def table_counts(database_url: str) -> dict[str, int]:
                 for table in Base.metadata.sorted_tables
                 if table.name not in LEDGERS
             }
-    finally:
-        engine.dispose()
-
-
-def query(database_url: str, sql: str) -> list[Any]:
-    engine = create_engine(sync_url(database_url))
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(sql)).all())
     finally:
         engine.dispose()
 
