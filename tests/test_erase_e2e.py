@@ -19,11 +19,12 @@ from sqlalchemy import create_engine, func, select
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
-from bot.erase.blocks import DELETE_ACTION, REFUSED_TEXT
+from bot.erase.blocks import DELETE_ACTION, FAILED_TEXT, REFUSED_TEXT
 from bot.memory.blocks import WRAP_UP_ACTION
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
 from storage.engine import sync_url
+from storage.file_store import FileStoreError
 from storage.memory_records import Coach
 from storage.models import Base
 from tests.fixtures.app import converse
@@ -229,6 +230,32 @@ def test_a_wrap_up_under_way_when_the_delete_lands_brings_no_memory_back(
     assert table_counts(database_url) == {name: 0 for name in table_counts(database_url)}
     assert not [m for m in slack_emulator.replies_in(DM, reply.thread_ts or "") if "wrapped up" in m.text]
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [], "it simply stops"
+
+
+def test_when_the_file_store_fails_everything_stays_to_be_deleted_by_trying_again(
+    slack_emulator: SlackEmulator,
+    fake_openai: FakeOpenAI,
+    coachbot: BackgroundServer,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    file = slack_emulator.add_file("q3 goals.txt", content=NOTES)
+    converse(slack_emulator, coachbot, slack_emulator.file_share(channel=DM, files=[file], text="Mine."))
+    before = table_counts(database_url)
+    files = coachbot.runtime.files
+    assert files is not None
+
+    async def unavailable(prefix: str) -> int:
+        raise FileStoreError("delete failed: EndpointConnectionError")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(files, "delete_prefix", unavailable)
+        shown = delete_through_the_modal(slack_emulator, coachbot)
+
+    assert FAILED_TEXT.split(" (")[0] in shown
+    assert table_counts(database_url) == before
+    assert "Done. I deleted 1 session" in delete_through_the_modal(slack_emulator, coachbot)
+    assert query(database_url, "SELECT count(*) FROM attachments") == [(0,)]
 
 
 def test_a_submission_by_anyone_but_the_coach_it_was_opened_for_deletes_nothing(
