@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +74,8 @@ class EraseService:
         self._files = files
         self._caches = caches
         self._clock = clock
+        #: Called with (team_id, user_id) once a coach's data is gone (App Home's refresh).
+        self.on_erased: list[Callable[[str, str], Awaitable[object]]] = []
 
     # ----------------------------------------------------------------- asking
 
@@ -122,6 +124,11 @@ class EraseService:
         rows = await self._store.run_write(functools.partial(erase_rows, coach=coach))
         files += await self._delete_files(coach, set(with_files) | rows.file_sessions)
         dropped = self._forget_cached(coach, rows.session_ids)
+        for hook in self.on_erased:
+            try:
+                await hook(coach.team_id, coach.user_id)
+            except Exception as error:  # the data is gone either way
+                logger.warning("An after-erasure hook failed (error=%s)", type(error).__name__)
         logger.info(
             "Coach data erased: %d sessions, %d rows, %d stored files, %d cache entries",
             rows.count("coaching_sessions"),
