@@ -9,8 +9,8 @@ claim, the check-in claims) and are named here. A table that holds nobody's coac
 why in ``NOT_A_COACHS``; tests/test_erasure_tables.py fails on any table that is neither.
 
 The erasure row (``coach_erasures``) is recorded first, in its own transaction, so every write
-that starts after it refuses what Slack dated before it; then the rows go in one transaction,
-children before parents.
+that starts after it refuses what Slack dated before it; the writes already under way are waited
+for (``wait_for_writes_under_way``); then the rows go in one transaction, children before parents.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, MetaData, Table, and_, delete, false, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from storage.checkins import CHECKIN_JOB
 from storage.erasure_models import coach_erasures
@@ -46,6 +47,8 @@ NOT_A_COACHS: dict[str, str] = {
 }
 #: Ledgers whose rows name the coach in a key, not a column (see ``_named_rows``).
 NAMED_LEDGERS = ("processed_events", "job_runs")
+#: How long the delete waits for writes already under way (``wait_for_writes_under_way``).
+BARRIER_TIMEOUT_MS = 5000
 #: How many check-in claims one statement deletes (each is a LIKE on the period).
 CLAIMS_PER_STATEMENT = 200
 
@@ -120,6 +123,28 @@ def record_erasure(conn: Connection, coach: Coach, at: datetime) -> None:
             coach_erasures.insert().values(team_id=coach.team_id, user_id=coach.user_id, erased_at=at)
         )
     conn.commit()
+
+
+def wait_for_writes_under_way(conn: Connection) -> bool:
+    """PostgreSQL: wait until every write to ``coaching_sessions`` already running has committed.
+
+    A coach's message is one statement whose snapshot may predate the erasure record, so it may
+    not see it, and its rows, committed after the delete's own snapshot, would survive. Taking
+    the table's SHARE lock waits for exactly those writers (their ROW EXCLUSIVE lock is held to
+    their commit) and is let go at once; a write that starts after the lock sees the record.
+    Turns pause only for that wait. False when it timed out (a stuck transaction): the delete
+    goes on regardless. SQLite needs none: its writes queue one at a time.
+    """
+    if conn.dialect.name != "postgresql":
+        return True
+    try:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{BARRIER_TIMEOUT_MS}ms'")
+        conn.exec_driver_sql(f"LOCK TABLE {coaching_sessions.name} IN SHARE MODE")
+    except DBAPIError:
+        conn.rollback()
+        return False
+    conn.commit()
+    return True
 
 
 def stored_file_sessions(conn: Connection, coach: Coach) -> list[int]:

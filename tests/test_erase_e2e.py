@@ -26,7 +26,7 @@ from devkit.slack_emulator import Message, SlackEmulator
 from storage.engine import sync_url
 from storage.file_store import FileStoreError
 from storage.memory_records import Coach
-from storage.models import Base
+from storage.models import Base, coaching_sessions
 from tests.fixtures.app import converse
 from tests.fixtures.databases import query
 from tests.fixtures.waiting import eventually, listener_runs, wait_until_handled
@@ -43,6 +43,10 @@ WRAP_UP = {
 #: Rows that are no coach's data: delivery ids (no user, no text; what refuses a redelivery),
 #: job claims, and the erasure record itself.
 LEDGERS = ("processed_events", "job_runs", "coach_erasures")
+WAITING_FOR_THE_TABLE = (
+    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+    "WHERE c.relname = 'coaching_sessions' AND l.mode = 'ShareLock' AND NOT l.granted"
+)
 
 
 def table_counts(database_url: str) -> dict[str, int]:
@@ -186,6 +190,35 @@ def test_a_message_slack_dated_before_the_delete_is_neither_stored_nor_answered_
         sent = [m["content"] for m in fake_openai.requests[-1].body["messages"] if m["role"] != "system"]
         assert sent == ["Starting over."]
         assert query(database_url, "SELECT count(*) FROM chat_messages WHERE message_type = 'user'") == [(1,)]
+
+
+def test_a_write_already_under_way_when_the_delete_is_recorded_is_waited_for_and_deleted(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer, database_url: str
+) -> None:
+    engine = create_engine(sync_url(database_url))
+    writer = engine.connect()  # a coach's message being stored, its snapshot older than the record
+    try:
+        writer.execute(
+            coaching_sessions.insert().values(
+                team_id=slack_emulator.team_id,
+                channel_id=DM,
+                thread_ts="1764590000.000100",
+                user_id="U0COACH",
+            )
+        )
+        opened, updates = len(slack_emulator.opened_views), len(slack_emulator.calls_to("views.update"))
+        slack_emulator.send_command(coachbot.events_url, "/coach", "delete", user_id="U0COACH", channel_id=DM)
+        modal = eventually(lambda: slack_emulator.opened_views[opened:])[0]
+        assert slack_emulator.submit_view(coachbot.events_url, modal, {}).ok
+        if database_url.startswith("postgresql"):  # the delete waits for it (SQLite: for its lock)
+            assert eventually(lambda: query(database_url, WAITING_FOR_THE_TABLE) == [(1,)])
+        writer.commit()
+    finally:
+        writer.close()
+        engine.dispose()
+
+    assert eventually(lambda: slack_emulator.calls_to("views.update")[updates:], timeout=10)
+    assert query(database_url, "SELECT count(*) FROM coaching_sessions") == [(0,)]
 
 
 def test_a_reply_still_streaming_when_the_delete_lands_is_not_stored(

@@ -7,11 +7,12 @@ submission by anyone else is refused.
 
 The order is what makes it stick (storage/erasures.py): the erasure time is recorded first, so
 from then on no write on any replica keeps anything of theirs that Slack dated before it (a
-redelivered message, a reply still streaming, a wrap-up or check-in already under way); then the
-stored files (S3 objects, their unfinished multipart uploads, or the local folder's files),
-then every row in one transaction, then the files once more, for an upload that was completing
-meanwhile (its intake finds its row gone and removes its own object too). If the file store
-fails, the rows stay, so trying again finds everything still to delete.
+redelivered message, a reply still streaming, a wrap-up or check-in already under way); writes
+already running when it was recorded are waited for; then the stored files (S3 objects with
+their unfinished multipart uploads, or the local folder's files), then every row in one
+transaction, then the files once more, for an upload that was completing meanwhile (its intake
+finds its row gone and removes its own object too). If the file store fails, the rows stay, so
+trying again finds everything still to delete.
 
 This process's caches drop the coach's entries at once. Other replicas' entries expire on their
 own TTL (30 s to an hour) and cannot bring anything back meanwhile: a cached session id whose
@@ -43,7 +44,13 @@ from bot.erase.blocks import (
 )
 from storage.caches import CacheRegistry
 from storage.conversations import ConversationStore
-from storage.erasures import ErasedRows, erase_rows, record_erasure, stored_file_sessions
+from storage.erasures import (
+    ErasedRows,
+    erase_rows,
+    record_erasure,
+    stored_file_sessions,
+    wait_for_writes_under_way,
+)
 from storage.file_store import FileStore, FileStoreError, session_prefix
 from storage.memory_records import Coach
 from storage.models import utcnow
@@ -119,6 +126,8 @@ class EraseService:
     async def erase(self, coach: Coach) -> ErasedRows:
         """Everything of ``coach`` in their workspace: rows, stored files, cache entries."""
         await self._store.run_write(functools.partial(record_erasure, coach=coach, at=self._clock()))
+        if not await self._store.run_write(wait_for_writes_under_way):
+            logger.warning("Erasure went on without waiting for a write still under way")
         with_files = await self._store.run_write(functools.partial(stored_file_sessions, coach=coach))
         files = await self._delete_files(coach, with_files)
         rows = await self._store.run_write(functools.partial(erase_rows, coach=coach))
