@@ -19,8 +19,10 @@ from sqlalchemy import create_engine, func, select
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
+from bot.conversation.agent_panel import GREETING
 from bot.erase.blocks import DELETE_ACTION, FAILED_TEXT, REFUSED_TEXT
 from bot.memory.blocks import WRAP_UP_ACTION
+from devkit import payloads
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
 from storage.engine import sync_url
@@ -289,6 +291,51 @@ def test_when_the_file_store_fails_everything_stays_to_be_deleted_by_trying_agai
     assert table_counts(database_url) == before
     assert "Done. I deleted 1 session" in delete_through_the_modal(slack_emulator, coachbot)
     assert query(database_url, "SELECT count(*) FROM attachments") == [(0,)]
+
+
+def test_the_coach_is_greeted_again_after_the_delete_as_a_new_coach(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer, database_url: str
+) -> None:
+    def open_tab() -> None:
+        event = payloads.app_home_opened_event(
+            user="U0COACH", channel=DM, tab="messages", event_ts=slack_emulator.ts()
+        )
+        assert slack_emulator.send_event(coachbot.events_url, event).ok
+
+    def greetings() -> int:
+        return len([m for m in slack_emulator.messages(DM) if m.is_bot and m.text == GREETING])
+
+    open_tab()
+    assert eventually(lambda: greetings() == 1)
+    assert query(database_url, "SELECT count(*) FROM processed_events WHERE event_id LIKE 'greeting:%'") == [
+        (1,)
+    ]
+
+    delete_through_the_modal(slack_emulator, coachbot)
+
+    assert query(database_url, "SELECT count(*) FROM processed_events WHERE event_id LIKE 'greeting:%'") == [
+        (0,)
+    ]
+    open_tab()
+    assert eventually(lambda: greetings() == 2), "they start fresh"
+
+
+def test_when_the_modal_is_gone_the_counts_come_in_the_coachs_dm(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer, database_url: str
+) -> None:
+    converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Hello there."))
+    slack_emulator.fail("views.update", error="not_found", status=200, retry_after=None)
+    opened = len(slack_emulator.opened_views)
+    slack_emulator.send_command(coachbot.events_url, "/coach", "delete", user_id="U0COACH", channel_id=DM)
+    modal = eventually(lambda: slack_emulator.opened_views[opened:])[0]
+
+    assert slack_emulator.submit_view(coachbot.events_url, modal, {}).ok
+
+    told = eventually(
+        lambda: [m for m in slack_emulator.messages(DM) if m.text.startswith("Done. I deleted")]
+    )
+    assert told and "1 session" in told[0].text and told[0].thread_ts is None
+    assert [c.args["users"] for c in slack_emulator.calls_to("conversations.open")] == ["U0COACH"]
 
 
 def test_a_submission_by_anyone_but_the_coach_it_was_opened_for_deletes_nothing(
