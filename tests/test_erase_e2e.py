@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from bot.conversation.agent_panel import GREETING
-from bot.erase.blocks import DELETE_ACTION, FAILED_TEXT, REFUSED_TEXT
+from bot.erase.blocks import DELETE_ACTION, FAILED_TEXT, REFUSED_TEXT, UNFINISHED_TEXT
 from bot.memory.blocks import WRAP_UP_ACTION
 from devkit import payloads
 from devkit.fake_openai import FakeOpenAI
@@ -336,6 +337,27 @@ def test_when_the_modal_is_gone_the_counts_come_in_the_coachs_dm(
     )
     assert told and "1 session" in told[0].text and told[0].thread_ts is None
     assert [c.args["users"] for c in slack_emulator.calls_to("conversations.open")] == ["U0COACH"]
+
+
+def test_when_the_database_fails_mid_delete_the_coach_is_told_to_try_again(
+    slack_emulator: SlackEmulator,
+    coachbot: BackgroundServer,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Hello there."))
+    before = table_counts(database_url)
+
+    def database_away(conn: Any, coach: Coach) -> None:
+        raise OperationalError("DELETE …", {}, ConnectionResetError())
+
+    with monkeypatch.context() as patch:
+        patch.setattr("bot.erase.service.erase_rows", database_away)
+        shown = delete_through_the_modal(slack_emulator, coachbot)
+
+    assert UNFINISHED_TEXT.split(". ")[0] in shown
+    assert table_counts(database_url) == before, "the rows' transaction never committed"
+    assert "Done. I deleted 1 session" in delete_through_the_modal(slack_emulator, coachbot)
 
 
 def test_a_submission_by_anyone_but_the_coach_it_was_opened_for_deletes_nothing(

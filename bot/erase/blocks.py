@@ -29,6 +29,10 @@ FAILED_TEXT = (
     "I couldn't delete your files just now (my file storage didn't answer), so I kept the rest "
     "too, to delete it all together. Please try again in a few minutes."
 )
+UNFINISHED_TEXT = (
+    "I couldn't finish deleting your data just now. Please try `/coach delete` again in a few "
+    "minutes: it deletes whatever is left."
+)
 FRESH_TEXT = "If you message me again, I'll start fresh, as if we'd never met."
 
 

@@ -37,11 +37,13 @@ from bot.erase.blocks import (
     FAILED_TEXT,
     FRESH_TEXT,
     REFUSED_TEXT,
+    UNFINISHED_TEXT,
     confirm_view,
     message_view,
     opened_for,
     working_view,
 )
+from bot.operations.logs import safe_error
 from storage.caches import CacheRegistry
 from storage.conversations import ConversationStore
 from storage.erasures import (
@@ -113,6 +115,9 @@ class EraseService:
             erased = await self.erase(submitter)
         except EraseFailed:
             text, note = FAILED_TEXT, None
+        except Exception as error:  # the database, most likely: the coach still hears how it ended
+            logger.error("Erasure failed: %s", safe_error(error), exc_info=error)
+            text, note = UNFINISHED_TEXT, None
         else:
             text, note = counts_text(erased), FRESH_TEXT
         try:
