@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
-from storage.engine import sync_url
 from storage.models import coach_commitments, job_runs
 from tests.fixtures.app import converse
 from tests.fixtures.clock import WallClock
@@ -26,13 +25,6 @@ from tests.test_erase_e2e import DM, delete_through_the_modal
 
 COACH, TEAM = "U0COACH", "T0DEVKIT"
 TEN_AM_NEW_YORK = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)  # a Wednesday
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(sync_url(database_url))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
