@@ -43,7 +43,7 @@ NOT_A_COACHS: dict[str, str] = {
     "slack_bots": "the workspace's bot token: the workspace's, not the coach's",
     "slack_installations": "the workspace's installation (its installer's ids go with the uninstall)",
     "slack_oauth_states": "ten-minute OAuth states with no user in them",
-    "coach_erasures": "the erasure itself: the one row that keeps the delete from being undone",
+    "coach_erasures": "the erasure itself, which keeps the delete from being undone (pruned after a week)",
 }
 #: Ledgers whose rows name the coach in a key, not a column (see ``_named_rows``).
 NAMED_LEDGERS = ("processed_events", "job_runs")
