@@ -46,16 +46,17 @@ def _rows_left(settings: Settings, coach: Coach) -> int:
         engine.dispose()
 
 
-def _stored(folder: Path) -> int:
+def _stored(folder: Path) -> str:
     """Files in the demo's local store (only this coach shared any in the first part)."""
-    return sum(1 for path in folder.rglob("*") if path.is_file()) if folder.exists() else 0
+    count = sum(1 for path in folder.rglob("*") if path.is_file()) if folder.exists() else 0
+    return f"{count} stored file{'' if count == 1 else 's'}"
 
 
 def run_erase(slack: SlackEmulator, settings: Settings, channel: str) -> None:
     """The coach of the demo's first part deletes everything coachbot keeps about them."""
     coach = Coach(slack.team_id, COACH)
     files = Path(settings.attachments_dir)
-    print(f"  before: {_rows_left(settings, coach)} rows and {_stored(files)} stored files of theirs")
+    print(f"  before: {_rows_left(settings, coach)} rows and {_stored(files)} of theirs")
     with BackgroundServer(settings) as server:
         opened, updates = len(slack.opened_views), len(slack.calls_to("views.update"))
         slack.send_command(server.events_url, "/coach", "delete", user_id=COACH, channel_id=channel)
@@ -66,4 +67,4 @@ def run_erase(slack: SlackEmulator, settings: Settings, channel: str) -> None:
         view = update.args["view"]
         view = json.loads(view) if isinstance(view, str) else view
         print(f"  coachbot (in the modal): {view['blocks'][0]['text']['text']}")
-    print(f"  after: {_rows_left(settings, coach)} rows and {_stored(files)} stored files of theirs")
+    print(f"  after: {_rows_left(settings, coach)} rows and {_stored(files)} of theirs")
