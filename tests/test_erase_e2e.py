@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from bot.assembly.config import Settings
@@ -193,6 +193,32 @@ def test_a_message_slack_dated_before_the_delete_is_neither_stored_nor_answered_
         sent = [m["content"] for m in fake_openai.requests[-1].body["messages"] if m["role"] != "system"]
         assert sent == ["Starting over."]
         assert query(database_url, "SELECT count(*) FROM chat_messages WHERE message_type = 'user'") == [(1,)]
+
+
+def test_a_reply_owed_when_the_delete_lands_is_never_answered_by_any_replica(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, settings: Settings, database_url: str, db: Engine
+) -> None:
+    quiet = settings.with_overrides(recovery_interval_seconds=3600.0)  # sweeps only when asked here
+    with BackgroundServer(quiet) as first, BackgroundServer(quiet) as second:
+        converse(slack_emulator, first, slack_emulator.user_says(channel=DM, text="Hello there."))
+        # The turn died before answering its newest message (a replica killed), its lease free.
+        with db.begin() as connection:
+            connection.execute(
+                update(coaching_sessions).values(
+                    coach_seq=coaching_sessions.c.answered_seq + 1, lease_owner=None, lease_expires_at=None
+                )
+            )
+        assert query(
+            database_url, "SELECT count(*) FROM coaching_sessions WHERE coach_seq > answered_seq"
+        ) == [(1,)]
+        served = fake_openai.served
+
+        delete_through_the_modal(slack_emulator, first)
+
+        assert first.run_coroutine(first.runtime.recovery.sweep()) == 0
+        assert second.run_coroutine(second.runtime.recovery.sweep()) == 0
+        assert fake_openai.served == served
+        assert query(database_url, "SELECT count(*) FROM chat_messages") == [(0,)]
 
 
 def test_a_write_already_under_way_when_the_delete_is_recorded_is_waited_for_and_deleted(
