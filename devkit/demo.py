@@ -5,7 +5,8 @@ thread's history, a restart in between that shows the history survives, a shared
 file the coach reads, the ``files`` listing, a wrap-up whose summary the next session
 remembers, a 👍 and a 👎 with a note under replies (``devkit.demo_feedback``), the coach's App Home,
 what an admin's ``/perf cache`` shows and the coach's data export; then two workspaces installing
-the same deployment through the local OAuth flow and coaching side by side.
+the same deployment through the local OAuth flow and coaching side by side; last, the first coach
+deletes their data through the confirmation modal.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
+from devkit.demo_erase import run_erase
 from devkit.demo_export import run_export
 from devkit.demo_feedback import run_feedback
 from devkit.demo_home import show_home
@@ -229,5 +231,10 @@ def run_demo(data_dir: str = "demo-data") -> int:
         print("One deployment, two workspaces: each installs coachbot through the OAuth flow")
         print("-" * WIDTH)
         run_two_workspaces(slack, model, folder, _print_turn)
+
+        print("\n" + "-" * WIDTH)
+        print("The coach of thread 1 deletes their data")
+        print("-" * WIDTH)
+        run_erase(slack, settings, DM_CHANNEL)
         print("=" * WIDTH)
     return 0

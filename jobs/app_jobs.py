@@ -8,8 +8,8 @@
   365), once across replicas;
 - ``uninstall_purge`` daily at 03:15 in REPORT_TIMEZONE with OAuth installs: the data of workspaces
   uninstalled more than UNINSTALL_RETENTION_DAYS ago, once across replicas;
-- ``event_ledger_prune`` daily at 03:45 in REPORT_TIMEZONE: delivery claims older than a week
-  (idempotent, so every replica runs it);
+- ``event_ledger_prune`` daily at 03:45 in REPORT_TIMEZONE: delivery claims and erasure records
+  older than a week (idempotent, so every replica runs it);
 - ``checkins`` every 5 minutes in every replica: a check-in DM for each commitment due, in the
   coach's working hours, once across replicas (``jobs.checkins``);
 - ``idle_wrap_up`` every 10 minutes when the Runtime has memory: sessions without a message for
@@ -37,7 +37,7 @@ from jobs.cache_cleanup import expire_caches
 from jobs.checkins import INTERVAL_MINUTES as CHECKIN_INTERVAL_MINUTES
 from jobs.checkins import CheckinJob
 from jobs.database import create_jobs_engine
-from jobs.event_ledger import prune_processed_events
+from jobs.event_ledger import prune_ledgers
 from jobs.idle_wrap_up import SLOT_MINUTES, IdleWrapUpJob
 from jobs.retention import DeletePrefix, run_retention_purge
 from jobs.scheduler import JobScheduler
@@ -219,7 +219,7 @@ def start_app_scheduler(runtime: AppServices, *, clock: Callable[[], datetime] |
 
     scheduler.add_cron_job(
         "event_ledger_prune",
-        lambda: prune_processed_events(engine, now=now()),
+        lambda: prune_ledgers(engine, now=now()),
         hour=PURGE_HOUR,
         minute=LEDGER_PRUNE_MINUTE,
     )

@@ -24,11 +24,11 @@ from bot.checkins.working_hours import CoachTime
 from jobs import claims
 from jobs.scheduler import skipped
 from jobs.weekly_report import failed_attempts
-from storage.checkins import DueCheckin, due_checkins, record_sent
+from storage.checkins import CHECKIN_JOB, DueCheckin, due_checkins, record_sent
 
 logger = logging.getLogger(__name__)
 
-JOB = "checkin"
+JOB = CHECKIN_JOB
 INTERVAL_MINUTES = 5
 RETRY_AFTER = timedelta(minutes=15)
 MAX_ATTEMPTS = 5

@@ -4,6 +4,10 @@ Every event claims a row so a retried delivery never answers twice. Slack retrie
 minutes, so after a week a claim guards nothing; without this job the table grows by one row
 per message forever. Deleting is idempotent, so every replica may run it; batches keep each
 transaction short (SQLite has one writer, and the coaching turns write too).
+
+The same week ends a coach's erasure record (``coach_erasures``): it refuses what Slack dated
+before the delete, which only a delivery still being retried can bring, and once nothing of
+that time can arrive the last row naming the coach goes too.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, select
 
-from storage.models import processed_events
+from storage.models import coach_erasures, processed_events
 
 logger = logging.getLogger(__name__)
 
@@ -41,3 +45,17 @@ def prune_processed_events(engine: Engine, *, now: datetime, keep_days: int = KE
             break
     logger.info("Pruned delivery claims older than %s days: %s removed", keep_days, removed)
     return removed
+
+
+def prune_erasures(engine: Engine, *, now: datetime, keep_days: int = KEEP_DAYS) -> int:
+    """Delete erasure records older than ``keep_days`` (a handful of rows); returns how many."""
+    with engine.begin() as connection:
+        deleted = connection.execute(
+            delete(coach_erasures).where(coach_erasures.c.erased_at < now - timedelta(days=keep_days))
+        )
+    return deleted.rowcount or 0
+
+
+def prune_ledgers(engine: Engine, *, now: datetime) -> int:
+    """The daily job: delivery claims, then erasure records, past the retry window."""
+    return prune_processed_events(engine, now=now) + prune_erasures(engine, now=now)

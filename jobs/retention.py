@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Engine, delete, select
 
 from jobs import claims
-from storage.files import object_key
+from storage.file_store import session_prefix
 from storage.models import chat_messages, coaching_sessions
 
 logger = logging.getLogger(__name__)
@@ -37,12 +37,6 @@ class PurgeResult:
     sessions: int = 0
     messages: int = 0
     files: int = 0
-
-
-def session_prefix(team_id: str, session_id: int) -> str:
-    """Where a session's files live: ``object_key``'s first two parts, spelled by its own rules."""
-    team_part, session_part, _rest = object_key(team_id, session_id, 0, "_").split("/", 2)
-    return f"{team_part}/{session_part}/"
 
 
 def purge_idle_sessions(

@@ -21,7 +21,14 @@ from jobs import claims
 from jobs.retention import DeletePrefix, purge_sessions
 from storage.checkin_models import checkin_opt_outs, checkins
 from storage.memory_models import MEMORY_TABLES
-from storage.models import coaching_sessions, processed_events, workspace_settings, workspace_uninstalls
+from storage.models import (
+    coach_erasures,
+    coaching_sessions,
+    processed_events,
+    reply_feedback,
+    workspace_settings,
+    workspace_uninstalls,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +60,9 @@ def purge_uninstalled_workspaces(
             with engine.begin() as connection:
                 connection.execute(delete(processed_events).where(processed_events.c.team_id == team))
                 connection.execute(delete(workspace_settings).where(workspace_settings.c.team_id == team))
-                # What the coaches' memory and check-ins kept of the workspace (check-ins first:
-                # they refer to commitments).
-                for table in (checkins, checkin_opt_outs, *MEMORY_TABLES):
+                # What the coaches' memory, check-ins, feedback and erasures kept of the workspace
+                # (check-ins first: they refer to commitments).
+                for table in (checkins, checkin_opt_outs, *MEMORY_TABLES, reply_feedback, coach_erasures):
                     connection.execute(delete(table).where(table.c.team_id == team))
             workspaces += 1
             sessions += result.sessions

@@ -149,6 +149,15 @@ class CountingTTLCache(Generic[K, V]):
         with self._lock:
             self._cache.clear()
 
+    def drop_where(self, doomed: Callable[[K, V], bool]) -> int:
+        """Invalidate every entry ``doomed(key, value)`` picks (a coach's, once they erase their
+        data); returns how many. A scan under the lock: rare, and the caches are small."""
+        with self._lock:
+            keys = [key for key, value in self._cache.items() if doomed(key, value)]
+            for key in keys:
+                del self._cache[key]
+            return len(keys)
+
     def expire(self) -> int:
         """Drop expired entries now (TTLCache otherwise does it lazily); returns how many."""
         with self._lock:

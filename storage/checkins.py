@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, literal, or_, select, update
 
 from storage.engine import dialect_insert
 from storage.models import (
@@ -27,6 +27,8 @@ from storage.models import (
 )
 from storage.turn_sql import slack_time
 
+#: The check-in claims' job in ``job_runs`` (period ``<commitment>/<round>``).
+CHECKIN_JOB = "checkin"
 #: A coach's local date is at most 14 hours ahead of UTC (UTC+14): the SQL pre-filter's horizon.
 LOCAL_DATE_LEAD = timedelta(hours=14)
 #: The fewest days after an undated commitment a workspace may ask about it (``/coach admin``).
@@ -145,25 +147,26 @@ def due_checkins(
 
 def record_sent(
     connection: Connection, due: DueCheckin, *, channel_id: str, message_ts: str, now: datetime
-) -> int:
-    """Store the posted check-in DM; its id."""
-    checkin_id = int(
-        connection.execute(
-            checkins.insert()
-            .values(
-                commitment_id=due.commitment_id,
-                round=due.round,
-                team_id=due.team_id,
-                user_id=due.user_id,
-                channel_id=channel_id,
-                message_ts=message_ts,
-                sent_at=now,
-            )
-            .returning(checkins.c.id)
-        ).scalar_one()
+) -> int | None:
+    """Store the posted check-in DM; its id, or None when the commitment is gone (the coach
+    forgot it or erased their data while it was being sent)."""
+    row = {
+        "commitment_id": due.commitment_id,
+        "round": due.round,
+        "team_id": due.team_id,
+        "user_id": due.user_id,
+        "channel_id": channel_id,
+        "message_ts": message_ts,
+        "sent_at": now,
+    }
+    still_there = select(*(literal(value, checkins.c[name].type) for name, value in row.items())).where(
+        exists().where(coach_commitments.c.id == due.commitment_id)
     )
+    checkin_id = connection.execute(
+        checkins.insert().from_select(list(row), still_there).returning(checkins.c.id)
+    ).scalar_one_or_none()
     connection.commit()
-    return checkin_id
+    return None if checkin_id is None else int(checkin_id)
 
 
 SENT_COLUMNS = (

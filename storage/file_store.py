@@ -100,4 +100,9 @@ def object_key(team_id: str, session_id: int, attachment_id: int, file_name: str
     return f"{_key_part(team_id)}/{int(session_id)}/{int(attachment_id)}/{safe_file_name(file_name)}"
 
 
+def session_prefix(team_id: str, session_id: int) -> str:
+    """Where a session's files live (``object_key``'s first two parts; the slash keeps 4/ from 42/)."""
+    return f"{_key_part(team_id)}/{int(session_id)}/"
+
+
 # --------------------------------------------------------------------------- the loop → thread pipe

@@ -188,14 +188,18 @@ class MemoryStore:
 
     async def save_extraction(
         self, summary_id: int, target: WrapTarget, extraction: Extraction, *, keep: bool = True
-    ) -> SavedExtraction:
-        """Store the summary and, when ``keep`` (memory on), the goals, commitments and remembered items."""
+    ) -> SavedExtraction | None:
+        """Store the summary and, when ``keep`` (memory on), the goals, commitments and remembered items.
+
+        None, storing nothing, when the wrap-up's claim is gone: the coach erased their data
+        while the summary was being written, and it must not bring any of it back.
+        """
         coach = Coach(target.team_id, target.user_id)
         session_id = target.session_id
 
-        def save(conn: Connection) -> SavedExtraction:
+        def save(conn: Connection) -> SavedExtraction | None:
             now = utcnow()
-            conn.execute(
+            claimed = conn.execute(
                 update(session_summaries)
                 .where(session_summaries.c.id == summary_id)
                 .values(
@@ -203,7 +207,9 @@ class MemoryStore:
                     status=SummaryStatus.DONE.value,
                     updated_at=now,
                 )
-            )
+            ).rowcount
+            if not claimed:  # the claim is gone: the coach erased their data meanwhile
+                return None
             commitments: list[MemoryItem] = []
             if keep:
                 save_goals(conn, coach, session_id, extraction.goals, now)

@@ -36,6 +36,7 @@ from storage.checkin_models import (  # noqa: F401  (re-exported)
     checkin_opt_outs,
     checkins,
 )
+from storage.erasure_models import CoachErasure, coach_erasures  # noqa: F401  (re-exported)
 from storage.feedback_models import (  # noqa: F401  (re-exported)
     MODEL_LENGTH,
     PROMPT_VERSION_LENGTH,

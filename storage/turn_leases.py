@@ -116,7 +116,25 @@ class TurnLeaseStore:
         self._release = (
             update(s).where(mine).values(lease_owner=None, lease_expires_at=None).returning(s.c.id)
         )
-        self._insert_message = insert(m).on_conflict_do_nothing(index_elements=[m.c.session_id, m.c.slack_ts])
+        # A reply (or note) goes in only while its session exists: a coach who erased their data
+        # while the reply streamed gets nothing back (the session row is what the erasure deleted).
+        fields = (
+            "message_type",
+            "slack_ts",
+            "text",
+            "timestamp",
+            "prompt_tokens",
+            "completion_tokens",
+            "latency_ms",
+        )
+        in_session = select(s.c.id, *(bindparam(name, type_=m.c[name].type) for name in fields)).where(
+            s.c.id == bindparam("session_id", type_=Integer)
+        )
+        self._insert_message = (
+            insert(m)
+            .from_select(["session_id", *fields], in_session)
+            .on_conflict_do_nothing(index_elements=[m.c.session_id, m.c.slack_ts])
+        )
         free = or_(
             s.c.lease_expires_at.is_(None), s.c.lease_expires_at < bindparam("b_now", type_=UtcDateTime)
         )
@@ -288,6 +306,9 @@ class TurnLeaseStore:
                     "slack_ts": None,
                     "text": reply.note,
                     "timestamp": now + timedelta(microseconds=1),
+                    "prompt_tokens": None,
+                    "completion_tokens": None,
+                    "latency_ms": None,
                 },
             )
         row = conn.execute(

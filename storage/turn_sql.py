@@ -78,6 +78,12 @@ def pg_turn_sql(*, claim: bool, start_session: bool) -> str:
         "NOT EXISTS (SELECT 1 FROM chat_messages m JOIN coaching_sessions t ON t.id = m.session_id "
         f"WHERE t.{_PG_THREAD.replace(' AND ', ' AND t.')} AND m.slack_ts = {{slack_ts}})"
     )
+    # A coach who erased their data after Slack dated this message: a redelivery, or a turn
+    # still being stored when the delete landed, must not bring any of it back.
+    fresh += (
+        " AND NOT EXISTS (SELECT 1 FROM coach_erasures WHERE team_id = {team_id} "
+        "AND user_id = {user_id} AND erased_at >= {said_at})"
+    )
     ctes.append(f"turn_thread AS (SELECT id, user_id FROM coaching_sessions WHERE {_PG_THREAD})")
     if start_session:
         source = "FROM turn_claim " if claim else ""

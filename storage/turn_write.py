@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, bindparam, select, update
 from sqlalchemy.engine import Connection
 
+from storage.erasure_models import erased_before
 from storage.models import (
     TITLE_LENGTH,
     MessageType,
@@ -109,6 +110,8 @@ class TurnWrite:
             insert(m).on_conflict_do_nothing(index_elements=[m.c.session_id, m.c.slack_ts]).returning(m.c.id)
         )
         self.insert_unposted_message = insert(m).returning(m.c.id)
+        # The coach erased their data after Slack dated the message (storage.erasures).
+        self.erased = erased_before(bindparam("team_id"), bindparam("user_id"), bindparam("said_at"))
         self.select_message_by_ts = select(m.c.id).where(
             m.c.session_id == bindparam("session_id"), m.c.slack_ts == bindparam("slack_ts")
         )
@@ -158,6 +161,10 @@ class TurnWrite:
             )
             if claim.first() is None:
                 return None  # this event was recorded before
+        said_at = slack_time(slack_ts, now)
+        erased = {"team_id": key.team_id, "user_id": user_id, "said_at": said_at}
+        if conn.execute(self.erased, erased).first() is not None:
+            return None  # said before the coach erased everything: nothing of it is kept
         is_new_session = False
         attachment_count = 0
         coach_seq, answered_seq, leased, stale_stream_ts = 1, 0, lease_owner is not None, None
@@ -212,7 +219,7 @@ class TurnWrite:
                 "message_type": MessageType.USER.value,
                 "slack_ts": slack_ts,
                 "text": text,
-                "timestamp": slack_time(slack_ts, now),
+                "timestamp": said_at,
             },
         )
         message_id = message.scalar_one_or_none()

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, select
+from sqlalchemy import Engine, insert, select
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
@@ -22,7 +22,6 @@ from bot.checkins.messages import ACTIONS, DONE, NOT_YET, TALK
 from bot.checkins.service import GONE, NOT_YOURS
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
-from storage.engine import sync_url
 from storage.models import checkins, coach_commitments, coaching_sessions, job_runs, workspace_settings
 from tests.fixtures.app import converse
 from tests.fixtures.clock import WallClock
@@ -34,13 +33,6 @@ TEAM = "T0DEVKIT"
 WEDNESDAY = date(2026, 12, 2)
 NINE_AM_NEW_YORK = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
 WORDS = "Ask Sam for feedback on the launch plan"
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(sync_url(database_url))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

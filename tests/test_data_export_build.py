@@ -30,6 +30,7 @@ from storage.models import (
     coach_preferences,
     coaching_sessions,
     remembered_items,
+    reply_feedback,
     session_summaries,
 )
 
@@ -75,6 +76,15 @@ def seed_everything(database_url: str, coach: Coach) -> None:
             )
             add(remembered_items, **owner, text=f"Remembered of {who}")
             add(checkins, **owner, commitment_id=commitment, round=1, channel_id=f"D{who}", message_ts="3.3")
+            add(
+                reply_feedback,
+                **owner,
+                channel_id=f"D{who}",
+                message_ts="1.1",
+                session_id=session,
+                rating="negative",
+                note=f"Note of {who}",
+            )
             c.execute(insert(coach_preferences).values(**owner, memory_enabled=False))
             c.execute(insert(checkin_opt_outs).values(**owner))
             add(
@@ -109,6 +119,7 @@ async def test_an_export_holds_every_section_of_the_coach_in_that_workspace_and_
         "commitments",
         "remembered",
         "checkins",
+        "feedback",
         "preferences",
         "checkin_opt_outs",
     ):
@@ -120,6 +131,7 @@ async def test_an_export_holds_every_section_of_the_coach_in_that_workspace_and_
     assert data["files"][0]["name"] == "notes of T0ONE/U0COACH.txt" and data["files"][0]["link"] is None
     for other in NOT_MINE:
         assert f"{other.team_id}/{other.user_id}" not in built.json_path.read_text() + markdown
+    assert data["feedback"][0]["note"] == "Note of T0ONE/U0COACH"
     for text in ("### About T0ONE/U0COACH", "- Memory: off", "- Check-ins off since", "due 2026-12-04"):
         assert text in markdown
 

@@ -1,14 +1,19 @@
-"""The emulator's views.open: a trigger_id is good once, for 3 seconds, and a view keeps Slack's limits."""
+"""The emulator's views.open: a trigger_id is good once, for 3 seconds, and a view keeps Slack's limits;
+a submission acked with ``response_action: update`` replaces the modal's view under the same id."""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from devkit.slack.records import SlackError
 from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.clock import FakeClock
 
@@ -107,3 +112,61 @@ def test_a_message_breaking_block_kits_limits_is_invalid_blocks(emulator: SlackE
         web(emulator).chat_postMessage(channel="D0COACH", text="t", blocks=[block])
 
     assert caught.value.response["error"] == "invalid_blocks"
+
+
+class _AnsweringApp:
+    """An app endpoint that acks every request with ``answer`` (JSON), as a view_submission ack."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        body = json.dumps(answer).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/slack/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_submission_acked_with_response_action_update_replaces_the_modals_view(
+    emulator: SlackEmulator,
+) -> None:
+    opened = web(emulator).views_open(trigger_id=emulator.issue_trigger_id(), view=MODAL)["view"]
+    shown = {**MODAL, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Saved."}}]}
+    shown.pop("submit")
+    app = _AnsweringApp({"response_action": "update", "view": shown})
+    try:
+        assert emulator.submit_view(app.url, opened, {"b": {"a": "Hire two"}}).ok
+    finally:
+        app.close()
+
+    now = emulator.view(opened["id"])
+    assert now is not None and now["blocks"] == shown["blocks"], "the same view id, the new view"
+    web(emulator).views_update(view_id=opened["id"], view=MODAL)  # and views.update can follow
+
+
+def test_a_response_action_update_with_a_view_outside_slacks_limits_is_refused(
+    emulator: SlackEmulator,
+) -> None:
+    opened = web(emulator).views_open(trigger_id=emulator.issue_trigger_id(), view=MODAL)["view"]
+    app = _AnsweringApp(
+        {"response_action": "update", "view": {**MODAL, "title": {"type": "plain_text", "text": "x" * 25}}}
+    )
+    try:
+        with pytest.raises(SlackError, match="invalid_arguments"):
+            emulator.submit_view(app.url, opened, {"b": {"a": "Hire two"}})
+    finally:
+        app.close()

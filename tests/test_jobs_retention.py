@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from bot.assembly.config import Settings
 from jobs.app_jobs import start_app_scheduler
 from jobs.retention import purge_idle_sessions
-from storage.engine import sync_url
 from storage.files import LocalFileStore, object_key
 from storage.models import attachments, chat_messages, coaching_sessions, job_runs
 
 NOW = datetime.now(UTC)
 OLD, RECENT = 1, 2  # session ids
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(sync_url(database_url))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

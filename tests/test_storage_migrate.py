@@ -56,6 +56,7 @@ APP_TABLES = {
     "checkins",
     "checkin_opt_outs",
     "reply_feedback",
+    "coach_erasures",
 }
 GUIDE_INDEXES = {
     "coaching_sessions": {"idx_user_active_updated", "idx_vector_store"},

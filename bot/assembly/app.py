@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,7 +44,9 @@ from bot.delivery.conversation import SlackDelivery
 from bot.delivery.slack_budget import (
     SlackRateBudget,
 )
-from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients
+from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients, client_of
+from bot.erase.service import HELP_LINE as DELETE_HELP
+from bot.erase.service import EraseService
 from bot.export.service import HELP_LINE as EXPORT_HELP
 from bot.export.service import DataExport
 from bot.feedback.service import FeedbackService
@@ -108,6 +110,7 @@ class Runtime:
     installs: WorkspaceInstalls | None = None
     home: HomeService | None = None
     feedback: FeedbackService | None = None
+    erase: EraseService | None = None
 
     async def shut_down(self, grace: float | None = None) -> bool:
         """SIGTERM: no new turns, running ones finish within the grace, the rest are handed back."""
@@ -170,6 +173,16 @@ def _model_calls_reported(metrics: Metrics, health: ConfigHealth) -> Callable[[S
             health.resolve("openai")
 
     return report
+
+
+def _home_emptied(home: HomeService, clients: WorkspaceClients) -> Callable[[str, str], Awaitable[bool]]:
+    """After an erasure: the coach's Home shows that nothing is kept (forced: the erasure also
+    dropped the entry that says they opened it)."""
+
+    async def publish(team_id: str, user_id: str) -> bool:
+        return await home.refresh(team_id, user_id, await client_of(clients, team_id), force=True)
+
+    return publish
 
 
 async def build_runtime(settings: Settings) -> Runtime:
@@ -261,6 +274,9 @@ async def build_runtime(settings: Settings) -> Runtime:
     coaching.on_new_session = home.refresh  # a new session shows on an opened Home
     if memory is not None:
         memory.wrap_ups.on_ended = home.refresh_coach  # so does a session ended
+    erase = EraseService(store, files, caches)  # real time: it is compared with Slack's own ts
+    router.add("delete", erase.subcommand, DELETE_HELP)
+    erase.on_erased.append(_home_emptied(home, workspace_clients))
     bolt = build_bolt_app(
         settings,
         client,
@@ -279,6 +295,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         data_export=data_export,
         home=home,
         feedback=feedback,
+        erase=erase,
     )
     runtime = Runtime(
         settings=settings,
@@ -303,6 +320,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         installs=installs,
         home=home,
         feedback=feedback,
+        erase=erase,
     )
     runtime.recovery = OwedReplyRecovery(
         coaching, turns, workspace_clients, interval=settings.recovery_interval_seconds

@@ -35,6 +35,7 @@ from bot.delivery.slack_budget import (
     BudgetedRateLimitRetryHandler,
     SlackRateBudget,
 )
+from bot.erase.service import EraseService
 from bot.export.service import DataExport
 from bot.feedback.service import FeedbackService
 from bot.home.service import HomeService
@@ -134,6 +135,7 @@ def build_bolt_app(
     data_export: DataExport | None = None,
     home: HomeService | None = None,
     feedback: FeedbackService | None = None,
+    erase: EraseService | None = None,
 ) -> AsyncApp:
     """Bolt with its request verification on, our services in every listener's context.
 
@@ -167,6 +169,7 @@ def build_bolt_app(
         context["data_export"] = data_export
         context["home"] = home
         context["feedback"] = feedback
+        context["erase"] = erase
         if metrics is not None:
             metrics.bind()  # listeners wrapped in bot.operations.metrics.timed report here
         if context.get("received_at") is None:

@@ -31,6 +31,7 @@ class CoachRequest:
     respond: Respond
     client: Any  # the workspace's AsyncWebClient, from Bolt's context
     context: Any  # Bolt's AsyncBoltContext, for anything else a subcommand needs
+    trigger_id: str = ""  # the command's own, for a subcommand that opens a modal (3 s, once)
 
 
 Subcommand = Callable[[CoachRequest], Awaitable[None]]
@@ -86,5 +87,6 @@ class CoachCommand:
             respond=respond,
             client=client,
             context=context,
+            trigger_id=str(command.get("trigger_id") or ""),
         )
         await handler(request)

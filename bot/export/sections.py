@@ -1,14 +1,6 @@
 r"""What a coach's export holds: one ``Section`` per kind of data, in the order the files show them.
 
-A new per-coach table joins the export as one entry in ``SECTIONS``, e.g. reply feedback::
-
-    Section(
-        "feedback",
-        "Your feedback on my replies",
-        coach_rows(reply_feedback, reply_feedback.c.created_at),
-        lambda r: f"- {when(r['created_at'])}: {r['rating']} on the reply `{r['message_ts']}`"
-        + (f"\n\n{quoted(r['note'])}\n" if r.get("note") else ""),
-    ),
+A new per-coach table joins the export as one entry in ``SECTIONS`` (see "feedback" below).
 
 The JSON file gets every column but ``team_id``/``user_id`` (named once, in its header); the
 Markdown file one line per row, from ``markdown``.
@@ -29,6 +21,7 @@ from storage.models import (
     coach_goals,
     coach_preferences,
     remembered_items,
+    reply_feedback,
     session_summaries,
 )
 
@@ -169,6 +162,15 @@ SECTIONS: tuple[Section, ...] = (
         lambda r: (
             f"- {when(r['sent_at'])}: check-in {r['round']} on commitment {r['commitment_id']}, "
             f"answered {r['answer'] or '—'}"
+        ),
+    ),
+    Section(
+        "feedback",
+        "Your feedback on my replies",
+        coach_rows(reply_feedback, reply_feedback.c.created_at),
+        lambda r: (
+            f"- {when(r['created_at'])}: {r['rating']} on the reply `{r['message_ts']}`"
+            + (f"\n\n{quoted(r['note'])}\n" if r.get("note") else "")
         ),
     ),
     FILES,

@@ -89,7 +89,11 @@ class WrapUps:
         self.context.changed(coach)
         memory = await self.store.load(coach)
         if not memory.enabled:
-            await self.store.save_extraction(summary_id, target, Extraction(summary=""), keep=False)
+            if (
+                await self.store.save_extraction(summary_id, target, Extraction(summary=""), keep=False)
+                is None
+            ):
+                return WrapUpOutcome.NOT_A_SESSION  # erased meanwhile: nothing to say in the thread
             await self._post(client, target, MEMORY_OFF_TEXT)
             return WrapUpOutcome.MEMORY_OFF, coach
         try:
@@ -104,6 +108,8 @@ class WrapUps:
             return WrapUpOutcome.FAILED, coach
         saved = await self.store.save_extraction(summary_id, target, extraction)
         self.context.changed(coach)
+        if saved is None:  # the coach erased their data while the summary was written
+            return WrapUpOutcome.NOT_A_SESSION
         ts = await self._post(
             client, target, summary_fallback(extraction), summary_blocks(extraction, saved.commitments)
         )

@@ -113,7 +113,24 @@ class InteractivityMixin(EventSenderMixin):
             "is_enterprise_install": False,
             "enterprise": None,
         }
-        return self._post_payload(url, body)
+        delivery = self._post_payload(url, body)
+        self._apply_response_action(view, delivery)
+        return delivery
+
+    def _apply_response_action(self, view: dict[str, Any], delivery: Delivery) -> None:
+        """The ack's ``response_action: update`` replaces the modal's view, as Slack does: the same
+        view id (so views.update can follow), checked like views.update's ``view``."""
+        try:
+            answer = delivery.json() if delivery.ok else None
+        except ValueError:
+            return
+        if not isinstance(answer, dict) or answer.get("response_action") != "update":
+            return
+        with self._lock:
+            current = self._views.get(str(view.get("id") or ""))
+        if current is None:
+            raise AssertionError("response_action update for a view Slack never opened")
+        self._store_view(self._view_argument({"view": answer.get("view")}, "modal"), replacing=current)
 
     def _payload_user(self, user: str, team_id: str | None) -> dict[str, Any]:
         name = str(self.users.get(user, {}).get("name", user.lower()))

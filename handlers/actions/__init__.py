@@ -5,6 +5,8 @@ import re
 from slack_bolt.async_app import AsyncApp
 
 from bot.checkins.messages import ACTIONS as CHECKIN_ACTIONS
+from bot.erase.blocks import CONFIRM_VIEW as DATA_DELETE_VIEW
+from bot.erase.blocks import DELETE_ACTION as DATA_DELETE_ACTION
 from bot.export.service import EXPORT_ACTION
 from bot.feedback.blocks import FEEDBACK_ACTION, NOTE_SEND_ACTION
 from bot.home.settings_blocks import TOGGLE_ACTIONS
@@ -13,6 +15,8 @@ from bot.operations.metrics import timed
 from handlers.actions.checkin_answer import handle_checkin_answer
 from handlers.actions.coach_admin import handle_coach_admin_choice
 from handlers.actions.commitment_done import handle_commitment_done
+from handlers.actions.data_delete import handle_data_delete
+from handlers.actions.data_delete_confirmed import handle_data_delete_confirmed
 from handlers.actions.data_export import handle_data_export
 from handlers.actions.feedback_note import handle_feedback_note
 from handlers.actions.home_setting import handle_home_setting
@@ -34,5 +38,7 @@ def register(app: AsyncApp) -> None:
         app.action(action_id)(timed(handle_home_setting))
     app.action(FEEDBACK_ACTION)(timed(handle_reply_feedback))
     app.action(NOTE_SEND_ACTION)(timed(handle_feedback_note))
+    app.action(DATA_DELETE_ACTION)(timed(handle_data_delete))
+    app.view(DATA_DELETE_VIEW)(timed(handle_data_delete_confirmed))
     for action_id in CHECKIN_ACTIONS:
         app.action(action_id)(timed(handle_checkin_answer))
