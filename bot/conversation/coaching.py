@@ -388,12 +388,8 @@ class CoachingService:
     def _show_progress(
         self, message: CoachMessage, recorded: RecordedMessage, conversation: SlackConversation
     ) -> None:
-        """Optimistic feedback without waiting on Slack: "is thinking…" on every surface, a title in DMs.
-
-        assistant.threads.setStatus takes chat:write since 2026-03, so the status shows in DMs, the
-        agent view and channel threads alike; Slack clears it when the reply is posted. Thread titles
-        exist only in the DM (agent view) timeline.
-        """
+        """Optimistic feedback without waiting on Slack: "is thinking…" on every surface (setStatus takes
+        chat:write since 2026-03; the reply clears it), a title in the DM (agent view) timeline only."""
         conversation.show_status(THINKING_STATUS)
         if message.surface is not Surface.CHANNEL and recorded.is_new_session and message.text:
             conversation.show_title(message.text[:TITLE_CHARS])

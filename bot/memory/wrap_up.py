@@ -93,7 +93,7 @@ class WrapUps:
                 await self.store.save_extraction(summary_id, target, Extraction(summary=""), keep=False)
                 is None
             ):
-                return WrapUpOutcome.NOT_A_SESSION  # erased meanwhile: nothing to say in the thread
+                return WrapUpOutcome.NOT_A_SESSION, None  # erased meanwhile: nothing to say in the thread
             await self._post(client, target, MEMORY_OFF_TEXT)
             return WrapUpOutcome.MEMORY_OFF, coach
         try:
@@ -109,7 +109,7 @@ class WrapUps:
         saved = await self.store.save_extraction(summary_id, target, extraction)
         self.context.changed(coach)
         if saved is None:  # the coach erased their data while the summary was written
-            return WrapUpOutcome.NOT_A_SESSION
+            return WrapUpOutcome.NOT_A_SESSION, None
         ts = await self._post(
             client, target, summary_fallback(extraction), summary_blocks(extraction, saved.commitments)
         )
