@@ -126,6 +126,9 @@ class TurnLeaseStore:
             "prompt_tokens",
             "completion_tokens",
             "latency_ms",
+            "reply_ts",
+            "model",
+            "prompt_version",
         )
         in_session = select(s.c.id, *(bindparam(name, type_=m.c[name].type) for name in fields)).where(
             s.c.id == bindparam("session_id", type_=Integer)
@@ -309,6 +312,9 @@ class TurnLeaseStore:
                     "prompt_tokens": None,
                     "completion_tokens": None,
                     "latency_ms": None,
+                    "reply_ts": None,
+                    "model": None,
+                    "prompt_version": None,
                 },
             )
         row = conn.execute(
