@@ -37,6 +37,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.completeUploadExternal": ("files:write",),
     "views.open": (),  # "No scopes required": a trigger_id from the user's press is the permission
     "views.publish": (),  # "No scopes required" (its method page); a Home tab must be enabled
+    "views.update": (),  # "No scopes required": it changes a view the app opened (view_id or external_id)
     "chat.getPermalink": (),  # "No scope required", bot or user token
 }
 # conversations.history/replies need the history scope of the conversation's type.
