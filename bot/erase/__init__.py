@@ -1,1 +1,1 @@
-"""The coach's data to erase: ``/coach delete`` and Delete my data, every row, file and cache entry, on every replica."""
+"""The coach's data to erase: ``/coach delete`` and Delete my data, on every replica."""
