@@ -100,6 +100,8 @@ def test_an_uninstalled_workspace_loses_its_token_at_once_and_its_data_after_the
         )
     )
     assert server.run_coroutine(installs.client_for(BRAVO)) is not None
+    # The workspace is marked for the purge just after its installation rows are deleted.
+    assert eventually(lambda: uninstall_marks(jobs_engine) == 1)
 
     purge(server, jobs_engine, days_later=29)  # inside the window: nothing goes
     assert rows_by_team(jobs_engine, coaching_sessions) == {ALPHA: 1, BRAVO: 1}
