@@ -6,7 +6,12 @@ files_upload_v2 as its method pages say: files.getUploadURLExternal needs ``file
 POSTed to the upload URL; files.completeUploadExternal needs ``files`` (an array of ids with
 optional titles), refuses a file whose bytes never arrived or that another workspace reserved
 (``file_not_found``) and a channel the workspace can't post in (``invalid_channel``), takes
-``thread_ts`` with one channel only, and shares each file with one bot message per channel.
+``thread_ts`` with one channel only, can be called once per upload, and shares each file with one
+bot message per channel. The upload URL answers 200 only when the body holds exactly ``length``
+bytes ("a non-200 response indicates a failure"), 404 once the upload is completed or expired
+(``expire_uploads``: never completed, Slack aborts it), and honours ``fail("upload.v1", …)``
+(``status=500``, or ``error="drop"`` to cut the connection). The bytes go to a temporary file as
+they arrive, so a large upload costs the emulator no memory (and a test measuring the app's).
 """
 
 from __future__ import annotations
@@ -15,9 +20,13 @@ import hashlib
 import itertools
 import mimetypes
 import secrets
+import shutil
+import tempfile
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -33,6 +42,7 @@ _PATTERN_BLOCK = 64 * 1024
 _SERVE_CHUNK = 1024 * 1024
 MAX_ALT_TXT_CHARS = 1000  # files.getUploadURLExternal: alt_txt_too_large beyond it
 MAX_SNIPPET_BYTES = 1024 * 1024  # snippet_too_large: snippets are limited to 1 MB
+_KEEP_IN_MEMORY = 1024 * 1024  # uploaded bytes up to this stay in memory, larger ones on disk
 
 LOGIN_PAGE_HTML = (
     "<!DOCTYPE html><html><head><title>Sign in | Slack</title></head>"
@@ -49,6 +59,11 @@ class _Upload:
     length: int
     team_id: str
     content: bytes | None = None
+    path: Path | None = None  # the bytes, when too large to keep in memory
+
+    @property
+    def received(self) -> bool:
+        return self.content is not None or self.path is not None
 
 
 @dataclass
@@ -58,6 +73,7 @@ class _File:
     info: dict[str, Any]
     content: bytes | None
     size: int
+    path: Path | None = None
     serve_login_page: bool = False
     fail_download: bool | str = False
     downloads: int = 0
@@ -76,6 +92,11 @@ class _File:
     def pieces(self, limit: int | None = None) -> Iterator[bytes]:
         """The file's bytes, lazily, up to ``limit`` bytes."""
         end = self.size if limit is None else min(limit, self.size)
+        if self.path is not None:
+            with self.path.open("rb") as stored:
+                while (sent := stored.tell()) < end:
+                    yield stored.read(min(_SERVE_CHUNK, end - sent))
+            return
         if self.content is not None:
             for start in range(0, end, _SERVE_CHUNK):
                 yield self.content[start : min(start + _SERVE_CHUNK, end)]
@@ -94,6 +115,13 @@ class FilesMixin(EmulatorCore):
         self._files: dict[str, _File] = {}
         self._file_ids = itertools.count(1)
         self._uploads: dict[str, _Upload] = {}  # files_upload_v2: reserved, bytes received or not
+        self._upload_dir = Path(tempfile.mkdtemp(prefix="devkit-slack-uploads-"))
+        weakref.finalize(self, shutil.rmtree, self._upload_dir, ignore_errors=True)
+
+    def expire_uploads(self) -> None:
+        """Abort every upload not completed yet, as Slack does when completion never comes."""
+        with self._lock:
+            self._uploads.clear()
 
     def add_file(
         self,
@@ -257,19 +285,46 @@ class FilesMixin(EmulatorCore):
             self._uploads[file_id] = _Upload(name=name, length=length, team_id=self.calling_team)
         return {"upload_url": f"{self.origin}/upload/v1/{file_id}", "file_id": file_id}
 
-    async def _handle_upload(self, request: web.Request) -> web.Response:
-        """Like files.slack.com/upload/v1/…: the URL itself is the credential; answers "OK - <bytes>"."""
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        """Like files.slack.com/upload/v1/…: the URL itself is the credential; answers "OK - <bytes>".
+
+        The body is read as it arrives into a temporary file (kept in memory when small)."""
         file_id = request.match_info["file_id"]
-        body = await request.read()
-        args = {"file_id": file_id, "bytes": len(body)}
-        self._record(RecordedCall("upload.v1", args, time.perf_counter(), time.time()))
         with self._lock:
             upload = self._uploads.get(file_id)
-            if upload is not None:
-                upload.content = body
+        fault = self._take_fault("upload.v1")
+        if fault is not None and fault.error == "drop":
+            await request.content.read(64 * 1024)  # part of the body, then the connection is cut
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500)
+        path = self._upload_dir / file_id
+        received = 0
+        with path.open("wb") as stored:
+            async for piece in request.content.iter_chunked(_SERVE_CHUNK):
+                stored.write(piece)
+                received += len(piece)
+        self._record(
+            RecordedCall(
+                "upload.v1", {"file_id": file_id, "bytes": received}, time.perf_counter(), time.time()
+            )
+        )
+        if fault is not None:
+            path.unlink()
+            return web.Response(status=fault.status, text=fault.error)
         if upload is None:
+            path.unlink()
             return web.Response(status=404, text="upload not found")
-        return web.Response(text=f"OK - {len(body)}")
+        if received != upload.length:
+            path.unlink()
+            return web.Response(status=400, text=f"expected {upload.length} bytes, received {received}")
+        with self._lock:
+            if received <= _KEEP_IN_MEMORY:
+                upload.content = path.read_bytes()
+                path.unlink()
+            else:
+                upload.path = path
+        return web.Response(text=f"OK - {received}")
 
     def _files_complete_upload_external(self, args: dict[str, Any]) -> dict[str, Any]:
         entries = json_list(args.get("files")) or []
@@ -283,17 +338,18 @@ class FilesMixin(EmulatorCore):
                 raise SlackError("invalid_channel")
         with self._lock:
             uploads = [self._uploads.get(str(entry["id"])) for entry in entries]
-        if any(u is None or u.content is None or u.team_id != self.calling_team for u in uploads):
+        if any(u is None or not u.received or u.team_id != self.calling_team for u in uploads):
             raise SlackError("file_not_found")
         shared = []
         for entry in entries:
             with self._lock:
                 upload = self._uploads.pop(str(entry["id"]))
-            assert upload.content is not None
             file_id = str(entry["id"])
             info = self._uploaded_file_info(file_id, upload, str(entry.get("title") or upload.name), channels)
             with self._lock:
-                self._files[file_id] = _File(info=info, content=upload.content, size=len(upload.content))
+                self._files[file_id] = _File(
+                    info=info, content=upload.content, size=upload.length, path=upload.path
+                )
             shared.append(info)
         text = str(args.get("initial_comment") or "")
         check_message_length(text)
@@ -325,7 +381,7 @@ class FilesMixin(EmulatorCore):
             "filetype": kind,
             "user": self.bot_user_id,
             "user_team": self.team_id,
-            "size": len(upload.content or b""),
+            "size": upload.length,
             "mode": "hosted",
             "is_external": False,
             "url_private": f"{path}/{quote(upload.name)}",
