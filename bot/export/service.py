@@ -3,10 +3,10 @@ as a JSON file and a Markdown file, uploaded to their own DM with the bot.
 
 The answer is at once ("Preparing your export…"); the export runs in the background. Its rows
 stream from the database into two temporary files (``bot.export.writer``), which are uploaded
-with slack_sdk's ``files_upload_v2`` to the DM ``conversations.open`` gives for the coach, then
-deleted. Whose data is never read from a payload: it is the signed-in presser's (team, user),
-the key of every query; a button pressed anywhere but the presser's own Home tab or DM with the
-bot is refused.
+streamed from disk (``bot.delivery.streamed_upload``: files_upload_v2's flow, without reading
+the files whole) to the DM ``conversations.open`` gives for the coach, then deleted. Whose data
+is never read from a payload: it is the signed-in presser's (team, user), the key of every query;
+a button pressed anywhere but the presser's own Home tab or DM with the bot is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bot.attachments.listing import LINK_EXPIRY_SECONDS, FileListing
 from bot.commands.coach import CoachRequest
 from bot.delivery.background import BackgroundCalls
 from bot.delivery.reply_message import SLACK_ERRORS, slack_error_name
+from bot.delivery.streamed_upload import LocalFile, share_files
 from bot.export.sections import FILES, SECTIONS, Row, Section
 from bot.export.writer import ExportCounts, ExportWriter
 from storage.export_rows import export_reading, stream_rows
@@ -146,20 +147,13 @@ class DataExport:
         with tempfile.TemporaryDirectory(prefix="coachbot-export-") as directory:
             exported = await self.build(coach, Path(directory))
             channel = dm or await self._dm_of(coach, client, required=True)
-            response = await client.files_upload_v2(
+            response = await share_files(
+                client,
                 channel=channel,
                 initial_comment=_done_text(exported),
-                file_uploads=[
-                    {
-                        "file": str(exported.json_path),
-                        "filename": exported.json_path.name,
-                        "title": "Your data (JSON)",
-                    },
-                    {
-                        "file": str(exported.markdown_path),
-                        "filename": exported.markdown_path.name,
-                        "title": "Your data (Markdown)",
-                    },
+                files=[
+                    LocalFile(exported.json_path, exported.json_path.name, "Your data (JSON)"),
+                    LocalFile(exported.markdown_path, exported.markdown_path.name, "Your data (Markdown)"),
                 ],
             )
         logger.info(
