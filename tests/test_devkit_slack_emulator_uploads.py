@@ -3,6 +3,8 @@ files.completeUploadExternal document: required arguments, limits and their erro
 
 from __future__ import annotations
 
+import http.client
+import urllib.error
 import urllib.request
 
 import pytest
@@ -110,3 +112,56 @@ def test_an_upload_reserved_by_one_workspace_cannot_be_completed_by_another(
 
     other = client_of(slack_emulator, "xoxb-other")
     assert error_of(lambda: other.files_completeUploadExternal(files=[{"id": sent}])) == "file_not_found"
+
+
+def post(url: str, body: bytes) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_the_upload_url_takes_exactly_the_reserved_length_or_answers_non_200(
+    slack_emulator: SlackEmulator,
+) -> None:
+    client = client_of(slack_emulator)
+    short = client.files_getUploadURLExternal(filename="a.md", length=10)
+
+    assert post(short["upload_url"], b"hello")[0] == 400  # 5 of the 10 bytes promised
+    assert (
+        error_of(lambda: client.files_completeUploadExternal(files=[{"id": short["file_id"]}]))
+        == "file_not_found"
+    )
+    exact = client.files_getUploadURLExternal(filename="a.md", length=5)
+    assert post(exact["upload_url"], b"hello") == (200, "OK - 5")
+
+
+def test_an_upload_is_completed_once_and_an_expired_one_not_at_all(slack_emulator: SlackEmulator) -> None:
+    client = client_of(slack_emulator)
+    sent = reserved_and_sent(slack_emulator, client)
+    assert client.files_completeUploadExternal(files=[{"id": sent}])["ok"]
+    assert error_of(lambda: client.files_completeUploadExternal(files=[{"id": sent}])) == "file_not_found"
+
+    reserved = client.files_getUploadURLExternal(filename="late.md", length=5)
+    slack_emulator.expire_uploads()  # never completed: Slack aborts it
+    assert post(reserved["upload_url"], b"hello")[0] == 404
+    assert (
+        error_of(lambda: client.files_completeUploadExternal(files=[{"id": reserved["file_id"]}]))
+        == "file_not_found"
+    )
+
+
+def test_the_upload_url_fails_on_cue_with_a_5xx_or_a_dropped_connection(
+    slack_emulator: SlackEmulator,
+) -> None:
+    client = client_of(slack_emulator)
+    slack_emulator.fail("upload.v1", error="internal_error", status=503)
+    reserved = client.files_getUploadURLExternal(filename="a.md", length=5)
+    assert post(reserved["upload_url"], b"hello")[0] == 503
+
+    slack_emulator.fail("upload.v1", error="drop")
+    with pytest.raises((ConnectionError, urllib.error.URLError, http.client.HTTPException)):
+        post(reserved["upload_url"], b"hello")
+    assert post(reserved["upload_url"], b"hello") == (200, "OK - 5")  # the next one goes through
