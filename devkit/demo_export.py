@@ -27,6 +27,6 @@ def run_export(slack: SlackEmulator, server: BackgroundServer, channel: str) -> 
     if not shared:
         print("  (no export arrived)")
         return
-    print(f"  In the coach's DM ({dm}), uploaded with files_upload_v2:")
+    print(f"  In the coach's DM ({dm}), uploaded streamed from disk:")
     for file in shared:
         print(f"    {file['name']}  {int(str(file['size'])):,} bytes")
