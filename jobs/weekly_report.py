@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -96,8 +96,7 @@ class WeeklyReportJob:
         try:
             report = build_weekly_report(self.engine, now=as_of, timezone=self.timezone)
             if self.team_id is not None:  # a workspace sees its own figures only
-                own = tuple(w for w in report.workspaces if w.team_id == self.team_id)
-                report = replace(report, workspaces=own)
+                report = report.of_team(self.team_id)
             self.post(report, render_chart(report))
         except Exception as error:
             outcome = f"{claims.FAILED_PREFIX}{type(error).__name__} (attempt {attempt})"

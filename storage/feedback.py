@@ -74,6 +74,20 @@ class FeedbackStore:
             return None
         return RatedReply(row.session_id, channel_id, message_ts, row.model, row.prompt_version)
 
+    async def is_coachs_thread(self, coach: Coach, channel_id: str, thread_ts: str) -> bool:
+        """Whether the thread is a session of ``coach``'s, in their workspace: after ``reply_of``
+        missed, it tells the coach's own reply from before revision 0010 (no ``reply_ts``) from
+        someone else's."""
+        s = coaching_sessions
+        statement = select(s.c.id).where(
+            s.c.team_id == coach.team_id,
+            s.c.channel_id == channel_id,
+            s.c.thread_ts == thread_ts,
+            s.c.user_id == coach.user_id,
+        )
+        async with self._store.reading() as conn:
+            return (await conn.execute(statement.limit(1))).first() is not None
+
     async def rate(self, coach: Coach, reply: RatedReply, rating: Rating) -> tuple[int, str | None]:
         """Store the press (a change of mind updates the row); its id and the rating it replaced."""
         f = reply_feedback

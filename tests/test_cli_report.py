@@ -17,17 +17,17 @@ from storage.models import chat_messages, coaching_sessions, job_runs
 REPORT_CHANNEL = "C0REPORTS"
 
 
-def seed_two_days(database_url: str) -> None:
-    """Two sessions with a reply each, one and two days ago."""
+def seed_two_days(database_url: str, team_id: str = "T0DEVKIT", *, first_id: int = 1) -> None:
+    """Two sessions of ``team_id`` with a reply each, one and two days ago."""
     engine = create_engine(sync_url(database_url))
     try:
         with engine.begin() as conn:
-            for sid in (1, 2):
-                at = datetime.now(UTC) - timedelta(days=sid)
+            for days, sid in enumerate((first_id, first_id + 1), start=1):
+                at = datetime.now(UTC) - timedelta(days=days)
                 conn.execute(
                     insert(coaching_sessions).values(
                         id=sid,
-                        team_id="T0DEVKIT",
+                        team_id=team_id,
                         channel_id=f"D{sid}",
                         thread_ts=f"{sid}.0",
                         user_id=f"U{sid}",
@@ -50,7 +50,7 @@ def seed_two_days(database_url: str) -> None:
                             "message_type": "assistant",
                             "text": "secret",
                             "timestamp": at,
-                            "latency_ms": 1000 * sid,
+                            "latency_ms": 1000 * days,
                         },
                     ],
                 )

@@ -12,16 +12,17 @@ import io
 import json
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text, update
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from bot.conversation.prompt import PROMPT_VERSION
 from bot.feedback.blocks import FEEDBACK_ACTION, NOTE_BLOCK, NOTE_INPUT, NOTE_SEND_ACTION
-from bot.feedback.service import NOT_YOURS_TEXT, NOTE_NOT_YOURS_TEXT, NOTE_SAVED_TEXT
+from bot.feedback.service import NOT_YOURS_TEXT, NOTE_NOT_YOURS_TEXT, NOTE_SAVED_TEXT, OLDER_REPLY_TEXT
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
 from storage.engine import sync_url
+from storage.models import chat_messages
 from tests.fixtures.app import converse
 from tests.fixtures.waiting import eventually
 from tests.test_log_canary import log_output  # noqa: F401  (a fixture)
@@ -154,6 +155,28 @@ def test_another_users_press_and_note_are_refused_politely(
     )
     assert eventually(lambda: NOTE_NOT_YOURS_TEXT in ephemeral_texts(slack_emulator))
     assert [r.note for r in rows(database_url)] == [None]
+
+
+def test_the_coachs_reply_from_before_revision_0010_is_declined_kindly_and_others_still_refused(
+    slack_emulator: SlackEmulator, coachbot: BackgroundServer, database_url: str, db: Engine
+) -> None:
+    reply = a_reply(slack_emulator, coachbot)
+    with db.begin() as connection:  # as a reply stored before 0010 is: no reply_ts to match a press to
+        connection.execute(update(chat_messages).values(reply_ts=None, model=None, prompt_version=None))
+
+    slack_emulator.press_button(
+        coachbot.events_url, action_id=FEEDBACK_ACTION, message=reply, choice="positive"
+    )
+    assert eventually(lambda: OLDER_REPLY_TEXT in ephemeral_texts(slack_emulator))
+    slack_emulator.press_button(
+        coachbot.events_url, action_id=FEEDBACK_ACTION, message=reply, user="U0OTHER", choice="negative"
+    )
+    assert eventually(lambda: NOT_YOURS_TEXT in ephemeral_texts(slack_emulator))
+
+    posts = [p.body for p in slack_emulator.response_url_posts()]
+    assert [p["text"] for p in posts] == [OLDER_REPLY_TEXT, NOT_YOURS_TEXT]
+    assert all(p["response_type"] == "ephemeral" for p in posts)
+    assert rows(database_url) == [] and not slack_emulator.calls_to("chat.postEphemeral")
 
 
 def test_a_reply_posted_then_edited_carries_the_buttons_and_its_press_counts(

@@ -153,6 +153,25 @@ def test_an_opened_home_is_republished_when_a_session_starts_and_when_it_is_wrap
     assert "*Recent* (1)" in text_of(wrapped) and "hand the report to Sam" in text_of(wrapped)
 
 
+def test_coach_wrap_republishes_an_opened_home_once_after_its_answer(
+    slack_emulator: SlackEmulator, fake_openai: FakeOpenAI, coachbot: BackgroundServer
+) -> None:
+    converse(slack_emulator, coachbot, slack_emulator.user_says(channel=DM, text="Help me plan my week."))
+    open_home(slack_emulator, coachbot)
+    slack_emulator.reset_calls()
+
+    fake_openai.queue_json(WRAP_UP)
+    slack_emulator.send_command(coachbot.events_url, "/coach", "wrap", user_id="U0COACH", channel_id=DM)
+
+    (answer,) = eventually(lambda: slack_emulator.response_url_posts())
+    assert answer.body["text"].startswith("Wrapped up.")
+    # The wrap-up's own hook asked for a refresh, and so does every /coach subcommand: one publish,
+    # after the answer (a second would have come before it).
+    after = eventually(lambda: [c for c in publishes(slack_emulator) if c.at > answer.at])
+    assert len(publishes(slack_emulator)) == len(after) == 1
+    assert "*Recent* (1)" in text_of(slack_emulator.home_view("U0COACH") or {"blocks": []})
+
+
 def test_a_coach_who_never_opened_their_home_costs_no_views_publish(
     slack_emulator: SlackEmulator, coachbot: BackgroundServer
 ) -> None:

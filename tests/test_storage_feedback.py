@@ -48,6 +48,21 @@ async def test_only_the_sessions_coach_in_their_workspace_finds_the_reply(store:
         assert await feedback.reply_of(coach, THREAD.channel_id, THREAD.thread_ts, ts) is None
 
 
+async def test_the_thread_is_the_coachs_only_in_their_own_session_and_workspace(
+    store: ConversationStore,
+) -> None:
+    await a_rated_reply(store)
+    feedback = FeedbackStore(store)
+
+    assert await feedback.is_coachs_thread(COACH, THREAD.channel_id, THREAD.thread_ts)
+    for coach, thread_ts in (
+        (Coach("T1", "U2"), THREAD.thread_ts),  # another coach
+        (Coach("T2", "U1"), THREAD.thread_ts),  # the same user id in another workspace
+        (COACH, "1700000099.000100"),  # a thread with no session of theirs
+    ):
+        assert not await feedback.is_coachs_thread(coach, THREAD.channel_id, thread_ts)
+
+
 async def test_a_change_of_mind_updates_the_one_row_and_a_note_needs_the_coachs_thumbs_down(
     store: ConversationStore, database_url: str
 ) -> None:

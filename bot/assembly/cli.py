@@ -11,9 +11,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from bot.assembly.config import Settings, SettingsError
 from bot.operations.logs import configure_logging
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 logger = logging.getLogger("coachbot")
 
@@ -115,7 +119,8 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     """The weekly report now: printed with its chart written (--dry-run), or posted (--post).
 
     Claims nothing: an operator asking for a report gets one, even if the scheduled job already
-    posted this week's.
+    posted this week's. With OAuth installs each workspace has its own (``--team``), as the
+    scheduled job posts them: its own figures, to its own channel, with its own installation's token.
     """
     import asyncio
     from datetime import UTC, datetime
@@ -127,9 +132,10 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.app_jobs import report_schedule
     from jobs.database import create_jobs_engine
 
-    channel = args.channel or settings.report_channel_id
-    if args.post and (not settings.slack_bot_token or not channel):
-        logger.error("Cannot post without: SLACK_BOT_TOKEN and REPORT_CHANNEL_ID (or --channel)")
+    if args.team and not settings.oauth_installs:
+        logger.error(
+            "--team is for OAuth installs (SLACK_CLIENT_ID); SLACK_BOT_TOKEN's report is its one workspace's"
+        )
         return 2
     try:
         report_schedule(settings)  # a bad REPORT_TIMEZONE is named here, not in a traceback
@@ -138,39 +144,94 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     engine = create_jobs_engine(settings.database_url)
     try:
+        channel, problem = _post_target(settings, args, engine) if args.post else ("", None)
+        if problem:
+            logger.error(problem)
+            return 2
         report = build_weekly_report(engine, now=datetime.now(UTC), timezone=settings.report_timezone)
     except SQLAlchemyError as error:
         logger.error("Could not read the database (%s); has `coachbot migrate` run?", type(error).__name__)
         return 1
     finally:
         engine.dispose()
+    if args.team:
+        report = report.of_team(args.team)
     chart = render_chart(report)
     if args.dry_run:
         Path(args.chart).write_bytes(chart)
         print(report_text(report))
         print(f"\nChart: {args.chart}")
         return 0
-    return asyncio.run(_post_report(settings, channel, report, chart))
+    return asyncio.run(_post_report(settings, channel, report, chart, team=args.team))
 
 
-async def _post_report(settings: Settings, channel: str, report: object, chart: bytes) -> int:
+def _post_target(settings: Settings, args: argparse.Namespace, engine: Engine) -> tuple[str, str | None]:
+    """Where --post posts, and what stops it: (channel, problem or None).
+
+    OAuth installs: one workspace's report (``--team``), to the channel its admins set
+    (``/coach admin report``), else REPORT_CHANNEL_ID, as the scheduled job does.
+    """
+    from storage.workspaces import installed_teams, report_channels
+
+    if not settings.oauth_installs:
+        channel = args.channel or settings.report_channel_id or ""
+        if not settings.slack_bot_token or not channel:
+            return channel, "Cannot post without: SLACK_BOT_TOKEN and REPORT_CHANNEL_ID (or --channel)"
+        return channel, None
+    if not args.team:
+        teams = ", ".join(installed_teams(engine)) or "none yet"
+        return "", (
+            f"With OAuth installs each workspace has its own report: --post needs --team (installed: {teams})"
+        )
+    channel = args.channel or report_channels(engine).get(args.team) or settings.report_channel_id or ""
+    if not settings.slack_client_secret or not channel:
+        return channel, (
+            f"Cannot post without: SLACK_CLIENT_SECRET and a report channel for {args.team} "
+            "(its admins' `/coach admin report`, REPORT_CHANNEL_ID or --channel)"
+        )
+    return channel, None
+
+
+async def _post_report(
+    settings: Settings, channel: str, report: object, chart: bytes, *, team: str | None
+) -> int:
+    """Post with SLACK_BOT_TOKEN, or (``team``) with that workspace's installation, as the job does."""
     from slack_sdk.errors import SlackApiError, SlackRequestError
+    from slack_sdk.web.async_client import AsyncWebClient
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.assembly.app import build_slack_client
+    from bot.installs.assembly import build_installs
     from bot.operations.report import WeeklyReport, post_weekly_report
+    from storage.engine import create_db_engine
 
     assert isinstance(report, WeeklyReport)
     client = build_slack_client(settings)
+    engine: AsyncEngine | None = None
     try:
-        await post_weekly_report(client, channel, report, chart)
+        poster: AsyncWebClient | None = client
+        if team:
+            engine = create_db_engine(settings.database_url)
+            _, installs = build_installs(settings, engine, client)
+            poster = await installs.client_for(team) if installs is not None else None
+        if poster is None:
+            logger.error("The app has no installation in workspace %s, so nothing was posted", team)
+            return 2
+        await post_weekly_report(poster, channel, report, chart)
     except (SlackApiError, SlackRequestError) as error:
         detail = error.response.get("error") if isinstance(error, SlackApiError) else type(error).__name__
         logger.error("Slack refused the report: %s", detail)
         return 1
+    except SQLAlchemyError as error:
+        logger.error("Could not read the installations (%s)", type(error).__name__)
+        return 1
     finally:
         if client.session is not None:
             await client.session.close()
-    print(f"Posted the weekly report {report.period} to {channel}")
+        if engine is not None:
+            await engine.dispose()
+    print(f"Posted the weekly report {report.period}{f' of {team}' if team else ''} to {channel}")
     return 0
 
 
@@ -211,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--post", action="store_true", help="post it to REPORT_CHANNEL_ID now")
     report.add_argument("--chart", default="weekly-report.png", help="where --dry-run writes the PNG")
     report.add_argument("--channel", help="post here instead of REPORT_CHANNEL_ID")
+    report.add_argument(
+        "--team", help="OAuth installs: this workspace's own report (T…), posted with its installation"
+    )
     report.set_defaults(run=_report)
     return parser
 

@@ -2,8 +2,10 @@
 
 A press counts only when the message pressed is a reply in a session of the coach who pressed,
 in their workspace (``storage.feedback``); anyone else is told, politely and only them, that the
-buttons are the coach's. A thumbs-down asks, in an ephemeral message (chat.postEphemeral), what
-would have helped; the answer is stored with the rating and never logged.
+buttons are the coach's. The coach's own reply stored before revision 0010 (no ``reply_ts``)
+cannot be matched: they are told feedback isn't available for it. A thumbs-down asks, in an
+ephemeral message (chat.postEphemeral), what would have helped; the answer is stored with the
+rating and never logged.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 NOT_YOURS_TEXT = (
     "Thanks! These buttons are for the coach whose session this is, so I haven't counted this one."
+)
+OLDER_REPLY_TEXT = (
+    "Thanks! Feedback isn't available for this older reply, so I haven't stored it. "
+    "Your presses on newer replies count."
 )
 NOTE_NOT_YOURS_TEXT = "Only the coach who rated this reply can add a note to it."
 NOTE_SAVED_TEXT = "Thank you: your note is saved with your rating."
@@ -69,7 +75,9 @@ class FeedbackService:
         try:
             reply = await self.store.reply_of(coach, channel_id, thread_ts, message_ts)
             if reply is None:
-                await respond(response_type="ephemeral", replace_original=False, text=NOT_YOURS_TEXT)
+                older = await self.store.is_coachs_thread(coach, channel_id, thread_ts)
+                text = OLDER_REPLY_TEXT if older else NOT_YOURS_TEXT
+                await respond(response_type="ephemeral", replace_original=False, text=text)
                 return
             feedback_id, before = await self.store.rate(coach, reply, rating)
         except SQLAlchemyError as error:

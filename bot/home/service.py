@@ -4,14 +4,19 @@ Everything shown is read for the (team, user) Slack names as the viewer, from ou
 Slack look-ups (their timezone, whether they are an admin, the workspace URL) are cached, so a
 Home opened again costs the database reads and one views.publish. ``refresh`` re-publishes
 after a change only for coaches who opened their Home in the last day (``opened``, the
-"home_opened" cache of this process): a coach who never opens it costs nothing.
+"home_opened" cache of this process): a coach who never opens it costs nothing. Inside
+``coalesced`` (a ``/coach`` subcommand), the coach's refreshes are one publish at its end: a
+``/coach wrap`` ends a session, whose hook refreshes too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -48,6 +53,19 @@ class HomeParts:
     opened: CountingTTLCache[tuple[str, str], bool]
 
 
+@dataclass
+class _Coalesced:
+    """The coach whose refreshes wait for the end of a ``coalesced`` block, while it is open."""
+
+    key: tuple[str, str]
+    open: bool = True
+    forced: bool = False
+
+
+# Per task: the block's own awaits see it; a task it started that outlives it finds it closed.
+_coalescing: ContextVar[_Coalesced | None] = ContextVar("home_coalescing", default=None)
+
+
 class HomeService:
     """One per process: the listeners publish and refresh Homes through it."""
 
@@ -75,6 +93,10 @@ class HomeService:
         key = (team_id, user_id)
         if not team_id or not user_id:
             return False
+        batch = _coalescing.get()
+        if batch is not None and batch.open and batch.key == key:
+            batch.forced = batch.forced or force
+            return True  # published when the block ends
         if not force and self._parts.opened.get(key) is None:
             return False
         self._parts.opened.set(key, True)
@@ -91,6 +113,18 @@ class HomeService:
             logger.warning("Could not publish a Home (error=%s)", slack_error_name(error))
             return False
         return built
+
+    @contextlib.asynccontextmanager
+    async def coalesced(self, team_id: str, user_id: str, client: AsyncWebClient) -> AsyncIterator[None]:
+        """Refresh the coach's Home once, after the block, however many of its changes ask to."""
+        batch = _Coalesced((team_id, user_id))
+        token = _coalescing.set(batch)
+        try:
+            yield
+        finally:
+            batch.open = False
+            _coalescing.reset(token)
+            await self.refresh(team_id, user_id, client, force=batch.forced)
 
     async def refresh_coach(self, coach: Coach, client: AsyncWebClient) -> None:
         """``refresh`` for the hooks that hand a Coach (a wrap-up)."""

@@ -17,7 +17,7 @@ import io
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -79,6 +79,10 @@ class WeeklyReport:
 
     def workspace(self, team_id: str) -> WorkspaceFigures | None:
         return next((w for w in self.workspaces if w.team_id == team_id), None)
+
+    def of_team(self, team_id: str) -> WeeklyReport:
+        """The report a workspace is shown (OAuth installs): its own figures, no one else's."""
+        return replace(self, workspaces=tuple(w for w in self.workspaces if w.team_id == team_id))
 
 
 def report_window(now: datetime, timezone: str | ZoneInfo) -> tuple[datetime, datetime, tuple[date, ...]]:

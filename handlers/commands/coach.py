@@ -1,7 +1,8 @@
 """/coach <subcommand>: ack at once, then the router in bot/commands/coach.py answers.
 
 Many subcommands change what the coach's App Home shows (memory on or off, forget, check-ins,
-wrap): afterwards it is re-published, only if the coach opened it (a cache look-up otherwise).
+wrap): afterwards it is re-published once, only if the coach opened it (a cache look-up
+otherwise), however many of the subcommand's changes asked for it (``HomeService.coalesced``).
 """
 
 from typing import Any
@@ -24,7 +25,9 @@ async def handle_coach(
     if router is None:  # an app assembled without it (some tests)
         await respond(response_type="ephemeral", text="/coach is not available on this server.")
         return
-    await router.answer(command, respond=respond, client=client, context=context)
     home = context.get("home")
-    if home is not None:
-        await home.refresh(str(command.get("team_id") or ""), str(command.get("user_id") or ""), client)
+    if home is None:
+        await router.answer(command, respond=respond, client=client, context=context)
+        return
+    async with home.coalesced(str(command.get("team_id") or ""), str(command.get("user_id") or ""), client):
+        await router.answer(command, respond=respond, client=client, context=context)
