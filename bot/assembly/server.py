@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from bot.assembly.app import Runtime, build_runtime
 from bot.assembly.config import Settings
+from bot.feedback.service import FIGURES_MAX_AGE_SECONDS
 from bot.operations.prometheus import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
 from bot.operations.prometheus import render as render_prometheus
 from storage.files import LocalFileStore
@@ -166,6 +167,8 @@ def create_http_app(
         runtime: Runtime = request.app.state.runtime
         if runtime.perf is None:
             return PlainTextResponse("performance figures are off", status_code=503)
+        if runtime.feedback is not None:  # a poll sees figures at most a minute old
+            await runtime.feedback.refresh(max_age=FIGURES_MAX_AGE_SECONDS)
         data = await asyncio.to_thread(runtime.perf.collect)
         return JSONResponse(data)
 

@@ -11,7 +11,9 @@ rating and never logged.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +44,8 @@ NOTE_QUESTION_TEXT = "Thanks for telling me. What would have helped? (Optional.)
 NOT_SAVED_TEXT = "Sorry, I couldn't save that just now. Please try again in a minute."
 #: The period of the /perf figures.
 FIGURES_DAYS = 7
+#: GET /performance (a monitor's poll) recounts the figures at most this often; /perf always does.
+FIGURES_MAX_AGE_SECONDS = 60.0
 
 
 class FeedbackService:
@@ -53,6 +57,7 @@ class FeedbackService:
         self._presses: Counter[tuple[str, str, str]] = Counter()
         self._lock = threading.Lock()
         self._figures: FeedbackFigures | None = None
+        self._counted_at = -math.inf  # time.monotonic() of the last count
 
     def reply_blocks(self) -> list[dict[str, Any]]:
         return feedback_blocks()
@@ -91,7 +96,6 @@ class FeedbackService:
             self._presses[(reply.model or "", reply.prompt_version or "", rating.value)] += 1
         if rating is Rating.NEGATIVE and before != Rating.NEGATIVE.value:
             await self._ask_what_would_have_helped(client, coach, channel_id, thread_ts, feedback_id)
-        await self.refresh()
 
     async def _ask_what_would_have_helped(
         self, client: AsyncWebClient, coach: Coach, channel_id: str, thread_ts: str, feedback_id: int
@@ -128,8 +132,13 @@ class FeedbackService:
 
     # ----------------------------------------------------------------- figures
 
-    async def refresh(self, now: datetime | None = None) -> FeedbackFigures:
-        """Recount the last FIGURES_DAYS days' ratings for /perf and /metrics (one indexed range)."""
+    async def refresh(self, now: datetime | None = None, *, max_age: float = 0.0) -> FeedbackFigures:
+        """Recount the last FIGURES_DAYS days' ratings (one indexed range), unless counted less than
+        ``max_age`` seconds ago. Asked for when the figures are read (/perf, GET /performance),
+        never on a press: the ratings of other replicas count too, and a press stays one write."""
+        if time.monotonic() - self._counted_at < max_age and self._figures is not None:
+            return self._figures
+        self._counted_at = time.monotonic()
         end = now or utcnow()
         try:
             self._figures = FeedbackFigures.of(
