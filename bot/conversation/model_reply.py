@@ -125,6 +125,7 @@ class Replier:
         mentions = MentionFilter()
         reply: list[str] = []
         outcome = TurnOutcome.REPLIED
+        rated = False  # the reply's last message carries the feedback buttons
         streaming = asyncio.ensure_future(self._stream(prompt, stats, mentions, reply, writer))
         # Started second, so the model's request is on its way before the check's is built.
         crisis = asyncio.ensure_future(crisis_check()) if crisis_check is not None else None
@@ -141,6 +142,7 @@ class Replier:
                     writer.write(tail + note if _has_text(reply) else note.lstrip() or EMPTY_REPLY_TEXT)
                     if feedback_blocks and _has_text(reply):
                         writer.final_blocks = [*(final_blocks or []), *feedback_blocks]
+                        rated = True
             except openai.APIError as error:
                 logger.warning(
                     "Model call failed (session=%s, error=%s)", recorded.session_id, type(error).__name__
@@ -167,7 +169,6 @@ class Replier:
         if outcome is TurnOutcome.CRISIS_CARE and self._on_crisis is not None:
             self._on_crisis()
         failed = outcome not in (TurnOutcome.REPLIED, TurnOutcome.CRISIS_CARE)
-        rated = writer.final_blocks is not final_blocks and bool(writer_stats.message_ts)
         await self._store_reply(
             recorded, "".join(reply), stats, writer_stats, message, failed=failed, rated=rated
         )
@@ -223,7 +224,7 @@ class Replier:
         ``rated``: the reply's last message carries the feedback buttons; its ts is ``reply_ts``.
         """
         first_ts = writer_stats.message_ts[0] if writer_stats and writer_stats.message_ts else None
-        reply_ts = writer_stats.message_ts[-1] if rated and writer_stats else None
+        reply_ts = writer_stats.message_ts[-1] if rated and writer_stats and writer_stats.message_ts else None
         written_by = {
             "reply_ts": reply_ts,
             "model": getattr(self._model, "name", None),
