@@ -127,16 +127,26 @@ def serve_forever(settings: Settings, *, socket_mode: bool = False, migrate: boo
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port free now, for a child process to bind; in-process servers hold theirs (``bound_socket``)."""
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+def bound_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A socket already bound to a free port: nobody else can take the port before uvicorn listens."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    return sock
 
 
 class BackgroundServer:
     """The real app on a real port, in a thread: what tests and the demo talk to."""
 
     def __init__(self, settings: Settings, *, socket_mode: bool = False) -> None:
-        self.port = free_port()
+        self._socket = bound_socket()
+        self.port: int = self._socket.getsockname()[1]
         self.settings = settings.with_overrides(host="127.0.0.1", port=self.port)
         self.http_app = create_http_app(self.settings, socket_mode=socket_mode)
         self._server = GracefulServer(
@@ -168,7 +178,8 @@ class BackgroundServer:
 
     async def _serve_here(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await _serve(self._server, self.settings)
+        _install_executor(self.settings)
+        await self._server.serve(sockets=[self._socket])
 
     def run_coroutine(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run a coroutine on the app's event loop (its services live there) and wait for it."""
@@ -188,13 +199,16 @@ class BackgroundServer:
 
     def stop(self, timeout: float = 20.0) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._socket.close()
 
     def stop_gracefully(self, timeout: float = 60.0) -> None:
         """Stop as SIGTERM does: replies in flight finish (up to the grace), then the server exits."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._server.request_graceful_exit)
         self._thread.join(timeout)
+        self._socket.close()
 
     def __enter__(self) -> BackgroundServer:
         return self.start()
