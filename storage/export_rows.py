@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, select
+from sqlalchemy import ColumnElement, Select, Table, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.erasure_models import coach_erasures
 from storage.memory_records import Coach
 from storage.models import attachments, bystander_notes, chat_messages, coaching_sessions
 
@@ -108,6 +110,23 @@ async def export_reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             yield connection
         finally:
             await connection.rollback()  # read only: nothing to keep
+
+
+async def erasure_mark(connection: AsyncConnection, coach: Coach) -> datetime | None:
+    """When the coach last erased their data (None: never); an export compares it before sharing."""
+    e = coach_erasures
+    statement = select(e.c.erased_at).where(e.c.team_id == coach.team_id, e.c.user_id == coach.user_id)
+    return (await connection.execute(statement)).scalar_one_or_none()
+
+
+async def erasure_under_way(connection: AsyncConnection, coach: Coach, erased_at: datetime) -> bool:
+    """The erasure is recorded but its rows not yet deleted (they go in one later transaction): a
+    session of the coach's started before it is still there. Sessions after it start afresh."""
+    s = coaching_sessions
+    statement = select(
+        exists().where(s.c.team_id == coach.team_id, s.c.user_id == coach.user_id, s.c.created_at < erased_at)
+    )
+    return bool((await connection.execute(statement)).scalar())
 
 
 async def stream_rows(connection: AsyncConnection, statement: Select[Any]) -> AsyncIterator[dict[str, Any]]:

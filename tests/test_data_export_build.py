@@ -7,17 +7,20 @@ in every table; the export of (T0ONE, U0COACH) has exactly its own, on SQLite an
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.background import BackgroundCalls
+from bot.delivery.streamed_upload import SharingWithdrawn
 from bot.export.sections import SECTIONS
 from bot.export.service import DataExport
 from storage.engine import sync_url
+from storage.erasures import record_erasure
 from storage.memory_records import Coach
 from storage.models import (
     attachments,
@@ -143,3 +146,35 @@ async def test_a_coach_with_no_data_gets_an_export_that_says_so(engine: AsyncEng
     assert all(data[section.key] == [] for section in SECTIONS)
     assert "Nothing here." in built.markdown_path.read_text()
     assert built.counts.rows == 0
+
+
+def record_erasure_only(database_url: str, coach: Coach) -> None:
+    """A delete's first step (its erasure record), its rows not deleted yet: the moment between."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as c:
+            record_erasure(c, coach, datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+async def test_an_export_read_while_a_delete_is_recorded_but_not_done_is_withdrawn(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    seed_everything(database_url, MINE)
+    record_erasure_only(database_url, MINE)
+
+    with pytest.raises(SharingWithdrawn):
+        await DataExport(engine, background=BackgroundCalls()).build(MINE, tmp_path)
+
+
+async def test_after_a_finished_delete_an_export_is_built_from_what_came_after(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    record_erasure_only(database_url, MINE)  # and nothing left: the delete is done
+    seed_everything(database_url, MINE)  # then the coach starts afresh
+
+    built = await DataExport(engine, background=BackgroundCalls()).build(MINE, tmp_path)
+
+    assert built.erased_as_of is not None
+    assert len(json.loads(built.json_path.read_text())["sessions"]) == 2

@@ -16,7 +16,7 @@ twice is ``UploadFailed``, a ``SlackRequestError`` as the library raises there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,10 +48,23 @@ class LocalFile:
     title: str
 
 
+class SharingWithdrawn(Exception):
+    """``still_wanted`` said no once the bytes were up: nothing was shared (Slack expires the uploads)."""
+
+
 async def share_files(
-    client: AsyncWebClient, *, channel: str, initial_comment: str, files: Sequence[LocalFile]
+    client: AsyncWebClient,
+    *,
+    channel: str,
+    initial_comment: str,
+    files: Sequence[LocalFile],
+    still_wanted: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncSlackResponse:
-    """Upload ``files`` and share them in ``channel`` as one message; Slack's completion answer."""
+    """Upload ``files`` and share them in ``channel`` as one message; Slack's completion answer.
+
+    ``still_wanted`` is asked after the uploads, just before the one call that shares them: what
+    changed while the bytes travelled (an erasure) can still stop the message.
+    """
     reserved: list[tuple[LocalFile, str, str]] = []
     for file in files:
         length = file.path.stat().st_size
@@ -61,6 +74,8 @@ async def share_files(
         reserved.append((file, str(answer["upload_url"]), str(answer["file_id"])))
     for file, upload_url, _ in reserved:
         await _post_file(client, upload_url, file.path)
+    if still_wanted is not None and not await still_wanted():
+        raise SharingWithdrawn("withdrawn before sharing")
     return await client.files_completeUploadExternal(
         files=[{"id": file_id, "title": file.title} for file, _, file_id in reserved],
         channel_id=channel,

@@ -16,22 +16,23 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.attachments.listing import LINK_EXPIRY_SECONDS, FileListing
 from bot.commands.coach import CoachRequest
 from bot.delivery.background import BackgroundCalls
 from bot.delivery.reply_message import SLACK_ERRORS, slack_error_name
-from bot.delivery.streamed_upload import LocalFile, share_files
+from bot.delivery.streamed_upload import LocalFile, SharingWithdrawn, share_files
 from bot.export.sections import FILES, SECTIONS, Row, Section
 from bot.export.writer import ExportCounts, ExportWriter
-from storage.export_rows import export_reading, stream_rows
+from storage.export_rows import erasure_mark, erasure_under_way, export_reading, stream_rows
 from storage.memory_records import Coach
 from storage.models import utcnow
 
@@ -49,6 +50,10 @@ ALREADY_RUNNING = "Your export is already being prepared; it will arrive in our 
 FAILED = (
     "Sorry, I couldn't prepare your export just now; nothing was shared. Please try again in a few minutes."
 )
+WITHDRAWN = (
+    "You deleted your data while your export was being prepared, so I didn't send it. "
+    "`/coach export` makes a new one of whatever I keep from now on."
+)
 REFUSED = (
     "That button is for the person whose data it is. For a copy of yours, use `/coach export` "
     "or the button in my Home tab."
@@ -62,6 +67,9 @@ class ExportedFiles:
     json_path: Path
     markdown_path: Path
     counts: ExportCounts
+    # The coach's last erasure as the export's snapshot saw it: a different one later means a
+    # delete ran meanwhile, and these files hold what it deleted.
+    erased_as_of: datetime | None = None
 
 
 class DataExport:
@@ -143,19 +151,23 @@ class DataExport:
             self._running.discard(coach)
 
     async def deliver(self, coach: Coach, client: AsyncWebClient, *, dm: str | None = None) -> dict[str, Any]:
-        """Build both files, upload them to the coach's DM, delete them; Slack's completion answer."""
+        """Build both files, upload them to the coach's DM, delete them; Slack's completion answer.
+
+        Never shared if the coach erased their data meanwhile (``WITHDRAWN`` is said instead, and
+        ``{}`` returned): the files would hold what the delete removed.
+        """
         with tempfile.TemporaryDirectory(prefix="coachbot-export-") as directory:
-            exported = await self.build(coach, Path(directory))
-            channel = dm or await self._dm_of(coach, client, required=True)
-            response = await share_files(
-                client,
-                channel=channel,
-                initial_comment=_done_text(exported),
-                files=[
-                    LocalFile(exported.json_path, exported.json_path.name, "Your data (JSON)"),
-                    LocalFile(exported.markdown_path, exported.markdown_path.name, "Your data (Markdown)"),
-                ],
-            )
+            try:
+                exported = await self.build(coach, Path(directory))
+                channel = dm or await self._dm_of(coach, client, required=True)
+                response = await self._share(coach, client, channel, exported)
+            except SharingWithdrawn:
+                logger.info(
+                    "Data export withdrawn: the coach erased their data meanwhile (team=%s)", coach.team_id
+                )
+                channel = dm or await self._dm_of(coach, client, required=True)
+                await client.chat_postMessage(channel=channel, text=WITHDRAWN)
+                return {}
         logger.info(
             "Data export delivered (team=%s, sections=%d, rows=%d)",
             coach.team_id,
@@ -163,6 +175,29 @@ class DataExport:
             exported.counts.rows,
         )
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def _share(
+        self, coach: Coach, client: AsyncWebClient, channel: str, exported: ExportedFiles
+    ) -> AsyncSlackResponse:
+        """The upload, unless an erasure was recorded since the export's snapshot: asked before the
+        bytes go up, and again just before the one call that shares them."""
+
+        async def still_wanted() -> bool:
+            async with self._engine.connect() as connection:
+                return await erasure_mark(connection, coach) == exported.erased_as_of
+
+        if not await still_wanted():
+            raise SharingWithdrawn("withdrawn before uploading")
+        return await share_files(
+            client,
+            channel=channel,
+            initial_comment=_done_text(exported),
+            files=[
+                LocalFile(exported.json_path, exported.json_path.name, "Your data (JSON)"),
+                LocalFile(exported.markdown_path, exported.markdown_path.name, "Your data (Markdown)"),
+            ],
+            still_wanted=still_wanted,
+        )
 
     async def build(self, coach: Coach, directory: Path) -> ExportedFiles:
         """Both files in ``directory``, streamed from one database snapshot; nothing held whole."""
@@ -183,6 +218,9 @@ class DataExport:
                 f"as of {now:%Y-%m-%d %H:%M} UTC. File links work for {LINK_EXPIRY_SECONDS // 60} minutes.",
             )
             async with export_reading(self._engine) as connection:
+                erased_as_of = await erasure_mark(connection, coach)  # first: it opens the snapshot
+                if erased_as_of is not None and await erasure_under_way(connection, coach, erased_as_of):
+                    raise SharingWithdrawn("a delete of the coach's data is under way")
                 for section in self._sections:
                     rows = stream_rows(connection, section.rows(coach))
                     if section is FILES:
@@ -192,7 +230,7 @@ class DataExport:
         except BaseException:
             writer.abandon()
             raise
-        return ExportedFiles(writer.json_path, writer.markdown_path, writer.counts)
+        return ExportedFiles(writer.json_path, writer.markdown_path, writer.counts, erased_as_of)
 
     async def _with_links(self, rows: AsyncIterator[Row], coach: Coach) -> AsyncIterator[Row]:
         """Each stored file with a fresh link (signed in batches), the storage key left out."""
