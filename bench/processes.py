@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from devkit.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOT_TOKEN = "xoxb-bench"
@@ -43,12 +44,6 @@ _TURN_DONE = re.compile(
 
 class ProcessError(RuntimeError):
     """A child did not start, or died; the message carries the end of its output."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def child_env(**values: str) -> dict[str, str]:

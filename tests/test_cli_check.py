@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.assembly.serve import free_port
 from bot.operations.check import MANIFEST_PATH, manifest_bot_scopes
 from devkit.fake_openai import FakeOpenAI
+from devkit.ports import free_port
 from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.s3 import FAKE_CREDENTIALS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.assembly.serve import free_port
+from devkit.ports import free_port
 from devkit.slack_emulator import SlackEmulator
 from storage.migrate import head_revision
 

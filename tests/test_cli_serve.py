@@ -11,8 +11,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bot.assembly.serve import free_port
 from devkit.fake_openai import FakeOpenAI
+from devkit.ports import free_port
 from devkit.slack_emulator import SlackEmulator
 
 

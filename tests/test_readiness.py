@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.assembly.config import Settings
-from bot.assembly.serve import BackgroundServer, free_port
+from bot.assembly.serve import BackgroundServer
 from bot.operations.health import ConfigHealth
 from bot.operations.readiness import Readiness
+from devkit.ports import free_port
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import create_db_engine
 from tests.fixtures.app import get_json

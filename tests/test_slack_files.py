@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.assembly.serve import free_port
 from bot.delivery.slack_files import SlackDownloadError, SlackFileIsLoginPage, stream_slack_file
 from devkit._server import BackgroundServer
+from devkit.ports import free_port
 from devkit.slack_emulator import SlackEmulator
 from storage.files import AttachmentTooLarge, FileStoreError, S3FileStore
 

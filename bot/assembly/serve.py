@@ -126,15 +126,9 @@ def serve_forever(settings: Settings, *, socket_mode: bool = False, migrate: boo
     run_in_event_loop(_serve(server, settings))
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port free now, for a child process to bind; in-process servers hold theirs (``bound_socket``)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 def bound_socket(host: str = "127.0.0.1") -> socket.socket:
-    """A socket already bound to a free port: nobody else can take the port before uvicorn listens."""
+    """A socket already bound to a free port: nobody else can take the port before uvicorn listens
+    (a child process, which cannot be handed one, gets ``devkit.ports.free_port``)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))

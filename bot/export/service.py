@@ -146,6 +146,7 @@ class DataExport:
         except Exception as error:
             # The class and Slack's error code only: never a response body or a row.
             logger.error("The data export failed (team=%s): %s", coach.team_id, slack_error_name(error))
+            self._running.discard(coach)  # before they are told: their "Try again" starts a new one
             await self._tell_failure(coach, client, dm)
         finally:
             self._running.discard(coach)
