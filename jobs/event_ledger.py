@@ -7,7 +7,8 @@ transaction short (SQLite has one writer, and the coaching turns write too).
 
 The same week ends a coach's erasure record (``coach_erasures``): it refuses what Slack dated
 before the delete, which only a delivery still being retried can bring, and once nothing of
-that time can arrive the last row naming the coach goes too.
+that time can arrive the last row naming the coach goes too. An export claim older than
+``storage.export_claims.STALE_AFTER`` was left by a replica that died mid-export; it goes as well.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, select
 
+from storage.export_claims import prune_export_claims
 from storage.models import coach_erasures, processed_events
 
 logger = logging.getLogger(__name__)
@@ -57,5 +59,8 @@ def prune_erasures(engine: Engine, *, now: datetime, keep_days: int = KEEP_DAYS)
 
 
 def prune_ledgers(engine: Engine, *, now: datetime) -> int:
-    """The daily job: delivery claims, then erasure records, past the retry window."""
-    return prune_processed_events(engine, now=now) + prune_erasures(engine, now=now)
+    """The daily job: delivery claims, then erasure records, past the retry window; and any export
+    claim a crashed replica left."""
+    with engine.connect() as connection:
+        exports = prune_export_claims(connection, now)
+    return prune_processed_events(engine, now=now) + prune_erasures(engine, now=now) + exports

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from storage.checkins import CHECKIN_JOB
 from storage.erasure_models import coach_erasures
+from storage.export_claims import export_claim_of
 from storage.greetings import GREETING_KEY_PREFIX
 from storage.memory_records import Coach
 from storage.models import (
@@ -170,7 +171,8 @@ def erase_rows(conn: Connection, coach: Coach) -> ErasedRows:
 
 
 def _named_rows(conn: Connection, coach: Coach) -> dict[str, int]:
-    """The greeting claim (``greeting:<user>``) and the check-in claims of the coach's commitments."""
+    """The greeting claim (``greeting:<user>``), the check-in claims of the coach's commitments, and
+    an export claim (``storage.export_claims``)."""
     greeting = and_(
         processed_events.c.team_id == coach.team_id,
         processed_events.c.event_id == f"{GREETING_KEY_PREFIX}{coach.user_id}",
@@ -185,4 +187,5 @@ def _named_rows(conn: Connection, coach: Coach) -> dict[str, int]:
         claims += conn.execute(
             delete(job_runs).where(job_runs.c.job == CHECKIN_JOB, or_(false(), *periods))
         ).rowcount
+    claims += conn.execute(delete(job_runs).where(export_claim_of(coach))).rowcount
     return {"processed_events": events, "job_runs": claims}

@@ -47,6 +47,7 @@ from bot.delivery.slack_budget import (
 from bot.delivery.workspace_clients import SingleWorkspace, WorkspaceClients, client_of
 from bot.erase.service import HELP_LINE as DELETE_HELP
 from bot.erase.service import EraseService
+from bot.export.claims import ExportClaims
 from bot.export.service import HELP_LINE as EXPORT_HELP
 from bot.export.service import DataExport
 from bot.feedback.service import FeedbackService
@@ -259,7 +260,12 @@ async def build_runtime(settings: Settings) -> Runtime:
         clock=lambda: runtime.clock(),
     )
     router.add("checkins", checkins.subcommand, CHECKINS_HELP)
-    data_export = DataExport(engine, background=coaching.delivery.background, listing=attachments.listing)
+    data_export = DataExport(
+        engine,
+        background=coaching.delivery.background,
+        listing=attachments.listing,
+        claims=ExportClaims(store.run_write, turns.replica),
+    )
     router.add("export", data_export.subcommand, EXPORT_HELP)
     home = build_home(
         settings,

@@ -30,6 +30,7 @@ from bot.commands.coach import CoachRequest
 from bot.delivery.background import BackgroundCalls
 from bot.delivery.reply_message import SLACK_ERRORS, slack_error_name
 from bot.delivery.streamed_upload import LocalFile, SharingWithdrawn, share_files
+from bot.export.claims import ExportClaims
 from bot.export.sections import FILES, SECTIONS, Row, Section
 from bot.export.writer import ExportCounts, ExportWriter
 from storage.export_rows import erasure_mark, erasure_under_way, export_reading, stream_rows
@@ -73,7 +74,8 @@ class ExportedFiles:
 
 
 class DataExport:
-    """Builds and delivers exports, one at a time per coach in this process."""
+    """Builds and delivers exports, one at a time per coach: in this process by a set, across
+    replicas by ``claims`` (a row in the database while an export runs)."""
 
     def __init__(
         self,
@@ -82,8 +84,10 @@ class DataExport:
         background: BackgroundCalls,
         listing: FileListing | None = None,
         sections: tuple[Section, ...] = SECTIONS,
+        claims: ExportClaims | None = None,
     ) -> None:
         self._engine = engine
+        self._claims = claims
         self._background = background
         self._listing = listing
         self._sections = sections
@@ -130,13 +134,39 @@ class DataExport:
             return
         self._running.add(coach)
         try:
+            if not await self._claim(coach):
+                self._running.discard(coach)
+                await acknowledge(ALREADY_RUNNING)
+                return
             await acknowledge(PREPARING)
         except SLACK_ERRORS as error:  # the answer is a courtesy: the export still goes ahead
             logger.warning("Could not acknowledge an export (error=%s)", slack_error_name(error))
         except BaseException:
-            self._running.discard(coach)
+            await self._end(coach)
             raise
         self._background.spawn(self._run(coach, client, dm))
+
+    async def _claim(self, coach: Coach) -> bool:
+        """False when another replica's export of this coach is running; the database being away
+        leaves only this process's guard (the export then says whether it worked)."""
+        if self._claims is None:
+            return True
+        try:
+            return await self._claims.claim(coach, utcnow())
+        except Exception as error:
+            logger.warning("Could not claim an export (error=%s)", type(error).__name__)
+            return True
+
+    async def _end(self, coach: Coach) -> None:
+        """The export is over: the coach's next press starts a new one, on any replica."""
+        if coach not in self._running:
+            return
+        self._running.discard(coach)
+        if self._claims is not None:
+            try:
+                await self._claims.release(coach)
+            except Exception as error:  # the claim goes stale and is taken over (STALE_AFTER)
+                logger.warning("Could not release an export's claim (error=%s)", type(error).__name__)
 
     async def _run(self, coach: Coach, client: AsyncWebClient, dm: str | None) -> None:
         try:
@@ -146,10 +176,10 @@ class DataExport:
         except Exception as error:
             # The class and Slack's error code only: never a response body or a row.
             logger.error("The data export failed (team=%s): %s", coach.team_id, slack_error_name(error))
-            self._running.discard(coach)  # before they are told: their "Try again" starts a new one
+            await self._end(coach)  # before they are told: their "Try again" starts a new one
             await self._tell_failure(coach, client, dm)
         finally:
-            self._running.discard(coach)
+            await self._end(coach)
 
     async def deliver(self, coach: Coach, client: AsyncWebClient, *, dm: str | None = None) -> dict[str, Any]:
         """Build both files, upload them to the coach's DM, delete them; Slack's completion answer.
