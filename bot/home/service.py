@@ -164,7 +164,7 @@ class HomeService:
                 if not known or error.response.get("error") != "hash_conflict":
                     raise
                 logger.info("A Home was published elsewhere since; publishing it afresh (hash_conflict)")
-                self._parts.opened.set(key, "")
+                self._remember(key, "")
                 view, built = await self._render(team_id, user_id, client)
                 answer = await client.views_publish(user_id=user_id, view=view)
         except SLACK_ERRORS as error:
@@ -173,8 +173,13 @@ class HomeService:
         published = answer.get("view") if answer is not None else None
         fresh = published.get("hash") if isinstance(published, dict) else None
         if isinstance(fresh, str) and fresh:
-            self._parts.opened.set(key, fresh)
+            self._remember(key, fresh)
         return built
+
+    def _remember(self, key: tuple[str, str], view_hash: str) -> None:
+        """Keep the Home's hash, unless its entry was dropped meanwhile (an erasure forgets them)."""
+        if self._parts.opened.get(key) is not None:
+            self._parts.opened.set(key, view_hash)
 
     async def _render(
         self, team_id: str, user_id: str, client: AsyncWebClient
