@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 from bot.assembly.serve import BackgroundServer
-from devkit import payloads
 from devkit.slack_emulator import SlackEmulator
 
 _LINK = re.compile(r"<(?:!date\^[^|>]*|[^|>]*)\|([^>]*)>")
@@ -51,7 +50,7 @@ def show_home(
 ) -> None:
     """The coach opens App Home; print the published view as text."""
     before = len(slack.calls_to("views.publish"))
-    event = payloads.app_home_opened_event(user=user, channel=channel, tab="home", event_ts=slack.ts())
+    event = slack.app_home_opened(user=user, channel=channel)
     started = time.perf_counter()
     slack.send_event(server.events_url, event)
     deadline = started + 10

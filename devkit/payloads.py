@@ -127,8 +127,11 @@ def app_home_opened_event(
 ) -> dict[str, Any]:
     """Sent each time a user opens the app's App Home; ``tab`` "messages" is the agent view.
 
-    ``view`` (the Home tab's current view) comes only with ``tab`` "home", once one was published.
+    ``view`` (the Home tab's current view, with its ``hash``) comes only with ``tab`` "home", once
+    one was published: Slack's event page says so, and a view with another tab is refused here.
     """
+    if view is not None and tab != "home":
+        raise ValueError("app_home_opened carries a view only for the Home tab")
     event: dict[str, Any] = {
         "type": "app_home_opened",
         "user": user,

@@ -49,7 +49,9 @@ CACHE_SPECS: dict[str, CacheSpec] = {
     # A coach's memory (goals, commitments, summaries) for the turns of a session that has begun:
     # a new session always reads it afresh, and this process's own changes drop the entry.
     "memory": CacheSpec(ttl=300.0, maxsize=10_000),
-    # Who opened their App Home today: only their Homes are re-published after a change.
+    # Who opened their App Home today: only their Homes are re-published after a change. The
+    # value is the hash Slack returned for that Home ("" when not known), sent with the next
+    # views.publish so a replica never overwrites a newer Home unawares.
     "home_opened": CacheSpec(ttl=86_400.0, maxsize=10_000),
     # Anything else.
     "default": CacheSpec(ttl=300.0, maxsize=1_000),

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from bot.assembly.serve import BackgroundServer
-from devkit import payloads
 from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.waiting import eventually
 
@@ -23,9 +22,7 @@ def open_home(
 ) -> dict[str, Any]:
     """Send ``app_home_opened`` (tab "home") signed, and return the view the app then published."""
     before = mark(slack, user)
-    event = payloads.app_home_opened_event(
-        user=user, channel=DM, tab="home", event_ts=slack.ts(), view=slack.home_view(user)
-    )
+    event = slack.app_home_opened(user=user, channel=DM)
     assert slack.send_event(server.events_url, slack.envelope(event, team_id=team_id)).status == 200
     return wait_for_publish(slack, user, before)
 

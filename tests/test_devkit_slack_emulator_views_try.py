@@ -11,6 +11,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from devkit import payloads
 from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.clock import FakeClock
 
@@ -89,6 +90,17 @@ def test_views_publish_sets_a_users_home_tab_which_app_home_opened_carries(emula
     published = client.views_publish(user_id="U0COACH", view=HOME)["view"]
     assert emulator.home_view("U0COACH") == published
     assert emulator.home_view("U0ADMIN") is None
+
+    # Slack's event page: a view (the Home as it stands, with its hash) only for the Home tab,
+    # and only once a view was published there.
+    opened = emulator.app_home_opened(user="U0COACH", channel="D0COACH")
+    assert opened["tab"] == "home" and opened["view"]["hash"] == published["hash"]
+    assert "view" not in emulator.app_home_opened(user="U0COACH", channel="D0COACH", tab="messages")
+    assert "view" not in emulator.app_home_opened(user="U0ADMIN", channel="D0ADMIN")
+    with pytest.raises(ValueError):
+        payloads.app_home_opened_event(
+            user="U0COACH", channel="D0COACH", event_ts="1.0", tab="messages", view=published
+        )
 
 
 def test_views_publish_keeps_the_home_views_documented_limits(emulator: SlackEmulator) -> None:

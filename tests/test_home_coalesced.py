@@ -22,16 +22,19 @@ class Publishes:
     def __init__(self) -> None:
         self.users: list[str] = []
 
-    async def views_publish(self, *, user_id: str, view: dict[str, Any]) -> None:
+    async def views_publish(
+        self, *, user_id: str, view: dict[str, Any], hash: str | None = None
+    ) -> dict[str, Any]:
         self.users.append(user_id)
+        return {"ok": True, "view": {"hash": f"{len(self.users)}.0"}}
 
 
 @pytest.fixture
 def home(monkeypatch: pytest.MonkeyPatch) -> HomeService:
     """A Home service whose coaches U1 and U2 opened their Homes; what it shows is beside the point."""
-    opened: CountingTTLCache[tuple[str, str], bool] = CountingTTLCache(10, 60)
+    opened: CountingTTLCache[tuple[str, str], str] = CountingTTLCache(10, 60)
     for key in (COACH, OTHER):
-        opened.set(key, True)
+        opened.set(key, "")
     nothing: Any = None  # what the Home reads from is stubbed below
     parts = HomeParts(
         store=nothing, memory=None, files=None, zones=nothing, admin=nothing, team_urls=nothing, opened=opened

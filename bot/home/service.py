@@ -7,6 +7,13 @@ after a change only for coaches who opened their Home in the last day (``opened`
 "home_opened" cache of this process): a coach who never opens it costs nothing. Inside
 ``coalesced`` (a ``/coach`` subcommand), the coach's refreshes are one publish at its end: a
 ``/coach wrap`` ends a session, whose hook refreshes too.
+
+Ordering: per process, a coach's refreshes are single-flight with a trailing run, so an older
+render is never published after a newer one (N asks during a publish cost at most one more
+publish, from a snapshot read after the last ask). Across replicas, each publish sends the
+``hash`` Slack returned for the coach's Home last time (kept as the "home_opened" entry's value,
+or taken from ``app_home_opened``'s ``view``); ``hash_conflict`` means another replica published
+since, so the Home is read afresh and published once more without ``hash``.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.attachments.listing import fresh_links
@@ -50,7 +58,9 @@ class HomeParts:
     zones: CoachZones
     admin: AdminView
     team_urls: TeamUrls
-    opened: CountingTTLCache[tuple[str, str], bool]
+    #: Who opened their Home (a day), each with the ``hash`` of the Home Slack last showed them
+    #: as far as this process knows ("" when not known).
+    opened: CountingTTLCache[tuple[str, str], str]
 
 
 @dataclass
@@ -59,6 +69,15 @@ class _Coalesced:
 
     key: tuple[str, str]
     open: bool = True
+    forced: bool = False
+
+
+@dataclass
+class _Flight:
+    """A coach's refresh running in this process, and whether anything asked again meanwhile."""
+
+    client: AsyncWebClient
+    dirty: bool = False
     forced: bool = False
 
 
@@ -72,14 +91,28 @@ class HomeService:
     def __init__(self, parts: HomeParts) -> None:
         self._parts = parts
         self._store = parts.store
+        # Only the coaches whose refresh is running now: an entry goes when its refresh ends.
+        self._flights: dict[tuple[str, str], _Flight] = {}
 
     # ----------------------------------------------------------------- publishing
 
     async def opened(
-        self, team_id: str, user_id: str, client: AsyncWebClient, *, team_url: str | None
+        self,
+        team_id: str,
+        user_id: str,
+        client: AsyncWebClient,
+        *,
+        team_url: str | None,
+        view_hash: str | None = None,
     ) -> bool:
-        """``app_home_opened`` on the Home tab: remember it, and publish the coach's Home."""
+        """``app_home_opened`` on the Home tab: remember it, and publish the coach's Home.
+
+        ``view_hash`` is the event's ``view.hash`` (Slack sends the view once one was published):
+        the Home as Slack shows it now, whichever replica published it.
+        """
         await self._parts.team_urls.url_for(team_id, client, known=team_url)
+        if team_id and user_id and view_hash:
+            self._parts.opened.set((team_id, user_id), view_hash)
         return await self.refresh(team_id, user_id, client, force=True)
 
     async def refresh(
@@ -88,7 +121,8 @@ class HomeService:
         """Re-publish the coach's Home after a change; only if they opened it (or ``force``).
 
         Never raises. A Home that could not be read (the database away) is published as a short
-        note saying so; one Slack refused is logged and stays as it was.
+        note saying so; one Slack refused is logged and stays as it was. While the coach's
+        refresh runs, another only asks it to publish once more when done (True at once).
         """
         key = (team_id, user_id)
         if not team_id or not user_id:
@@ -99,20 +133,63 @@ class HomeService:
             return True  # published when the block ends
         if not force and self._parts.opened.get(key) is None:
             return False
-        self._parts.opened.set(key, True)
+        flight = self._flights.get(key)
+        if flight is not None:
+            flight.dirty, flight.forced, flight.client = True, flight.forced or force, client
+            return True  # the running refresh publishes again, from a snapshot read after this
+        flight = self._flights[key] = _Flight(client)
         try:
-            view = home_view(await self.snapshot(team_id, user_id, client))
-        except Exception:
-            logger.exception("Could not build a Home")
-            view, built = unavailable_view(), False
-        else:
-            built = True
+            built = await self._publish(team_id, user_id, client)
+            while flight.dirty:
+                forced, flight.dirty, flight.forced = flight.forced, False, False
+                if not forced and self._parts.opened.get(key) is None:
+                    break  # forgotten meanwhile (an erasure): nothing to keep current
+                built = await self._publish(team_id, user_id, flight.client)
+        finally:
+            del self._flights[key]
+        return built
+
+    async def _publish(self, team_id: str, user_id: str, client: AsyncWebClient) -> bool:
+        """Read, render and publish once, with the Home's last known ``hash``; one retry on
+        ``hash_conflict`` (another replica published since), read afresh and without ``hash``."""
+        key = (team_id, user_id)
+        known = self._parts.opened.get(key)
+        if known is None:
+            self._parts.opened.set(key, "")  # opened (or forced): later changes refresh it
+        view, built = await self._render(team_id, user_id, client)
         try:
-            await client.views_publish(user_id=user_id, view=view)
+            try:
+                answer = await client.views_publish(user_id=user_id, view=view, hash=known or None)
+            except SlackApiError as error:
+                if not known or error.response.get("error") != "hash_conflict":
+                    raise
+                logger.info("A Home was published elsewhere since; publishing it afresh (hash_conflict)")
+                self._remember(key, "")
+                view, built = await self._render(team_id, user_id, client)
+                answer = await client.views_publish(user_id=user_id, view=view)
         except SLACK_ERRORS as error:
             logger.warning("Could not publish a Home (error=%s)", slack_error_name(error))
             return False
+        published = answer.get("view") if answer is not None else None
+        fresh = published.get("hash") if isinstance(published, dict) else None
+        if isinstance(fresh, str) and fresh:
+            self._remember(key, fresh)
         return built
+
+    def _remember(self, key: tuple[str, str], view_hash: str) -> None:
+        """Keep the Home's hash, unless its entry was dropped meanwhile (an erasure forgets them)."""
+        if self._parts.opened.get(key) is not None:
+            self._parts.opened.set(key, view_hash)
+
+    async def _render(
+        self, team_id: str, user_id: str, client: AsyncWebClient
+    ) -> tuple[dict[str, object], bool]:
+        """The Home's view, and whether it shows the coach's data (not the "couldn't load" note)."""
+        try:
+            return home_view(await self.snapshot(team_id, user_id, client)), True
+        except Exception:
+            logger.exception("Could not build a Home")
+            return unavailable_view(), False
 
     @contextlib.asynccontextmanager
     async def coalesced(self, team_id: str, user_id: str, client: AsyncWebClient) -> AsyncIterator[None]:

@@ -122,6 +122,14 @@ class EventSenderMixin(ViewsMixin):
             channel=channel, thread_ts=thread_ts, user=user, team_id=self.team_id, event_ts=self.ts()
         )
 
+    def app_home_opened(self, *, user: str, channel: str, tab: str = "home") -> dict[str, Any]:
+        """The event Slack sends each time ``user`` opens the App Home; on the Home tab, once a
+        view was published there, it carries that view as it stands (its ``hash`` included)."""
+        view = self.home_view(user) if tab == "home" else None
+        return payloads.app_home_opened_event(
+            user=user, channel=channel, event_ts=self.ts(), tab=tab, view=dict(view) if view else None
+        )
+
     def envelope(
         self, event: dict[str, Any], *, event_id: str | None = None, team_id: str | None = None
     ) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 ``tab == "messages"`` replaces ``assistant_thread_started`` in Slack's agent view: greet a new
 coach and set the suggested prompts, with Bolt's ``say`` and ``set_suggested_prompts`` (bound to
 the DM, no thread). ``tab == "home"``: the Home service publishes the coach's Home (one
-views.publish), with the workspace URL Bolt's authorization already has for the thread links.
+views.publish), with the workspace URL Bolt's authorization already has for the thread links, and
+the ``hash`` of the Home Slack shows now (its ``view``, sent once a Home was published).
 """
 
 from typing import Any
@@ -39,7 +40,14 @@ async def handle_home_tab_opened(
         return
     authorized = context.authorize_result
     team_url = authorized.url if authorized is not None else None
-    await home.opened(str(context.team_id or ""), str(event.get("user") or ""), client, team_url=team_url)
+    view = event.get("view") or {}
+    await home.opened(
+        str(context.team_id or ""),
+        str(event.get("user") or ""),
+        client,
+        team_url=team_url,
+        view_hash=str(view.get("hash") or "") or None,
+    )
 
 
 async def acknowledge_home_tab_opened() -> None:

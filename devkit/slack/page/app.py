@@ -146,13 +146,7 @@ class PageActions:
         Slack has no Home tab for an app whose manifest leaves it off, and sends nothing then."""
         if tab == "home" and not self.slack.home_tab_enabled:
             return {"ok": True, "status": 0, "error": "home_tab_disabled", "body": ""}
-        event = payloads.app_home_opened_event(
-            user=user,
-            channel=person(user).dm_channel,
-            event_ts=self.slack.ts(),
-            tab=tab,
-            view=self.slack.home_view(user) if tab == "home" else None,
-        )
+        event = self.slack.app_home_opened(user=user, channel=person(user).dm_channel, tab=tab)
         entry = self.feed.publish("user", action="open_home", user=user, tab=tab)
         return await self._deliver(entry, self.slack.send_event, event)
 
