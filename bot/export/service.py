@@ -134,10 +134,15 @@ class DataExport:
             return
         self._running.add(coach)
         try:
-            if not await self._claim(coach):
-                self._running.discard(coach)
-                await acknowledge(ALREADY_RUNNING)
-                return
+            claimed = await self._claim(coach)
+        except BaseException:
+            self._running.discard(coach)
+            raise
+        if not claimed:  # another replica is preparing it
+            self._running.discard(coach)
+            await acknowledge(ALREADY_RUNNING)
+            return
+        try:
             await acknowledge(PREPARING)
         except SLACK_ERRORS as error:  # the answer is a courtesy: the export still goes ahead
             logger.warning("Could not acknowledge an export (error=%s)", slack_error_name(error))
@@ -169,6 +174,7 @@ class DataExport:
                 logger.warning("Could not release an export's claim (error=%s)", type(error).__name__)
 
     async def _run(self, coach: Coach, client: AsyncWebClient, dm: str | None) -> None:
+        ended = False
         try:
             await self.deliver(coach, client, dm=dm)
         except asyncio.CancelledError:
@@ -176,10 +182,12 @@ class DataExport:
         except Exception as error:
             # The class and Slack's error code only: never a response body or a row.
             logger.error("The data export failed (team=%s): %s", coach.team_id, slack_error_name(error))
-            await self._end(coach)  # before they are told: their "Try again" starts a new one
+            ended = True  # ended before they are told: their "Try again" starts a new one, and
+            await self._end(coach)  # this one must not end that one
             await self._tell_failure(coach, client, dm)
         finally:
-            await self._end(coach)
+            if not ended:
+                await self._end(coach)
 
     async def deliver(self, coach: Coach, client: AsyncWebClient, *, dm: str | None = None) -> dict[str, Any]:
         """Build both files, upload them to the coach's DM, delete them; Slack's completion answer.
