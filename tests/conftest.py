@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.installs",
     "tests.fixtures.s3",
     "tests.fixtures.clock",
+    "tests.fixtures.logs",
     "tests.fixtures.replicas",
     "tests.fixtures.browser",
 ]

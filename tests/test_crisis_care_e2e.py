@@ -16,7 +16,6 @@ from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
 from tests.fixtures.app import converse
 from tests.fixtures.waiting import eventually
-from tests.test_log_canary import log_output  # noqa: F401  (a fixture)
 
 DM = "D0COACH"
 WORDS = "quillfeather"  # stands for words of self-harm: the fake flags any message holding it
@@ -27,7 +26,7 @@ def test_a_flagged_message_gets_the_caring_reply_with_the_resources_and_nothing_
     slack_emulator: SlackEmulator,
     fake_openai: FakeOpenAI,
     settings: Settings,
-    log_output: io.StringIO,  # noqa: F811
+    log_output: io.StringIO,
 ) -> None:
     fake_openai.moderations.flag_words(WORDS, "self-harm", "self-harm/intent")
     fake_openai.ttft = 0.5  # the check answers first, as it usually does
@@ -106,7 +105,7 @@ def test_a_server_without_the_endpoint_turns_the_check_off_with_one_log_line(
     slack_emulator: SlackEmulator,
     fake_openai: FakeOpenAI,
     settings: Settings,
-    log_output: io.StringIO,  # noqa: F811
+    log_output: io.StringIO,
 ) -> None:
     fake_openai.moderations.available = False
     with BackgroundServer(settings) as server:

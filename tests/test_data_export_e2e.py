@@ -22,7 +22,7 @@ from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import Message, SlackEmulator
 from tests.fixtures.app import converse
 from tests.fixtures.waiting import eventually
-from tests.test_log_canary import CANARY, log_output  # noqa: F401  (the fixture: logging as served)
+from tests.test_log_canary import CANARY
 
 COACH, OTHER = "U0COACH", "U0OTHER"
 DM, OTHER_DM = "D0COACH", "D0OTHER"
@@ -203,7 +203,7 @@ def test_a_second_export_while_one_is_on_its_way_is_told_so(
 def test_no_log_line_holds_the_coachs_words_or_file_names_when_exporting(
     slack_emulator: SlackEmulator,
     settings: Settings,
-    log_output: io.StringIO,  # noqa: F811  (pytest's fixture, imported above)
+    log_output: io.StringIO,
 ) -> None:
     slack = slack_emulator
     with BackgroundServer(settings) as server:

@@ -25,7 +25,6 @@ from storage.engine import sync_url
 from storage.models import chat_messages
 from tests.fixtures.app import converse
 from tests.fixtures.waiting import eventually
-from tests.test_log_canary import log_output  # noqa: F401  (a fixture)
 
 DM = "D0COACH"
 NOTE = "A concrete first step for tomorrow's 1:1 would have helped"
@@ -97,7 +96,7 @@ def test_a_press_is_stored_once_per_coach_per_reply_and_a_change_of_mind_updates
 
 
 def test_a_thumbs_down_asks_what_would_have_helped_and_stores_the_note_unlogged(
-    log_output: io.StringIO,  # noqa: F811
+    log_output: io.StringIO,
     slack_emulator: SlackEmulator,
     coachbot: BackgroundServer,
     database_url: str,

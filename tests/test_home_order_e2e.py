@@ -9,12 +9,9 @@ sent; and no log line at INFO or above holds a Home's text.
 from __future__ import annotations
 
 import io
-import logging
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 from slack_sdk import WebClient
 from sqlalchemy import create_engine, text
 
@@ -22,7 +19,6 @@ from bench.home_seed import HomeHistory, seed_home_coach
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from bot.memory.blocks import COMMITMENT_DONE_ACTION
-from bot.operations.logs import NOISY_LIBRARIES, configure_logging
 from devkit.slack_emulator import SlackEmulator
 from storage.engine import sync_url
 from tests.fixtures.databases import query
@@ -143,21 +139,6 @@ def published_after_press(slack: SlackEmulator, commitment: int) -> dict[str, An
         view is not None and "Published elsewhere" not in shown and f'"value": "{commitment}"' not in shown
     )
     return view if fresh else None
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """The process's logging as ``coachbot serve`` sets it up (INFO), written into a buffer."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in NOISY_LIBRARIES})
-    buffer = io.StringIO()
-    configure_logging("INFO", stream=buffer)
-    try:
-        yield buffer
-    finally:
-        root.handlers[:], root.level = saved[0], saved[1]
-        for name, level in saved[2].items():
-            logging.getLogger(name).setLevel(level)
 
 
 def test_no_log_line_holds_a_homes_text(

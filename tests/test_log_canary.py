@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import create_engine
 
 from bot.assembly.config import Settings
 from bot.assembly.serve import BackgroundServer
 from bot.conversation.turn_values import NOT_STORED_TEXT
-from bot.operations.logs import NOISY_LIBRARIES, configure_logging
 from devkit import payloads
 from devkit.fake_openai import FakeOpenAI
 from devkit.slack_emulator import SlackEmulator
@@ -43,21 +39,6 @@ _PG_REJECT = (  # "%%": psycopg's placeholder escape
     "CREATE TRIGGER reject_canary BEFORE INSERT ON chat_messages "
     "FOR EACH ROW EXECUTE FUNCTION reject_canary()",
 )
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """The process's logging as ``coachbot serve`` sets it up (INFO), written into a buffer."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in NOISY_LIBRARIES})
-    buffer = io.StringIO()
-    configure_logging("INFO", stream=buffer)
-    try:
-        yield buffer
-    finally:
-        root.handlers[:], root.level = saved[0], saved[1]
-        for name, level in saved[2].items():
-            logging.getLogger(name).setLevel(level)
 
 
 def run_sql(database_url: str, statements: tuple[str, ...]) -> None:
