@@ -3,7 +3,7 @@
 Seeds one coach (``bench.home_seed``: 500 sessions, 40 of them active, goals, open commitments,
 30 stored files, and other coaches' rows around them) into the app's own database, then opens
 their Home again and again through the real event path: a signed ``app_home_opened`` (tab
-"home") POSTed to ``/slack/events``, acknowledged, the Home read and published. Each open is
+"home", carrying the Home as it stands, with its ``hash``, as Slack's event does) POSTed to ``/slack/events``, acknowledged, the Home read and published. Each open is
 timed from just before the POST to the moment the emulator received the ``views.publish``
 (both perf_counter, CLOCK_MONOTONIC across processes). Opens are sequential, as one coach's are.
 The first is a warm-up (it fills the users.info and workspace URL caches) and is reported apart.
@@ -30,9 +30,10 @@ POLL_S = 0.002
 TIMEOUT_S = 10.0
 
 
-def _open_event(secret: str) -> tuple[bytes, dict[str, str]]:
+def _open_event(secret: str, view: dict | None) -> tuple[bytes, dict[str, str]]:
+    """The event as Slack sends it: with the Home as it stands (its ``hash``) once one was published."""
     event = payloads.app_home_opened_event(
-        user=COACH, channel="D0COACH", tab="home", event_ts=f"{time.time():.6f}"
+        user=COACH, channel="D0COACH", tab="home", event_ts=f"{time.time():.6f}", view=view
     )
     body = json.dumps(payloads.event_callback(event, team_id=TEAM_ID, bot_user_id=BOT_USER_ID)).encode()
     return body, {"Content-Type": "application/json", **sign(secret, body)}
@@ -40,7 +41,7 @@ def _open_event(secret: str) -> tuple[bytes, dict[str, str]]:
 
 async def _open_once(h: Harness, secret: str, published: int) -> tuple[float | None, int, dict]:
     """One open: POST it, wait for the next views.publish; (ms to it, publishes so far, the call)."""
-    body, headers = _open_event(secret)
+    body, headers = _open_event(secret, await h.slack_api.get("/_devkit/home_view", user=COACH))
     sent_at = time.perf_counter()
     async with h.session.post(h.app.events_url, data=body, headers=headers) as response:
         if response.status != 200:

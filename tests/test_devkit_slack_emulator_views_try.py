@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,6 +102,16 @@ def test_views_publish_sets_a_users_home_tab_which_app_home_opened_carries(emula
         payloads.app_home_opened_event(
             user="U0COACH", channel="D0COACH", event_ts="1.0", tab="messages", view=published
         )
+
+
+def test_another_process_reads_a_users_home_view_over_http(emulator: SlackEmulator) -> None:
+    published = web(emulator).views_publish(user_id="U0COACH", view=HOME)["view"]
+    origin = emulator.base_url.removesuffix("/api/")
+
+    with urllib.request.urlopen(f"{origin}/_devkit/home_view?user=U0COACH", timeout=5) as response:
+        assert json.loads(response.read())["hash"] == published["hash"]
+    with urllib.request.urlopen(f"{origin}/_devkit/home_view?user=U0ADMIN", timeout=5) as response:
+        assert json.loads(response.read()) is None
 
 
 def test_views_publish_keeps_the_home_views_documented_limits(emulator: SlackEmulator) -> None:

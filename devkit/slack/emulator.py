@@ -191,6 +191,7 @@ class SlackEmulator(
         app.router.add_post("/_devkit/reset", self._handle_devkit_reset)
         app.router.add_get("/_devkit/rate_limits", self._handle_devkit_rate_limits)
         app.router.add_get("/_devkit/streams", self._handle_devkit_streams)
+        app.router.add_get("/_devkit/home_view", self._handle_devkit_home_view)
         app.router.add_get("/files-pri/{file_id}/{rest:.+}", self._handle_file_download)
         app.router.add_get("/signin", self._handle_login_page)
         app.router.add_get("/oauth/v2/authorize", self._handle_authorize)
@@ -334,6 +335,11 @@ class SlackEmulator(
     async def _handle_devkit_streams(self, request: web.Request) -> web.Response:
         """The streams the app started and never stopped (``open_streams()``), as message dicts."""
         return web.json_response([dataclasses.asdict(m) for m in self.open_streams()], dumps=_dumps)
+
+    async def _handle_devkit_home_view(self, request: web.Request) -> web.Response:
+        """``?user=U…``: the Home view last published for them (with its ``hash``), or null: what
+        the bench puts in its ``app_home_opened``, as Slack does."""
+        return web.json_response(self.home_view(request.query.get("user", "")), dumps=_dumps)
 
     async def _handle_devkit_rate_limits(self, request: web.Request) -> web.Response:
         """``{"enabled": bool, "rate_limited": {method: 429s answered}}`` for the bench."""
