@@ -3,10 +3,11 @@
 Seeds one coach (``bench.home_seed``: 500 sessions, 40 of them active, goals, open commitments,
 30 stored files, and other coaches' rows around them) into the app's own database, then opens
 their Home again and again through the real event path: a signed ``app_home_opened`` (tab
-"home", carrying the Home as it stands, with its ``hash``, as Slack's event does) POSTed to ``/slack/events``, acknowledged, the Home read and published. Each open is
-timed from just before the POST to the moment the emulator received the ``views.publish``
-(both perf_counter, CLOCK_MONOTONIC across processes). Opens are sequential, as one coach's are.
-The first is a warm-up (it fills the users.info and workspace URL caches) and is reported apart.
+"home", carrying the Home as it stands, with its ``hash``, as Slack's event does) POSTed to
+``/slack/events``, acknowledged, the Home read and published. Each open is timed from just
+before the POST to the moment the emulator received the ``views.publish`` (both perf_counter,
+CLOCK_MONOTONIC across processes). Opens are sequential, as one coach's are. The first is a
+warm-up (it fills the users.info and workspace URL caches) and is reported apart.
 """
 
 from __future__ import annotations
