@@ -195,16 +195,17 @@ class DataExport:
         Never shared if the coach erased their data meanwhile (``WITHDRAWN`` is said instead, and
         ``{}`` returned): the files would hold what the delete removed.
         """
+        channel = dm
         with tempfile.TemporaryDirectory(prefix="coachbot-export-") as directory:
             try:
                 exported = await self.build(coach, Path(directory))
-                channel = dm or await self._dm_of(coach, client, required=True)
+                channel = channel or await self._dm_of(coach, client, required=True)
                 response = await self._share(coach, client, channel, exported)
             except SharingWithdrawn:
                 logger.info(
                     "Data export withdrawn: the coach erased their data meanwhile (team=%s)", coach.team_id
                 )
-                channel = dm or await self._dm_of(coach, client, required=True)
+                channel = channel or await self._dm_of(coach, client, required=True)  # once per export
                 await client.chat_postMessage(channel=channel, text=WITHDRAWN)
                 return {}
         logger.info(
